@@ -1,0 +1,1 @@
+"""Hot-Plug Heaven: a cluster resource manager that hot-plugs idle cores into waiting jobs."""

@@ -1,0 +1,1 @@
+"""The heaven command line (Typer + Rich)."""

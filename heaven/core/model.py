@@ -1,0 +1,82 @@
+"""Core dataclasses: nodes, jobs and allocations as the scheduler sees them.
+
+Frozen and slotted: a snapshot is shared by every stage of a cycle and must not
+change under it. These are the core's own types; the store and the API convert
+to and from them at their borders.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from heaven.core.states import JobState, NodeState
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A machine running an agent.
+
+    ``local_cores`` are the kernel's CPU numbers; the core at position ``i`` has
+    the global index ``core_offset + i`` in the cluster's core map.
+    """
+
+    name: str
+    core_offset: int
+    local_cores: tuple[int, ...]
+    memory_mb: int = 0
+    storage_mb: int = 0
+    gpus: int = 0
+    # Kernel CPU numbers the operator keeps for the system (never granted).
+    reserved: frozenset[int] = frozenset()
+    state: NodeState = NodeState.UP
+    cluster: str = "default"
+
+    @property
+    def total_cores(self) -> int:
+        return len(self.local_cores)
+
+    @property
+    def schedulable_cores(self) -> int:
+        return sum(1 for c in self.local_cores if c not in self.reserved)
+
+    def global_index(self, position: int) -> int:
+        return self.core_offset + position
+
+    def to_local(self, global_cores: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(self.local_cores[g - self.core_offset] for g in global_cores)
+
+    def owns(self, global_core: int) -> bool:
+        return self.core_offset <= global_core < self.core_offset + self.total_cores
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """What a job asks for. ``id`` orders FIFO within a priority."""
+
+    id: int
+    cores: int = 1
+    min_cores: int = 1
+    memory_mb: int = 0
+    storage_mb: int = 0
+    gpus: int = 0
+    priority: int = 0
+    submitted_at: float = 0.0
+    node: str | None = None  # pinned to this node when set
+    walltime: float | None = None
+    state: JobState = JobState.PENDING
+    name: str = ""
+    cluster: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """The exact cores (global indices), memory and GPU ids a job holds now."""
+
+    job_id: int
+    node: str
+    cores: tuple[int, ...]
+    memory_mb: int = 0
+    storage_mb: int = 0
+    gpu_ids: tuple[int, ...] = ()
+    started_at: float = 0.0
+    # Measured use, in cores (CPU% / 100 of the whole process tree); None = no samples.
+    used_cores: float | None = field(default=None, compare=False)

@@ -1,0 +1,94 @@
+"""Choosing a node and concrete cores for a job.
+
+Nodes are kept in buckets by free-core count, so best-fit (fewest free cores
+that still fit: packs nodes, keeps big holes for big jobs) and least-loaded
+(most free cores: spreads) each cost at most one pass over the bucket sizes.
+"""
+from __future__ import annotations
+
+from heaven.core.feasibility import first_reason
+from heaven.core.model import Job
+from heaven.core.reasons import Reason
+from heaven.core.snapshot import NodeCapacity
+
+BEST_FIT = "best-fit"
+LEAST_LOADED = "least-loaded"
+
+
+class FreeIndex:
+    """Ready nodes bucketed by their number of free cores."""
+
+    def __init__(self, caps: dict[str, NodeCapacity]) -> None:
+        self.caps = caps
+        size = max((c.node.total_cores for c in caps.values()), default=0)
+        self.buckets: list[dict[str, None]] = [{} for _ in range(size + 1)]
+        for name, cap in caps.items():
+            if cap.ready:
+                self.buckets[cap.free_cores][name] = None
+
+    @property
+    def most_free(self) -> tuple[int, str | None]:
+        for count in range(len(self.buckets) - 1, -1, -1):
+            if self.buckets[count]:
+                return count, next(iter(self.buckets[count]))
+        return 0, None
+
+    def moved(self, name: str, before: int) -> None:
+        del self.buckets[before][name]
+        self.buckets[self.caps[name].free_cores][name] = None
+
+    def candidates(self, need: int, rule: str):
+        counts = range(need, len(self.buckets))
+        if rule == LEAST_LOADED:
+            counts = reversed(counts)
+        for count in counts:
+            # Copy: the caller may move the node we yield to another bucket.
+            yield from list(self.buckets[count])
+
+
+def choose_cores(free: set[int], n: int) -> list[int]:
+    """Keep a job's cores together: the smallest run of adjacent free positions
+    that holds ``n``, else the lowest ``n`` free positions."""
+    ordered = sorted(free)
+    best: tuple[int, int] | None = None  # (run length, start index in ordered)
+    start = 0
+    for i in range(1, len(ordered) + 1):
+        if i == len(ordered) or ordered[i] != ordered[i - 1] + 1:
+            length = i - start
+            if length >= n and (best is None or length < best[0]):
+                best = (length, start)
+                if length == n:
+                    break
+            start = i
+    if best is None:
+        return ordered[:n]
+    return ordered[best[1]:best[1] + n]
+
+
+def find_node(job: Job, index: FreeIndex, rule: str) -> tuple[NodeCapacity | None, Reason | None]:
+    """The node a job goes to now, or the reason it can go nowhere."""
+    if job.node is not None:
+        cap = index.caps.get(job.node)
+        if cap is None:
+            return None, Reason("unknown_node", f"node {job.node} is not registered", "node")
+        reason = first_reason(job, cap)
+        return (cap, None) if reason is None else (None, reason)
+    first: Reason | None = None
+    for name in index.candidates(job.cores, rule):
+        cap = index.caps[name]
+        if job.cluster is not None and cap.node.cluster != job.cluster:
+            continue
+        reason = first_reason(job, cap)
+        if reason is None:
+            return cap, None
+        first = first or reason
+    if first is not None:
+        return None, first
+    count, name = index.most_free
+    if name is None:
+        return None, Reason("no_nodes", "no node is up", "cores")
+    return None, Reason(
+        "insufficient_cpu",
+        f"Insufficient CPU: needs {job.cores} cores, the largest free block is {count} on {name}",
+        "cores",
+    )

@@ -1,0 +1,66 @@
+"""The immutable input of a cycle, and the per-node free capacity derived from it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from heaven.core.model import Allocation, Job, Node
+from heaven.core.states import JobState, NodeState
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    nodes: tuple[Node, ...] = ()
+    jobs: tuple[Job, ...] = ()  # every active job: pending and running
+    allocations: tuple[Allocation, ...] = ()
+
+    def pending(self) -> list[Job]:
+        return [j for j in self.jobs if j.state == JobState.PENDING]
+
+
+@dataclass(slots=True)
+class NodeCapacity:
+    """What is still free on one node, mutated as a cycle places jobs."""
+
+    node: Node
+    free: set[int]  # free positions (index into node.local_cores)
+    memory_mb: int
+    storage_mb: int
+    gpu_ids: list[int] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return self.node.state == NodeState.UP
+
+    @property
+    def free_cores(self) -> int:
+        return len(self.free)
+
+    def take(self, positions: list[int], memory_mb: int, storage_mb: int, gpus: int) -> tuple[int, ...]:
+        self.free.difference_update(positions)
+        self.memory_mb -= memory_mb
+        self.storage_mb -= storage_mb
+        taken, self.gpu_ids = tuple(self.gpu_ids[:gpus]), self.gpu_ids[gpus:]
+        return taken
+
+
+def capacities(snapshot: Snapshot) -> dict[str, NodeCapacity]:
+    """Free capacity per node: everything minus reserved cores and allocations.
+
+    Allocations on unknown nodes or cores outside a node are ignored here;
+    ``verify`` is the place that reports them.
+    """
+    caps: dict[str, NodeCapacity] = {}
+    for node in snapshot.nodes:
+        free = {i for i, cpu in enumerate(node.local_cores) if cpu not in node.reserved}
+        caps[node.name] = NodeCapacity(node, free, node.memory_mb, node.storage_mb, list(range(node.gpus)))
+    for alloc in snapshot.allocations:
+        cap = caps.get(alloc.node)
+        if cap is None:
+            continue
+        offset = cap.node.core_offset
+        cap.free.difference_update(g - offset for g in alloc.cores)
+        cap.memory_mb -= alloc.memory_mb
+        cap.storage_mb -= alloc.storage_mb
+        held = set(alloc.gpu_ids)
+        cap.gpu_ids = [g for g in cap.gpu_ids if g not in held]
+    return caps

@@ -1,0 +1,91 @@
+"""Job and node lifecycles as explicit transition tables.
+
+One table per lifecycle, one comment per edge. ``check_job_transition`` is the
+only way the rest of the code learns whether a move is legal; the store's
+``transition`` function calls it and writes exactly one event per move.
+"""
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    PREEMPTED = "preempted"
+    LOST = "lost"
+
+
+class NodeState(StrEnum):
+    UP = "up"
+    DOWN = "down"
+    DRAIN = "drain"
+
+
+J = JobState
+JOB_TRANSITIONS: dict[JobState, dict[JobState, str]] = {
+    J.PENDING: {
+        J.RUNNING: "placed: the scheduler granted cores on a node",
+        J.CANCELLED: "cancelled by a user, or a dependency failed",
+        J.FAILED: "could not be started at all (the agent refused the command)",
+    },
+    J.RUNNING: {
+        J.SUCCEEDED: "the process exited with status 0",
+        J.FAILED: "the process exited non-zero or was killed (walltime, memory)",
+        J.CANCELLED: "cancelled by a user while running; its cores are freed",
+        J.PREEMPTED: "evicted for a job of strictly higher priority",
+        J.LOST: "its node stopped heartbeating; its cores are freed",
+    },
+    J.PREEMPTED: {
+        J.PENDING: "requeued: batch jobs go back to the queue keeping their submit time",
+        J.CANCELLED: "cancelled while evicted",
+    },
+    J.LOST: {
+        J.PENDING: "requeued: a batch job on a lost node runs again elsewhere",
+        J.CANCELLED: "cancelled while lost",
+    },
+    # Terminal states have no way out: completing twice is a no-op, not an error.
+    J.SUCCEEDED: {},
+    J.FAILED: {},
+    J.CANCELLED: {},
+}
+
+TERMINAL_JOB_STATES = frozenset(s for s, out in JOB_TRANSITIONS.items() if not out)
+ACTIVE_JOB_STATES = frozenset({J.PENDING, J.RUNNING})
+
+N = NodeState
+NODE_TRANSITIONS: dict[NodeState, dict[NodeState, str]] = {
+    N.UP: {
+        N.DOWN: "no heartbeat for HEAVEN_NODE_TIMEOUT seconds",
+        N.DRAIN: "an operator drains it: running jobs finish, nothing new lands",
+    },
+    N.DOWN: {
+        N.UP: "it heartbeats again; it kills what it should no longer run",
+    },
+    N.DRAIN: {
+        N.UP: "an operator resumes it",
+        N.DOWN: "no heartbeat while draining",
+    },
+}
+
+
+class IllegalTransition(ValueError):
+    """A move that the lifecycle table does not allow."""
+
+
+def check_job_transition(old: JobState, new: JobState) -> str:
+    """Return why the edge exists, or raise IllegalTransition."""
+    why = JOB_TRANSITIONS[old].get(new)
+    if why is None:
+        raise IllegalTransition(f"job cannot go from {old} to {new}")
+    return why
+
+
+def check_node_transition(old: NodeState, new: NodeState) -> str:
+    why = NODE_TRANSITIONS[old].get(new)
+    if why is None:
+        raise IllegalTransition(f"node cannot go from {old} to {new}")
+    return why

@@ -1,0 +1,1 @@
+"""The simulator: a virtual clock replaying traces through the same scheduling core."""

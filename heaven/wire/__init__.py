@@ -1,0 +1,1 @@
+"""Wire schemas (pydantic): the HTTP contract of the API, the agents and the original protocol."""

@@ -1,0 +1,24 @@
+"""Builders for core test objects: ``node("n1", cores=4)``, ``job(1, cores=2)``."""
+from __future__ import annotations
+
+from heaven.core import Allocation, Job, Node, Snapshot
+from heaven.core.states import JobState
+
+
+def node(name: str, cores: int = 4, offset: int = 0, memory_mb: int = 8192, **kw) -> Node:
+    return Node(name, offset, tuple(range(cores)), memory_mb=memory_mb, **kw)
+
+
+def job(job_id: int, cores: int = 1, **kw) -> Job:
+    kw.setdefault("min_cores", min(cores, kw.get("min_cores", 1)))
+    return Job(job_id, cores=cores, **kw)
+
+
+def running(j: Job, node_name: str, cores: tuple[int, ...], **kw) -> tuple[Job, Allocation]:
+    from dataclasses import replace
+    return replace(j, state=JobState.RUNNING), Allocation(j.id, node_name, cores, memory_mb=j.memory_mb, **kw)
+
+
+def snapshot(nodes=(), pending=(), running_jobs=()) -> Snapshot:
+    jobs = list(pending) + [j for j, _ in running_jobs]
+    return Snapshot(tuple(nodes), tuple(jobs), tuple(a for _, a in running_jobs))
