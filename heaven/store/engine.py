@@ -1,0 +1,56 @@
+"""Engine factory and migrations. Nothing is created at import time."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, insert, select
+
+from heaven.store.tables import organizations
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+DEFAULT_ORG = "default"
+
+
+def make_engine(url: str) -> Engine:
+    """SQLite gets WAL (readers never block the writer) and a busy timeout;
+    ``synchronous=NORMAL`` survives a killed process, which is what we promise."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see below)
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):
+            # IMMEDIATE takes the write lock at BEGIN: a transaction that reads
+            # then writes can never act on a stale read (no lost updates).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision, then seed the default organization."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    with engine.begin() as conn:
+        if conn.execute(select(organizations.c.id).where(organizations.c.name == DEFAULT_ORG)).first() is None:
+            conn.execute(insert(organizations).values(name=DEFAULT_ORG))
+
+
+def default_org_id(conn) -> int:
+    return conn.execute(select(organizations.c.id).where(organizations.c.name == DEFAULT_ORG)).scalar_one()

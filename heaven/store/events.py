@@ -1,0 +1,28 @@
+"""The event log: one row per recorded transition, read back by sequence number."""
+from __future__ import annotations
+
+from sqlalchemy import Connection, insert, select
+
+from heaven.store.tables import events
+
+
+def record(conn: Connection, ts: float, action: str, detail: str = "", *, actor: str = "system",
+           job: int | None = None, node: str | None = None, org_id: int | None = None) -> None:
+    conn.execute(insert(events).values(ts=ts, action=action, detail=detail, actor=actor, job=job, node=node, org_id=org_id))
+
+
+def record_many(conn: Connection, rows: list[dict]) -> None:
+    if rows:
+        conn.execute(insert(events), rows)
+
+
+def since(conn: Connection, after: int = 0, limit: int = 500, job: int | None = None, newest_first: bool = False) -> list[dict]:
+    query = select(events).where(events.c.seq > after)
+    if job is not None:
+        query = query.where(events.c.job == job)
+    query = query.order_by(events.c.seq.desc() if newest_first else events.c.seq).limit(limit)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def last_seq(conn: Connection) -> int:
+    return conn.execute(select(events.c.seq).order_by(events.c.seq.desc()).limit(1)).scalar() or 0

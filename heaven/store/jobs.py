@@ -1,0 +1,111 @@
+"""Job rows: insert, read, and the one function that moves a job between states.
+
+``transition`` is a single conditional UPDATE (``WHERE state = old``) plus one
+event: if another request moved the job first, nothing happens and it returns
+False. That is why completing a job twice is harmless.
+"""
+from __future__ import annotations
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from heaven.core.states import JobState, check_job_transition
+from heaven.store import events
+from heaven.store.tables import core_claims, jobs
+
+EVENT_ACTION = {
+    JobState.RUNNING: "start",
+    JobState.SUCCEEDED: "succeed",
+    JobState.FAILED: "fail",
+    JobState.CANCELLED: "cancel",
+    JobState.PREEMPTED: "preempt",
+    JobState.LOST: "lose",
+    JobState.PENDING: "requeue",
+}
+
+
+def insert_job(conn: Connection, values: dict, now: float, actor: str = "api") -> int:
+    row = {"state": JobState.PENDING.value, "reason": "", "gpu_ids": [], "pids": [], "runs": 0,
+           "submitted_at": now, **values}
+    job_id = conn.execute(insert(jobs).values(**row)).inserted_primary_key[0]
+    events.record(conn, now, "submit", f"{row['name']}: cores={row['cores']} priority={row['priority']}",
+                  actor=actor, job=job_id, node=row.get("node_pin"), org_id=row["org_id"])
+    return job_id
+
+
+def get(conn: Connection, job_id: int) -> dict | None:
+    row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def find_adopted(conn: Connection, node: str, name: str) -> dict | None:
+    """The newest job a self-pinning program registered as (node, name)."""
+    row = conn.execute(
+        select(jobs).where(jobs.c.node_pin == node, jobs.c.name == name).order_by(jobs.c.id.desc()).limit(1)
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def listing(conn: Connection, states: list[str] | None = None, limit: int = 200, node: str | None = None) -> list[dict]:
+    query = select(jobs).order_by(jobs.c.id.desc()).limit(limit)
+    if states:
+        query = query.where(jobs.c.state.in_(states))
+    if node:
+        query = query.where(jobs.c.node == node)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def claims_of(conn: Connection, job_ids: list[int]) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {j: [] for j in job_ids}
+    if job_ids:
+        rows = conn.execute(select(core_claims.c.job_id, core_claims.c.core)
+                            .where(core_claims.c.job_id.in_(job_ids)).order_by(core_claims.c.core))
+        for job_id, core in rows:
+            out[job_id].append(core)
+    return out
+
+
+def count_by_state(conn: Connection) -> dict[str, int]:
+    return dict(conn.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state)).all())
+
+
+def transition(conn: Connection, job_id: int, old: JobState, new: JobState, now: float, *,
+               detail: str = "", actor: str = "system", node: str | None = None, **fields) -> bool:
+    """Move one job from ``old`` to ``new`` and write exactly one event.
+
+    Leaving RUNNING frees the job's cores in the same transaction."""
+    check_job_transition(old, new)
+    values = {"state": new.value, **fields}
+    if new in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED) and "finished_at" not in values:
+        values["finished_at"] = now
+    result = conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.state == old.value).values(**values))
+    if result.rowcount != 1:
+        return False
+    if old == JobState.RUNNING:
+        conn.execute(delete(core_claims).where(core_claims.c.job_id == job_id))
+    org_id = conn.execute(select(jobs.c.org_id).where(jobs.c.id == job_id)).scalar()
+    events.record(conn, now, EVENT_ACTION[new], detail, actor=actor, job=job_id, node=node, org_id=org_id)
+    return True
+
+
+def finish(conn: Connection, job_id: int, exit_code: int, now: float, actor: str) -> bool:
+    """A running job's process ended: succeeded on 0, failed otherwise. Idempotent."""
+    row = get(conn, job_id)
+    if row is None or row["state"] != JobState.RUNNING.value:
+        return False
+    new = JobState.SUCCEEDED if exit_code == 0 else JobState.FAILED
+    return transition(conn, job_id, JobState.RUNNING, new, now, detail=f"exit code {exit_code}",
+                      actor=actor, node=row["node"], exit_code=exit_code)
+
+
+def requeue_or_end(conn: Connection, job_id: int, via: JobState, now: float, detail: str, actor: str) -> None:
+    """Running -> preempted/lost, then batch jobs go back to the queue (keeping
+    their submit time) while adopted processes, which we cannot restart, end cancelled."""
+    row = get(conn, job_id)
+    if row is None or not transition(conn, job_id, JobState.RUNNING, via, now, detail=detail, actor=actor, node=row["node"]):
+        return
+    if row["kind"] == "batch":
+        transition(conn, job_id, via, JobState.PENDING, now, detail="back to the queue", actor=actor,
+                   node=row["node"], pid=None, pids=[], gpu_ids=[])
+    else:
+        transition(conn, job_id, via, JobState.CANCELLED, now, actor=actor, node=row["node"],
+                   detail=f"{detail}; an adopted process is not restarted")

@@ -1,0 +1,88 @@
+"""ORM-free table definitions (SQLAlchemy Core): the store's own model family.
+
+Allocations live in ``core_claims``, one row per granted core with the global
+core index as primary key: the database itself refuses to give one core to two
+jobs, whatever bug a caller may have.
+"""
+from __future__ import annotations
+
+from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+organizations = Table(
+    "organizations", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+)
+
+nodes = Table(
+    "nodes", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("org_id", Integer, ForeignKey("organizations.id"), nullable=False),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("cluster", String(100), nullable=False, default="default"),
+    Column("endpoint", String(300), nullable=False, default=""),
+    Column("kind", String(20), nullable=False, default="heaven"),  # heaven | legacy
+    Column("core_offset", Integer, nullable=False),
+    Column("local_cores", JSON, nullable=False),
+    Column("reserved", JSON, nullable=False, default=list),
+    Column("memory_mb", Integer, nullable=False, default=0),
+    Column("storage_mb", Integer, nullable=False, default=0),
+    Column("gpus", Integer, nullable=False, default=0),
+    Column("state", String(20), nullable=False),
+    Column("last_heartbeat", Float, nullable=False),
+    Column("telemetry", JSON, nullable=False, default=dict),
+)
+
+jobs = Table(
+    "jobs", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("org_id", Integer, ForeignKey("organizations.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(20), nullable=False, default="batch"),  # batch | adopted
+    Column("command", JSON, nullable=False),
+    Column("cores", Integer, nullable=False),
+    Column("min_cores", Integer, nullable=False),
+    Column("memory_mb", Integer, nullable=False, default=0),
+    Column("storage_mb", Integer, nullable=False, default=0),
+    Column("gpus", Integer, nullable=False, default=0),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("node_pin", String(100)),
+    Column("cluster", String(100)),
+    Column("walltime", Float),
+    Column("state", String(20), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("node", String(100)),  # where it runs (or last ran)
+    Column("gpu_ids", JSON, nullable=False, default=list),
+    Column("pid", Integer),
+    Column("pids", JSON, nullable=False, default=list),
+    Column("cpu_percent", Float),
+    Column("rss_mb", Float),
+    Column("exit_code", Integer),
+    Column("submitted_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("runs", Integer, nullable=False, default=0),  # how many times it was started
+    Index("ix_jobs_state", "state"),
+    Index("ix_jobs_node_name", "node_pin", "name"),
+)
+
+core_claims = Table(
+    "core_claims", metadata,
+    Column("core", Integer, primary_key=True),  # global index in the core map
+    Column("job_id", Integer, ForeignKey("jobs.id"), nullable=False, index=True),
+    Column("node", String(100), nullable=False),
+)
+
+events = Table(
+    "events", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Column("actor", String(100), nullable=False, default="system"),
+    Column("job", Integer),
+    Column("node", String(100)),
+    Column("org_id", Integer),
+)

@@ -1,0 +1,81 @@
+import random
+
+import pytest
+from sqlalchemy import exc, insert, select
+
+from heaven.core import SchedulerConfig, schedule
+from heaven.core.states import JobState
+from heaven.store import events, jobs, nodes
+from heaven.store.apply import apply_plan
+from heaven.store.engine import default_org_id
+from heaven.store.snapshot import load_snapshot
+from heaven.store.tables import core_claims
+
+
+def _node(conn, name, cores, offset):
+    nodes.register(conn, {"name": name, "org_id": default_org_id(conn), "cluster": "default", "endpoint": "",
+                          "kind": "heaven", "core_offset": offset, "local_cores": list(range(cores)),
+                          "memory_mb": 4096, "storage_mb": 0, "gpus": 0}, now=1.0, actor="test")
+
+
+def _job(conn, name, cores, **kw):
+    return jobs.insert_job(conn, {"org_id": default_org_id(conn), "name": name, "command": ["true"],
+                                  "cores": cores, "min_cores": 1, "memory_mb": 0, "storage_mb": 0, "gpus": 0,
+                                  "priority": 0, "kind": "batch", **kw}, now=2.0)
+
+
+def _cycle(engine, now=3.0):
+    with engine.begin() as conn:
+        plan = schedule(load_snapshot(conn), now, random.Random(0), SchedulerConfig())
+        return apply_plan(conn, plan, now)
+
+
+def test_plan_is_applied_with_one_event_per_transition(engine):
+    with engine.begin() as conn:
+        _node(conn, "n1", 2, 0)
+        a, b = _job(conn, "a", 2), _job(conn, "b", 1)
+    applied = _cycle(engine)
+    with engine.begin() as conn:
+        assert [p.job_id for p in applied.placed] == [a]
+        assert jobs.get(conn, a)["state"] == "running"
+        assert jobs.claims_of(conn, [a]) == {a: [0, 1]}
+        assert jobs.get(conn, b)["reason"].startswith("Insufficient CPU")
+        actions = [(e["action"], e["job"], e["node"]) for e in events.since(conn)]
+    assert actions == [("register", None, "n1"), ("submit", a, None), ("submit", b, None), ("start", a, "n1")]
+
+
+def test_finish_releases_exactly_what_was_held_and_twice_is_harmless(engine):
+    with engine.begin() as conn:
+        _node(conn, "n1", 2, 0)
+        a = _job(conn, "a", 2)
+    _cycle(engine)
+    with engine.begin() as conn:
+        assert jobs.finish(conn, a, 0, 5.0, "agent") is True
+    with engine.begin() as conn:
+        assert jobs.finish(conn, a, 0, 6.0, "agent") is False
+        assert conn.execute(select(core_claims)).all() == []
+        assert jobs.get(conn, a)["state"] == "succeeded"
+        assert [e["action"] for e in events.since(conn, job=a)] == ["submit", "start", "succeed"]
+
+
+def test_stale_plan_is_partially_committed(engine):
+    with engine.begin() as conn:
+        _node(conn, "n1", 2, 0)
+        a, b = _job(conn, "a", 1), _job(conn, "b", 1)
+        plan = schedule(load_snapshot(conn), 3.0, random.Random(0), SchedulerConfig())
+    with engine.begin() as conn:
+        jobs.transition(conn, a, JobState.PENDING, JobState.CANCELLED, 3.5, actor="user")
+    with engine.begin() as conn:
+        applied = apply_plan(conn, plan, 4.0)
+    assert [p.job_id for p in applied.placed] == [b]
+    assert applied.rejected[0][0].job_id == a
+
+
+def test_the_database_refuses_to_double_book_a_core(engine):
+    with engine.begin() as conn:
+        _node(conn, "n1", 2, 0)
+        a, b = _job(conn, "a", 1), _job(conn, "b", 1)
+        conn.execute(insert(core_claims).values(core=0, job_id=a, node="n1"))
+    with pytest.raises(exc.IntegrityError):
+        with engine.begin() as conn:
+            conn.execute(insert(core_claims).values(core=0, job_id=b, node="n1"))
