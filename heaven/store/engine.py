@@ -1,11 +1,14 @@
 """Engine factory and migrations. Nothing is created at import time."""
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, insert, select
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select
 
 from heaven.store.tables import organizations
 
@@ -54,3 +57,32 @@ def migrate(engine: Engine) -> None:
 
 def default_org_id(conn) -> int:
     return conn.execute(select(organizations.c.id).where(organizations.c.name == DEFAULT_ORG)).scalar_one()
+
+
+class Store:
+    """An engine plus the way to open a unit of work on it.
+
+    SQLite allows one writer; taking a process-wide lock before BEGIN IMMEDIATE
+    queues writers in this process instead of letting SQLite's busy handler
+    sleep-and-retry (which costs milliseconds per collision).
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._serialize = threading.Lock() if self.engine.dialect.name == "sqlite" else None
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        if self._serialize is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._serialize, self.engine.begin() as conn:
+            yield conn
+
+    def migrate(self) -> None:
+        migrate(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

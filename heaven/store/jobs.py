@@ -75,6 +75,8 @@ def transition(conn: Connection, job_id: int, old: JobState, new: JobState, now:
     Leaving RUNNING frees the job's cores in the same transaction."""
     check_job_transition(old, new)
     values = {"state": new.value, **fields}
+    if new == JobState.RUNNING:
+        values["node"] = node  # where it runs: the event's node and the row's are one fact
     if new in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED) and "finished_at" not in values:
         values["finished_at"] = now
     result = conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.state == old.value).values(**values))
@@ -109,3 +111,16 @@ def requeue_or_end(conn: Connection, job_id: int, via: JobState, now: float, det
     else:
         transition(conn, job_id, via, JobState.CANCELLED, now, actor=actor, node=row["node"],
                    detail=f"{detail}; an adopted process is not restarted")
+
+
+def held_per_node(conn: Connection) -> dict[str, int]:
+    """How many cores are claimed on each node."""
+    return dict(conn.execute(select(core_claims.c.node, func.count()).group_by(core_claims.c.node)).all())
+
+
+def set_reason(conn: Connection, job_id: int, reason: str) -> None:
+    conn.execute(update(jobs).where(jobs.c.id == job_id).values(reason=reason))
+
+
+def pending_rows(conn: Connection) -> list:
+    return conn.execute(select(jobs).where(jobs.c.state == JobState.PENDING.value)).all()

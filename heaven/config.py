@@ -1,0 +1,43 @@
+"""Settings from ``HEAVEN_*`` environment variables (pydantic-settings), each with a default.
+
+One class per process kind; the README lists every variable.
+"""
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ControllerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HEAVEN_")
+
+    database_url: str = "sqlite:///heaven.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    scheduler_interval: float = Field(1.0, gt=0, description="seconds between scheduling cycles when nothing wakes the loop")
+    node_timeout: float = Field(10.0, gt=0, description="seconds without heartbeat before a node is marked down")
+    policy: str = "greedy"
+    placement: str = "best-fit"
+    reserve_cores: list[int] = Field(default_factory=list, description="kernel CPU numbers kept for the system on every node")
+    legacy_timeout: float = Field(6.0, gt=0, description="seconds to wait on agents of the original protocol")
+
+
+class AgentSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HEAVEN_AGENT_")
+
+    name: str = ""
+    controller: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: pick a free port
+    cores: str = ""  # e.g. "0-3,6"; empty: every core this process may use
+    memory_mb: int = 0  # 0: the machine's memory
+    workdir: str = "var/agents"
+    mode: str = "auto"  # cgroup | affinity | auto
+    heartbeat: float = Field(1.0, gt=0)
+    stop_grace: float = Field(5.0, ge=0)
+
+
+class ClientSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HEAVEN_")
+
+    url: str = "http://127.0.0.1:8000"

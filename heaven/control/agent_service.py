@@ -1,0 +1,91 @@
+"""Use cases for the controller's own agents: register, report, assignments."""
+from __future__ import annotations
+
+from sqlalchemy import bindparam, select, update
+
+from heaven.control.errors import ApiError, not_found
+from heaven.control.runtime import Controller
+from heaven.core.states import JobState
+from heaven.store import jobs, nodes
+from heaven.store.apply import lock_core_map
+from heaven.store.engine import default_org_id
+from heaven.store.tables import core_claims
+from heaven.store.tables import jobs as job_table
+from heaven.wire.agent import AgentRegister, AgentReport, Assignment
+
+
+def register_node(ctl: Controller, values: dict, requested_offset: int | None, actor: str) -> dict:
+    """Shared by the agent registration and the original protocol's /register."""
+    with ctl.store.begin() as conn:
+        lock_core_map(conn)
+        existing = nodes.get(conn, values["name"])
+        count = len(values["local_cores"])
+        if existing is not None:
+            offset = existing["core_offset"]
+            if requested_offset is not None and requested_offset != offset:
+                raise ApiError(409, "offset_mismatch", f"node {values['name']} already has core_offset {offset}", "core_offset")
+            if count != len(existing["local_cores"]) and jobs.held_per_node(conn).get(values["name"]):
+                raise ApiError(409, "cores_in_use", f"node {values['name']} cannot change its core count while jobs hold cores", "local_cores")
+        else:
+            offset = nodes.next_offset(conn) if requested_offset is None else requested_offset
+        clash = nodes.overlapping(conn, values["name"], offset, count)
+        if clash:
+            raise ApiError(409, "offset_overlap", f"cores {offset}..{offset + count - 1} overlap node {clash}", "core_offset")
+        row, _ = nodes.register(conn, {"org_id": default_org_id(conn), "core_offset": offset, **values}, ctl.clock(), actor)
+    ctl.wake()
+    return row
+
+
+def register_agent(ctl: Controller, body: AgentRegister) -> dict:
+    reserved = body.reserved if body.reserved is not None else [c for c in ctl.settings.reserve_cores if c in body.local_cores]
+    if len(set(body.local_cores)) != len(body.local_cores):
+        raise ApiError(422, "invalid_input", "local_cores: must not repeat a CPU", "local_cores")
+    values = {"name": body.name, "endpoint": body.endpoint, "kind": "heaven", "local_cores": body.local_cores,
+              "reserved": reserved, "memory_mb": body.memory_mb, "storage_mb": body.storage_mb, "gpus": body.gpus,
+              "cluster": body.cluster}
+    return register_node(ctl, values, body.core_offset, actor=f"agent:{body.name}")
+
+
+def report(ctl: Controller, node: str, body: AgentReport) -> None:
+    now, actor = ctl.clock(), f"agent:{node}"
+    freed = False
+    with ctl.store.begin() as conn:
+        row = nodes.get(conn, node)
+        if row is None:
+            raise not_found("node", node)
+        came_back = row["state"] == "down"
+        nodes.heartbeat(conn, node, now, body.node, actor=actor)
+        for s in body.started:
+            conn.execute(update(job_table).where(job_table.c.id == s.job, job_table.c.node == node,
+                                                 job_table.c.state == JobState.RUNNING.value).values(pid=s.pid, pids=[s.pid]))
+        for e in body.exits:
+            freed |= jobs.finish(conn, e.job, e.exit_code, now, actor)
+        for f in body.failed_to_start:
+            freed |= jobs.transition(conn, f.job, JobState.RUNNING, JobState.FAILED, now, actor=actor, node=node,
+                                     detail="the agent could not start the command", exit_code=f.exit_code)
+        if body.jobs:
+            conn.execute(
+                update(job_table).where(job_table.c.id == bindparam("jid"), job_table.c.node == node,
+                                        job_table.c.state == JobState.RUNNING.value)
+                .values(cpu_percent=bindparam("cpu"), rss_mb=bindparam("rss"), pids=bindparam("p")),
+                [{"jid": j, "cpu": s.cpu_percent, "rss": s.rss_mb, "p": s.pids} for j, s in body.jobs.items()],
+            )
+    if freed or came_back:
+        ctl.wake()
+
+
+def assignments(ctl: Controller, node: str) -> list[Assignment]:
+    """Everything that should run on ``node`` now: the level the agent reconciles to."""
+    with ctl.store.begin() as conn:
+        row = nodes.get(conn, node)
+        if row is None:
+            raise not_found("node", node)
+        running = conn.execute(select(job_table).where(job_table.c.node == node,
+                                                       job_table.c.state == JobState.RUNNING.value)).all()
+        held: dict[int, list[int]] = {}
+        claims = select(core_claims.c.job_id, core_claims.c.core).where(core_claims.c.node == node).order_by(core_claims.c.core)
+        for job_id, core in conn.execute(claims):
+            held.setdefault(job_id, []).append(core)
+    local = row["local_cores"]
+    return [Assignment(id=j.id, kind=j.kind, command=j.command, memory_mb=j.memory_mb, pid=j.pid if j.kind == "adopted" else None,
+                       local_cores=[local[c - row["core_offset"]] for c in held.get(j.id, [])]) for j in running]

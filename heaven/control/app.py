@@ -1,0 +1,60 @@
+"""The controller's app factory: nothing is created at import time.
+
+``create_app(settings)`` wires the store, the scheduler loop, the driver for
+agents of the original protocol, the routers and the error handlers.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+
+import heaven
+from heaven.config import ControllerSettings
+from heaven.control import errors
+from heaven.control.legacy_driver import LegacyDriver
+from heaven.control.routers import agents, events, jobs, legacy, nodes
+from heaven.control.runtime import Controller
+from heaven.store.engine import Store
+
+STATIC = Path(heaven.__file__).parent / "web" / "static"
+
+
+def create_app(settings: ControllerSettings | None = None, store: Store | None = None) -> FastAPI:
+    settings = settings or ControllerSettings()
+    store = store or Store(settings.database_url)
+    store.migrate()
+    ctl = Controller(settings, store)
+    legacy_driver = LegacyDriver(ctl)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        tasks = [asyncio.create_task(ctl.run()), asyncio.create_task(legacy_driver.run())]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await legacy_driver.close()
+            store.dispose()
+
+    app = FastAPI(title="Hot-Plug Heaven", version=heaven.__version__, lifespan=lifespan)
+    app.state.controller = ctl
+    app.state.legacy = legacy_driver
+    errors.install(app)
+    for module in (jobs, nodes, agents, events, legacy):
+        app.include_router(module.router)
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict:
+        return {"status": "ok", "cycles": ctl.cycles}
+
+    @app.get("/", include_in_schema=False)
+    def status_page() -> FileResponse:
+        return FileResponse(STATIC / "status.html")
+
+    return app

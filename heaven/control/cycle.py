@@ -1,0 +1,42 @@
+"""One scheduling cycle against the store, and the node-timeout sweep.
+
+Both are plain functions over a unit of work, so the background loop, a
+request that wants an answer now (``/request``, ``--no-wait``) and the tests
+all run exactly the same code.
+"""
+from __future__ import annotations
+
+import random
+
+from sqlalchemy import Connection, select
+
+from heaven.core import Plan, SchedulerConfig, schedule
+from heaven.core.states import JobState, NodeState
+from heaven.store import jobs, nodes
+from heaven.store.apply import Applied, apply_plan, lock_core_map
+from heaven.store.snapshot import load_snapshot
+from heaven.store.tables import jobs as job_table
+
+
+def run_cycle(conn: Connection, config: SchedulerConfig, now: float, rng: random.Random) -> tuple[Plan, Applied]:
+    lock_core_map(conn)
+    plan = schedule(load_snapshot(conn), now, rng, config)
+    return plan, apply_plan(conn, plan, now)
+
+
+def sweep_silent_nodes(conn: Connection, now: float, timeout: float) -> set[str]:
+    """Mark nodes silent for ``timeout`` seconds down; their running jobs are
+    lost and batch jobs requeued. Returns the nodes that went down."""
+    lock_core_map(conn)
+    gone: set[str] = set()
+    for name in nodes.silent_since(conn, now - timeout):
+        row = nodes.get(conn, name)
+        if not nodes.set_state(conn, name, NodeState(row["state"]), NodeState.DOWN, now,
+                               f"no heartbeat for {timeout:g}s", "controller"):
+            continue
+        gone.add(name)
+        running = conn.execute(select(job_table.c.id).where(job_table.c.node == name,
+                                                            job_table.c.state == JobState.RUNNING.value)).scalars()
+        for job_id in list(running):
+            jobs.requeue_or_end(conn, job_id, JobState.LOST, now, f"node {name} stopped heartbeating", "controller")
+    return gone

@@ -1,0 +1,10 @@
+"""Typed FastAPI dependencies."""
+from __future__ import annotations
+
+from fastapi import Request
+
+from heaven.control.runtime import Controller
+
+
+def controller(request: Request) -> Controller:
+    return request.app.state.controller

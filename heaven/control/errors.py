@@ -1,0 +1,50 @@
+"""One error shape for every 4xx: ``{"error": code, "message": text, "field": name}``."""
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: str, message: str, field: str | None = None, extra: dict | None = None):
+        super().__init__(message)
+        self.status, self.error, self.message, self.field = status, error, message, field
+        self.extra = extra or {}
+
+    def body(self) -> dict:
+        return {**self.extra, "error": self.error, "message": self.message, "field": self.field}
+
+
+def not_found(what: str, key) -> ApiError:
+    return ApiError(404, "not_found", f"{what} {key} does not exist", what)
+
+
+def _validation_body(exc: RequestValidationError) -> dict:
+    first = exc.errors()[0]
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+    field = ".".join(loc) or None
+    message = first.get("msg", "invalid input").removeprefix("Value error, ")
+    if first.get("type") == "json_invalid":
+        return {"error": "invalid_json", "message": "the request body is not valid JSON", "field": None}
+    if first.get("type") == "missing":
+        message = "is required"
+    elif first.get("type") == "extra_forbidden":
+        message = "is not a known field"
+    return {"error": "invalid_input", "message": f"{field}: {message}" if field else message, "field": field}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError):
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError):
+        return JSONResponse(_validation_body(exc), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse({"error": code, "message": str(exc.detail), "field": None}, status_code=exc.status_code)

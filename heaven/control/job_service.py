@@ -1,0 +1,72 @@
+"""Use cases for jobs: submit (with admission), cancel. Each is one unit of work."""
+from __future__ import annotations
+
+from heaven.control.errors import ApiError, not_found
+from heaven.control.runtime import Controller
+from heaven.core.feasibility import never_fits
+from heaven.core.model import Job
+from heaven.core.states import TERMINAL_JOB_STATES, JobState
+from heaven.store import jobs
+from heaven.store.engine import default_org_id
+from heaven.store.snapshot import load_snapshot
+from heaven.wire.api import JobSubmit
+
+
+class NotPlaceable(ApiError):
+    """--no-wait: the job cannot start now; nothing was written."""
+
+
+def admit(conn, job: Job) -> None:
+    """Refuse, before anything is written, a request no node could ever hold."""
+    reason = never_fits(job, load_snapshot(conn).nodes)
+    if reason is not None:
+        status = 404 if reason.code == "unknown_node" else 422
+        raise ApiError(status, reason.code, reason.message, reason.field)
+
+
+def submit(ctl: Controller, body: JobSubmit, actor: str = "api") -> int:
+    min_cores = body.min_cores if body.min_cores is not None else body.cores
+    values = {
+        "name": body.name or body.command[0].rsplit("/", 1)[-1][:200], "kind": "batch", "command": body.command,
+        "cores": body.cores, "min_cores": min_cores, "memory_mb": body.memory_mb, "storage_mb": body.storage_mb,
+        "gpus": body.gpus, "priority": body.priority, "node_pin": body.node, "walltime": body.walltime,
+    }
+    return submit_values(ctl, values, no_wait=body.no_wait, actor=actor)
+
+
+def submit_values(ctl: Controller, values: dict, *, no_wait: bool, actor: str) -> int:
+    """Insert a job; with ``no_wait`` run a cycle in the same transaction and
+    roll everything back when the job could not start."""
+    placed = None
+    with ctl.store.begin() as conn:
+        admit(conn, Job(0, cores=values["cores"], memory_mb=values["memory_mb"], storage_mb=values["storage_mb"],
+                        gpus=values["gpus"], node=values.get("node_pin")))
+        job_id = jobs.insert_job(conn, {"org_id": default_org_id(conn), **values}, ctl.clock(), actor=actor)
+        if no_wait:
+            plan, placed = ctl.cycle_in(conn)
+            if job_id not in {p.job_id for p in placed.placed}:
+                reason = plan.waiting.get(job_id)
+                message = str(reason) if reason else "the job could not start now"
+                raise NotPlaceable(409, reason.code if reason else "not_placeable", message, reason.field if reason else None)
+    if placed is not None:
+        ctl.placed(placed)
+    else:
+        ctl.wake()
+    return job_id
+
+
+def cancel(ctl: Controller, job_id: int, actor: str = "api") -> dict:
+    with ctl.store.begin() as conn:
+        row = jobs.get(conn, job_id)
+        if row is None:
+            raise not_found("job", job_id)
+        state = JobState(row["state"])
+        if state in TERMINAL_JOB_STATES:
+            raise ApiError(409, "already_finished", f"job {job_id} already ended ({state})", "id")
+        jobs.transition(conn, job_id, state, JobState.CANCELLED, ctl.clock(), detail="cancelled by request",
+                        actor=actor, node=row["node"])
+        row = jobs.get(conn, job_id)
+    if state == JobState.RUNNING:
+        ctl.notifier.touch([row["node"]])  # its agent stops the process
+        ctl.wake()  # its cores are free for the queue
+    return row

@@ -1,0 +1,102 @@
+"""The original controller's protocol over the same store and core.
+
+Answers keep the original shapes (``{"ok": true}``, ``{"status": "queued"}``,
+``{"ok": true, "freed": [...]}``); errors carry both the original keys and the
+product's ``{"error", "message", "field"}``.
+"""
+from __future__ import annotations
+
+import time
+
+from heaven.control.agent_service import register_node
+from heaven.control.errors import ApiError
+from heaven.control.job_service import admit
+from heaven.control.runtime import Controller
+from heaven.core.model import Job
+from heaven.core.states import JobState
+from heaven.store import events, jobs, nodes
+from heaven.store.engine import default_org_id
+from heaven.wire.legacy import LegacyComplete, LegacyRegister, LegacyRequest
+
+
+def _unknown_agent(vm: str) -> ApiError:
+    return ApiError(400, "unknown_node", "unknown agent", "vm", extra={"status": "error"})
+
+
+def register(ctl: Controller, body: LegacyRegister) -> dict:
+    with ctl.store.begin() as conn:
+        known = nodes.get(conn, body.vm_name)
+        if known is not None and body.total_cores is None:
+            nodes.heartbeat(conn, body.vm_name, ctl.clock(), actor=f"agent:{body.vm_name}")
+            return {"ok": True}
+    if body.total_cores is None:
+        raise ApiError(422, "invalid_input", "total_cores: is required to register a new node", "total_cores")
+    kind = known["kind"] if known else "legacy"
+    local = known["local_cores"] if known and len(known["local_cores"]) == body.total_cores else list(range(body.total_cores))
+    values = {"name": body.vm_name, "endpoint": body.endpoint or "", "kind": kind, "local_cores": local}
+    if known is None:
+        values.update(reserved=[], memory_mb=0, storage_mb=0, gpus=0, cluster="default")
+    register_node(ctl, values, body.core_offset, actor=f"agent:{body.vm_name}")
+    return {"ok": True}
+
+
+def request(ctl: Controller, body: LegacyRequest) -> dict:
+    placed = None
+    with ctl.store.begin() as conn:
+        if nodes.get(conn, body.vm) is None:
+            raise _unknown_agent(body.vm)
+        current = jobs.find_adopted(conn, body.vm, body.job)
+        if current is not None and current["state"] == JobState.RUNNING.value and current["pid"] == body.pid:
+            return {"status": "allocated", "cores": jobs.claims_of(conn, [current["id"]])[current["id"]]}
+        if current is not None and current["state"] == JobState.PENDING.value:
+            return {"status": "queued"}
+        admit(conn, Job(0, cores=body.cores_requested, node=body.vm))
+        job_id = jobs.insert_job(conn, {
+            "org_id": default_org_id(conn), "name": body.job, "kind": "adopted", "command": [],
+            "cores": body.cores_requested, "min_cores": body.cores_requested, "memory_mb": 0, "storage_mb": 0,
+            "gpus": 0, "priority": 0, "node_pin": body.vm, "pid": body.pid, "pids": [body.pid],
+        }, ctl.clock(), actor=f"pid:{body.pid}")
+        _, placed = ctl.cycle_in(conn)
+        mine = next((p for p in placed.placed if p.job_id == job_id), None)
+    ctl.placed(placed)
+    if mine is None:
+        return {"status": "queued"}
+    return {"status": "allocated", "cores": list(mine.cores)}
+
+
+def complete(ctl: Controller, body: LegacyComplete) -> tuple[dict, dict | None]:
+    """Returns the answer and, when cores were freed, the job row (for the agent release)."""
+    with ctl.store.begin() as conn:
+        row = jobs.find_adopted(conn, body.vm, body.job)
+        if row is None:
+            raise ApiError(400, "not_allocated", "not allocated", "job", extra={"ok": False})
+        state = JobState(row["state"])
+        if state == JobState.RUNNING:
+            freed = jobs.claims_of(conn, [row["id"]])[row["id"]]
+            jobs.finish(conn, row["id"], 0, ctl.clock(), actor=f"pid:{row['pid']}")
+        elif state == JobState.PENDING:
+            freed = []
+            jobs.transition(conn, row["id"], state, JobState.CANCELLED, ctl.clock(), detail="completed while queued",
+                            actor=f"pid:{row['pid']}", node=body.vm)
+        else:
+            return {"ok": True, "freed": []}, None  # completing twice is harmless
+    ctl.wake()
+    ctl.notifier.touch([body.vm])
+    return {"ok": True, "freed": freed}, (row if freed else None)
+
+
+def _activity_line(e: dict) -> str:
+    who = f" job {e['job']}" if e["job"] is not None else ""
+    where = f"@{e['node']}" if e["node"] else ""
+    detail = f": {e['detail']}" if e["detail"] else ""
+    return f"[{time.strftime('%H:%M:%S', time.localtime(e['ts']))}] {e['action']}{who}{where}{detail}"
+
+
+def summary(ctl: Controller) -> dict:
+    from heaven.control.summary import collect
+    with ctl.store.begin() as conn:
+        data = collect(conn)
+        recent = events.since(conn, 0, limit=200, newest_first=True)
+    data["activity"] = [_activity_line(e) for e in recent]
+    data["scheduler"] = {"cycles": ctl.cycles, "last": ctl.last_counts}
+    return data

@@ -1,0 +1,47 @@
+"""Wakes agents that long-poll for their assignments.
+
+Each node has a generation number that grows whenever what should run on it
+changes. The numbers start from the controller's start time in milliseconds,
+so after a restart every agent's remembered generation is stale and it fetches
+its assignments at once.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+
+
+class NodeNotifier:
+    def __init__(self) -> None:
+        self._base = int(time.time() * 1000)
+        self._generation: dict[str, int] = {}
+        self._changed = asyncio.Condition()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def generation(self, node: str) -> int:
+        return self._generation.get(node, self._base)
+
+    def touch(self, nodes) -> None:
+        """Callable from any thread: the assignments of ``nodes`` changed."""
+        nodes = list(nodes)
+        if not nodes or self._loop is None:
+            return
+        self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._bump(nodes)))
+
+    async def _bump(self, nodes: list[str]) -> None:
+        async with self._changed:
+            for node in nodes:
+                self._generation[node] = self.generation(node) + 1
+            self._changed.notify_all()
+
+    async def wait(self, node: str, seen: int, timeout: float) -> int:
+        """Return the node's generation as soon as it differs from ``seen`` (or on timeout)."""
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait_for(lambda: self.generation(node) != seen), timeout)
+            except TimeoutError:
+                pass
+            return self.generation(node)

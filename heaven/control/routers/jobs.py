@@ -1,0 +1,72 @@
+"""/api/v1/jobs: submit, list, show, cancel, logs."""
+from __future__ import annotations
+
+from typing import Annotated
+
+import httpx
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import PlainTextResponse
+
+from heaven.control import job_service
+from heaven.control.convert import jobs_out
+from heaven.control.deps import controller
+from heaven.control.errors import ApiError, not_found
+from heaven.control.runtime import Controller
+from heaven.core.states import JobState
+from heaven.store import jobs, nodes
+from heaven.wire.api import JobOut, JobSubmit
+
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+Ctl = Annotated[Controller, Depends(controller)]
+STATES = [s.value for s in JobState]
+
+
+@router.post("", status_code=201, response_model=JobOut)
+def submit(body: JobSubmit, ctl: Ctl) -> JobOut:
+    job_id = job_service.submit(ctl, body)
+    return show(job_id, ctl)
+
+
+@router.get("", response_model=list[JobOut])
+def listing(ctl: Ctl, state: Annotated[list[str] | None, Query()] = None,
+            limit: Annotated[int, Query(ge=1, le=10000)] = 200) -> list[JobOut]:
+    for s in state or []:
+        if s not in STATES:
+            raise ApiError(422, "invalid_input", f"state: must be one of {', '.join(STATES)}", "state")
+    with ctl.store.begin() as conn:
+        return jobs_out(conn, jobs.listing(conn, state, limit))
+
+
+@router.get("/{job_id}", response_model=JobOut)
+def show(job_id: int, ctl: Ctl) -> JobOut:
+    with ctl.store.begin() as conn:
+        row = jobs.get(conn, job_id)
+        if row is None:
+            raise not_found("job", job_id)
+        return jobs_out(conn, [row])[0]
+
+
+@router.post("/{job_id}/cancel", response_model=JobOut)
+def cancel(job_id: int, ctl: Ctl) -> JobOut:
+    job_service.cancel(ctl, job_id)
+    return show(job_id, ctl)
+
+
+@router.get("/{job_id}/logs", response_class=PlainTextResponse)
+def logs(job_id: int, ctl: Ctl, stream: Annotated[str, Query(pattern="^(stdout|stderr)$")] = "stdout",
+         offset: Annotated[int, Query(ge=0)] = 0) -> str:
+    """The job's output, fetched from the agent that ran it."""
+    with ctl.store.begin() as conn:
+        row = jobs.get(conn, job_id)
+        if row is None:
+            raise not_found("job", job_id)
+        node = nodes.get(conn, row["node"]) if row["node"] else None
+    if node is None or node["kind"] != "heaven":
+        raise ApiError(409, "no_logs", f"job {job_id} has no logs yet (state {row['state']})", "id")
+    try:
+        answer = httpx.get(f"{node['endpoint']}/jobs/{job_id}/logs", params={"stream": stream, "offset": offset}, timeout=5)
+    except httpx.HTTPError as exc:
+        raise ApiError(502, "agent_unreachable", f"agent {node['name']} did not answer: {exc}", "node") from exc
+    if answer.status_code != 200:
+        raise ApiError(404, "no_logs", f"agent {node['name']} has no logs for job {job_id}", "id")
+    return answer.text

@@ -1,0 +1,29 @@
+"""/api/v1/nodes: list and show nodes; the agents' own calls live in agents.py."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from heaven.control.convert import nodes_out
+from heaven.control.deps import controller
+from heaven.control.errors import not_found
+from heaven.control.runtime import Controller
+from heaven.wire.api import NodeOut
+
+router = APIRouter(prefix="/api/v1/nodes", tags=["nodes"])
+Ctl = Annotated[Controller, Depends(controller)]
+
+
+@router.get("", response_model=list[NodeOut])
+def listing(ctl: Ctl) -> list[NodeOut]:
+    with ctl.store.begin() as conn:
+        return nodes_out(conn)
+
+
+@router.get("/{name}", response_model=NodeOut)
+def show(name: str, ctl: Ctl) -> NodeOut:
+    for node in listing(ctl):
+        if node.name == name:
+            return node
+    raise not_found("node", name)

@@ -1,0 +1,1 @@
+"""The web pages the controller serves (static files talking to the same REST API)."""

@@ -1,0 +1,101 @@
+"""The REST contract under /api/v1: request and response bodies.
+
+Limits live here, once: the API's 4xx messages name them and the CLI prints those.
+"""
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MAX_CORES = 4096
+MAX_MB = 2**31 - 1
+NAME = Field(default=None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.@:+/-][A-Za-z0-9_.@:+/ -]*$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class JobSubmit(Strict):
+    name: str | None = NAME
+    command: list[str] = Field(min_length=1, max_length=1000)
+    cores: int = Field(1, ge=1, le=MAX_CORES)
+    min_cores: int | None = Field(None, ge=1, le=MAX_CORES)
+    memory_mb: int = Field(0, ge=0, le=MAX_MB)
+    storage_mb: int = Field(0, ge=0, le=MAX_MB)
+    gpus: int = Field(0, ge=0, le=64)
+    priority: int = Field(0, ge=-1000, le=1000)
+    node: str | None = Field(None, min_length=1, max_length=100)
+    walltime: float | None = Field(None, gt=0, le=365 * 86400)
+    no_wait: bool = False
+
+    @model_validator(mode="after")
+    def _min_not_above_cores(self):
+        if self.min_cores is not None and self.min_cores > self.cores:
+            raise ValueError(f"min_cores ({self.min_cores}) must not exceed cores ({self.cores})")
+        if any(not arg or len(arg) > 65536 or "\x00" in arg for arg in self.command[:1]):
+            raise ValueError("command[0] must be a non-empty program name without NUL bytes")
+        return self
+
+
+class JobOut(BaseModel):
+    id: int
+    name: str
+    kind: str
+    state: str
+    reason: str
+    queue_position: int | None = None
+    command: list[str]
+    cores_requested: int
+    min_cores: int
+    memory_mb: int
+    storage_mb: int
+    gpus: int
+    priority: int
+    node: str | None
+    cores: list[int]
+    local_cores: list[int]
+    gpu_ids: list[int]
+    pid: int | None
+    pids: list[int]
+    cpu_percent: float | None
+    rss_mb: float | None
+    exit_code: int | None
+    walltime: float | None
+    submitted_at: float
+    started_at: float | None
+    finished_at: float | None
+    runs: int
+
+
+class NodeOut(BaseModel):
+    name: str
+    kind: str
+    state: str
+    endpoint: str
+    cluster: str
+    core_offset: int
+    local_cores: list[int]
+    reserved: list[int]
+    total_cores: int
+    free_cores: int
+    memory_mb: int
+    storage_mb: int
+    gpus: int
+    last_heartbeat: float
+    telemetry: dict
+
+
+class EventOut(BaseModel):
+    seq: int
+    ts: float
+    action: str
+    detail: str
+    actor: str
+    job: int | None
+    node: str | None
+
+
+class ErrorOut(BaseModel):
+    error: str
+    message: str
+    field: str | None = None
