@@ -147,6 +147,10 @@ class ScopeCgroups:
     def _levels(self, base: Path) -> list[Path]:
         return [base / "heaven", base / "heaven" / self.scope]
 
+    def dirs(self) -> list[Path]:
+        """This scope's directory in each hierarchy (its job groups live inside)."""
+        return [self._levels(base)[-1] for base in self.layout.bases()]
+
     def prepare(self) -> None:
         """Create and configure the intermediate levels; raises OSError if the hierarchy is not ours to write."""
         for base in self.layout.bases():

@@ -227,7 +227,7 @@ class Executor:
                             f"{affinity.format_cpu_list(cores)}: {exc}") from exc
 
     def stop(self, job_id: int, grace: float = 5.0) -> None:
-        """SIGTERM now, SIGKILL after `grace` seconds unless it has been reaped. Returns at once;
+        """SIGTERM now, SIGKILL after `grace` seconds (at once if grace <= 0). Returns at once;
         the job stays listed until reap()/poll() collects its exit code. Adopted jobs are let go."""
         with self._lock:
             job = self._jobs.get(job_id)
@@ -236,11 +236,12 @@ class Executor:
             if job.running.adopted:
                 self._release_adopted(job)
                 return
+            if grace <= 0:  # no grace at all: do not let SIGTERM race the kill
+                self._signal(job, signal.SIGKILL)
+                return
             self._signal(job, signal.SIGTERM)
             self._signal(job, signal.SIGCONT)  # a suspended job could not act on its SIGTERM
-            if grace <= 0:
-                self._signal(job, signal.SIGKILL)
-            elif job.timer is None:
+            if job.timer is None:
                 job.timer = threading.Timer(grace, self._escalate, (job_id, job))
                 job.timer.daemon = True
                 job.timer.start()
