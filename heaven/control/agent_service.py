@@ -87,5 +87,5 @@ def assignments(ctl: Controller, node: str) -> list[Assignment]:
         for job_id, core in conn.execute(claims):
             held.setdefault(job_id, []).append(core)
     local = row["local_cores"]
-    return [Assignment(id=j.id, kind=j.kind, command=j.command, memory_mb=j.memory_mb, pid=j.pid if j.kind == "adopted" else None,
+    return [Assignment(id=j.id, run=j.runs, kind=j.kind, command=j.command, memory_mb=j.memory_mb, pid=j.pid if j.kind == "adopted" else None,
                        local_cores=[local[c - row["core_offset"]] for c in held.get(j.id, [])]) for j in running]

@@ -80,3 +80,19 @@ class Allocation:
     started_at: float = 0.0
     # Measured use, in cores (CPU% / 100 of the whole process tree); None = no samples.
     used_cores: float | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """The blocked head of the queue that a strict or backfilling policy protects.
+
+    It is the only state a policy carries from one cycle to the next: the plan
+    returns it and the caller puts it into the next snapshot, so ``schedule``
+    stays a pure function. ``start`` is the promised start time (``None``: no
+    time promised, the job is only held at the head); ``node`` is where the
+    cores will free up.
+    """
+
+    job_id: int
+    start: float | None = None
+    node: str | None = None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from heaven.core.model import Reservation
 from heaven.core.reasons import Reason
 
 
@@ -18,6 +19,24 @@ class Place:
     memory_mb: int = 0
     storage_mb: int = 0
     gpu_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Shrink:
+    """Take ``cores_removed`` (global indices) away from a running job, live."""
+
+    job_id: int
+    node: str
+    cores_removed: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Grow:
+    """Give ``cores_added`` (global indices) back to a running job, live."""
+
+    job_id: int
+    node: str
+    cores_added: tuple[int, ...]
 
 
 @dataclass(slots=True)
@@ -39,7 +58,13 @@ class Plan:
     waiting: dict[int, Reason] = field(default_factory=dict)
     positions: dict[int, int] = field(default_factory=dict)
     counts: Counts = field(default_factory=Counts)
+    # Live core changes; a placement may use cores a shrink in this plan frees,
+    # so a plan is applied shrinks first, then placements, then grows.
+    shrinks: list[Shrink] = field(default_factory=list)
+    grows: list[Grow] = field(default_factory=list)
+    # The head the next cycle must keep protecting (goes into Snapshot.reservation).
+    reservation: Reservation | None = None
 
     @property
     def empty(self) -> bool:
-        return not self.placements
+        return not (self.placements or self.shrinks or self.grows)

@@ -1,17 +1,33 @@
 """Queue orderings: which pending job the pipeline looks at first.
 
-Each ordering is a sort key over a job; ``priority`` (higher first, then FIFO
-by id) is the default. Orderings are named so the controller, the CLI and the
-simulator all pick them by the same word.
+Each ordering is a sort key over a job, named so the controller, the CLI and
+the simulator all pick it by the same word. Priority always comes first
+(higher first; every job of a trace has the same), then the ordering's own rule:
+
+- ``priority``: then FIFO (submit time, then id). The controller's default.
+- ``fifo``: submit time, then id; priorities ignored.
+- ``sjf``: shortest estimate (``walltime``) first, then submit time, then id.
+  A job without a walltime counts as never ending: it goes last.
+- ``f1``: Carastan-Santos & de Camargo (SC'17), lowest score first:
+  log10(estimate) × cores + 870 × log10(submit time). Non-positive inputs
+  read as 0.1, as in RLScheduler's implementation, so its published figures
+  reproduce; a job without a walltime goes last.
+
+Every ordering combines with every policy (strict, backfilling, stealing):
+the pipeline only asks for the jobs in order.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from operator import attrgetter
 
 from heaven.core.model import Job
 
 OrderKey = Callable[[Job], tuple]
+
+_SUBMIT_ID = attrgetter("submitted_at", "id")
+_PRIORITY = attrgetter("priority")
 
 
 def by_priority(job: Job) -> tuple:
@@ -27,12 +43,17 @@ def shortest_estimate_first(job: Job) -> tuple:
     return (-job.priority, estimate, job.submitted_at, job.id)
 
 
+def f1_score(job: Job) -> float:
+    """log10(estimate) × cores + 870 × log10(submit); +inf without an estimate."""
+    if job.walltime is None:
+        return math.inf
+    estimate = job.walltime if job.walltime > 0 else 0.1
+    submit = job.submitted_at if job.submitted_at > 0 else 0.1
+    return math.log10(estimate) * job.cores + 870.0 * math.log10(submit)
+
+
 def f1(job: Job) -> tuple:
-    """Carastan-Santos & de Camargo (SC'17): log10(estimate)·procs + 870·log10(submit)."""
-    estimate = max(job.walltime or 1.0, 1.0)
-    submit = max(job.submitted_at, 1.0)
-    score = math.log10(estimate) * job.cores + 870.0 * math.log10(submit)
-    return (-job.priority, score, job.id)
+    return (-job.priority, f1_score(job), job.submitted_at, job.id)
 
 
 ORDERINGS: dict[str, OrderKey] = {
@@ -43,5 +64,17 @@ ORDERINGS: dict[str, OrderKey] = {
 }
 
 
-def order(jobs: list[Job], name: str) -> list[Job]:
+def order(jobs: Iterable[Job], name: str) -> list[Job]:
+    """The jobs in the named order (a new list).
+
+    ``priority`` and ``fifo`` are the orderings every cycle of the controller
+    and every event of the simulator pays for, so they sort on C-level keys:
+    a stable sort by (submit, id), then a stable sort by priority.
+    """
+    if name == "fifo":
+        return sorted(jobs, key=_SUBMIT_ID)
+    if name == "priority":
+        ordered = sorted(jobs, key=_SUBMIT_ID)
+        ordered.sort(key=_PRIORITY, reverse=True)  # reverse=True keeps equal keys in order
+        return ordered
     return sorted(jobs, key=ORDERINGS[name])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from heaven.core.model import Allocation, Job, Node
+from heaven.core.model import Allocation, Job, Node, Reservation
 from heaven.core.states import JobState, NodeState
 
 
@@ -12,6 +12,8 @@ class Snapshot:
     nodes: tuple[Node, ...] = ()
     jobs: tuple[Job, ...] = ()  # every active job: pending and running
     allocations: tuple[Allocation, ...] = ()
+    # What the previous cycle's plan promised the blocked head (``Plan.reservation``).
+    reservation: Reservation | None = None
 
     def pending(self) -> list[Job]:
         return [j for j in self.jobs if j.state == JobState.PENDING]

@@ -53,6 +53,7 @@ class AgentReport(Strict):
 
 class Assignment(BaseModel):
     id: int
+    run: int  # attempt number; a requeued job placed again is a new run
     kind: str  # batch: start the command; adopted: pin the existing pid
     command: list[str]
     local_cores: list[int]

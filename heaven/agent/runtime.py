@@ -1,0 +1,200 @@
+"""The agent process: register, follow the controller's assignments, report.
+
+Three activities share one asyncio loop:
+- the assignment follower long-polls the controller and reconciles (reconcile.py);
+- exits are noticed the moment they happen (a reader on each job's pidfd) and
+  reported at once, so a freed core is rescheduled within milliseconds;
+- the heartbeat reports telemetry every second and retries whatever failed.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from pathlib import Path
+
+import httpx
+
+from heaven.agent.executor import ExecError, Executor
+from heaven.agent.reconcile import Adopt, Desired, Held, Resize, Start, Stop, reconcile
+from heaven.agent.telemetry import Telemetry, machine_resources
+from heaven.config import AgentSettings
+
+log = logging.getLogger("heaven.agent")
+
+
+def parse_cores(text: str) -> list[int]:
+    """'0-3,6' -> [0, 1, 2, 3, 6]"""
+    cores: list[int] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        low, _, high = part.partition("-")
+        cores.extend(range(int(low), int(high or low) + 1))
+    return sorted(set(cores))
+
+
+class Agent:
+    def __init__(self, settings: AgentSettings) -> None:
+        self.settings = settings
+        machine = machine_resources()
+        self.local_cores = parse_cores(settings.cores) if settings.cores else machine["local_cores"]
+        self.memory_mb = settings.memory_mb or machine["memory_mb"]
+        self.storage_mb, self.gpus = machine["storage_mb"], machine["gpus"]
+        self.name = settings.name or socket.gethostname()
+        self.workdir = Path(settings.workdir) / self.name
+        self.executor = Executor(self.workdir, self.name, settings.mode)
+        self.telemetry = Telemetry()
+        self.http = httpx.AsyncClient(base_url=settings.controller.rstrip("/"), timeout=35.0)
+        self.endpoint = ""
+        self.core_offset: int | None = None
+        self.runs: dict[int, int] = {}  # job id -> run number held
+        self.finished: set[tuple[int, int]] = set()
+        self.outbox: dict[str, list] = {"started": [], "exits": [], "failed_to_start": []}
+        self._send_lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- registration ----------------------------------------------------------------
+    async def register(self) -> None:
+        body = {"name": self.name, "endpoint": self.endpoint, "local_cores": self.local_cores,
+                "memory_mb": self.memory_mb, "storage_mb": self.storage_mb, "gpus": self.gpus}
+        if self.core_offset is not None:
+            body["core_offset"] = self.core_offset
+        while True:
+            try:
+                answer = await self.http.post("/api/v1/agents/register", json=body)
+                if answer.status_code == 200:
+                    self.core_offset = answer.json()["core_offset"]
+                    log.info("registered %s at offset %s (%s mode)", self.name, self.core_offset, self.executor.mode)
+                    return
+                log.error("registration refused: %s", answer.text)
+            except httpx.HTTPError as exc:
+                log.warning("controller unreachable (%s); retrying", exc)
+            await asyncio.sleep(1.0)
+
+    # -- following assignments ---------------------------------------------------------
+    async def follow(self) -> None:
+        generation = -1
+        while True:
+            try:
+                answer = await self.http.get(f"/api/v1/agents/{self.name}/assignments",
+                                             params={"generation": generation, "wait": 25})
+                if answer.status_code == 404:
+                    await self.register()
+                    continue
+                answer.raise_for_status()
+                data = answer.json()
+                generation = data["generation"]
+                self.apply([Desired(j["id"], j["run"], j["kind"], tuple(j["command"]), tuple(j["local_cores"]),
+                                    j["memory_mb"], j["pid"]) for j in data["jobs"]])
+            except (httpx.HTTPError, ValueError, KeyError) as exc:
+                log.warning("assignments failed (%s); retrying", exc)
+                await asyncio.sleep(0.5)
+
+    def held(self) -> dict[int, Held]:
+        return {job_id: Held(job_id, self.runs.get(job_id, 0), tuple(r.local_cores), r.adopted)
+                for job_id, r in self.executor.jobs().items() if job_id > 0}
+
+    def apply(self, desired: list[Desired]) -> None:
+        listed = {(d.id, d.run) for d in desired}
+        self.finished &= listed  # the controller has seen the others end
+        started = False
+        for step in reconcile(desired, self.held(), self.finished):
+            try:
+                started |= self._carry_out(step)
+            except ExecError as exc:
+                job = step.job if isinstance(step, (Start, Adopt)) else None
+                log.warning("%s failed: %s", type(step).__name__, exc)
+                if job is not None:
+                    self.finished.add((job.id, job.run))
+                    self.outbox["failed_to_start"].append({"job": job.id, "exit_code": 127})
+                    started = True
+        if started:
+            self.flush_soon()
+
+    def _carry_out(self, step) -> bool:
+        if isinstance(step, Start):
+            job = step.job
+            running = self.executor.start(job.id, list(job.command), job.local_cores, job.memory_mb)
+            self.runs[job.id] = job.run
+            self._watch(job.id, job.run, running.pidfd)
+            self.outbox["started"].append({"job": job.id, "pid": running.pid})
+            return True
+        if isinstance(step, Adopt):
+            job = step.job
+            self.executor.adopt(job.id, job.pid, job.local_cores)
+            self.runs[job.id] = job.run
+            return False
+        if isinstance(step, Resize):
+            self.executor.set_cores(step.id, step.local_cores)
+            log.info("job %s now on cores %s", step.id, list(step.local_cores))
+            return False
+        if isinstance(step, Stop):
+            self.executor.stop(step.id, self.settings.stop_grace)
+            if step.adopted:  # an adopted process is released at once; nothing to reap
+                self.runs.pop(step.id, None)
+            return False
+        raise TypeError(step)
+
+    def _watch(self, job_id: int, run: int, pidfd: int | None) -> None:
+        if pidfd is None or self._loop is None:
+            return  # the heartbeat's poll() catches it
+
+        def exited() -> None:
+            self._loop.remove_reader(pidfd)
+            code = self.executor.reap(job_id)
+            if code is not None:
+                self._ended(job_id, run, code)
+        self._loop.add_reader(pidfd, exited)
+
+    def _ended(self, job_id: int, run: int, code: int) -> None:
+        self.runs.pop(job_id, None)
+        self.telemetry.forget(job_id)
+        self.finished.add((job_id, run))
+        self.outbox["exits"].append({"job": job_id, "exit_code": code})
+        self.flush_soon()
+
+    # -- reporting ------------------------------------------------------------------------
+    def flush_soon(self) -> None:
+        asyncio.ensure_future(self.report(with_telemetry=False))
+
+    async def report(self, with_telemetry: bool) -> None:
+        async with self._send_lock:
+            body = {k: v for k, v in self.outbox.items()}
+            self.outbox = {k: [] for k in body}
+            if with_telemetry:
+                body["jobs"] = {job_id: self.telemetry.sample_job(job_id, self.executor.pids(job_id))
+                                for job_id in list(self.executor.jobs()) if job_id > 0}
+                body["node"] = self.telemetry.node()
+            try:
+                answer = await self.http.post(f"/api/v1/agents/{self.name}/report", json=body)
+                if answer.status_code == 404:
+                    await self.register()
+                ok = answer.status_code == 200
+            except httpx.HTTPError as exc:
+                log.warning("report failed (%s); will retry", exc)
+                ok = False
+            if not ok:  # keep what was not delivered for the next report
+                for key in self.outbox:
+                    self.outbox[key] = body[key] + self.outbox[key]
+
+    async def heartbeat(self) -> None:
+        while True:
+            for job_id, code in self.executor.poll():
+                if job_id > 0:
+                    self._ended(job_id, self.runs.get(job_id, 0), code)
+            await self.report(with_telemetry=True)
+            await asyncio.sleep(self.settings.heartbeat)
+
+    # -- the whole process ------------------------------------------------------------------
+    async def run(self, server) -> None:
+        self._loop = asyncio.get_running_loop()
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        self.endpoint = f"http://{self.settings.host}:{port}"
+        await self.register()
+        try:
+            await asyncio.gather(self.follow(), self.heartbeat(), serving)
+        finally:
+            await self.http.aclose()
+            self.executor.shutdown(kill=True)

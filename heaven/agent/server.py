@@ -1,0 +1,74 @@
+"""The agent's own HTTP endpoints.
+
+- ``/allocate``, ``/release``, ``/status``: the original agent protocol (cores as
+  global indices), so the original controller can drive this agent unchanged.
+- ``/jobs/{id}/logs``: job output, which the controller's API streams to users.
+"""
+from __future__ import annotations
+
+from fastapi import FastAPI, HTTPException, Query
+from fastapi.responses import FileResponse, PlainTextResponse
+
+from heaven.agent.executor import ExecError
+from heaven.agent.runtime import Agent
+from heaven.wire.legacy import LegacyAllocate, LegacyRelease
+
+
+def create_agent_app(agent: Agent) -> FastAPI:
+    app = FastAPI(title=f"Hot-Plug Heaven agent {agent.name}")
+    by_name: dict[str, int] = {}  # original-protocol job names -> executor ids (negative: never the controller's)
+
+    def to_local(cores: list[int]) -> list[int]:
+        offset = agent.core_offset or 0
+        if any(not 0 <= c - offset < len(agent.local_cores) for c in cores):
+            raise HTTPException(422, f"cores must lie in {offset}..{offset + len(agent.local_cores) - 1}")
+        return [agent.local_cores[c - offset] for c in cores]
+
+    @app.post("/allocate")
+    def allocate(body: LegacyAllocate) -> dict:
+        job_id = by_name.setdefault(body.job, -(len(by_name) + 1))
+        try:
+            if job_id in agent.executor.jobs():
+                agent.executor.set_cores(job_id, to_local(body.cores))
+            else:
+                agent.executor.adopt(job_id, body.pid, to_local(body.cores))
+        except ExecError as exc:
+            raise HTTPException(409, str(exc)) from exc
+        return {"ok": True}
+
+    @app.post("/release")
+    def release(body: LegacyRelease) -> dict:
+        job_id = by_name.get(body.job)
+        if job_id is None or job_id not in agent.executor.jobs():
+            return {"ok": True}
+        if body.keep_cores:
+            agent.executor.set_cores(job_id, to_local(body.keep_cores))
+        else:
+            agent.executor.stop(job_id)
+            by_name.pop(body.job, None)
+        return {"ok": True}
+
+    @app.get("/status")
+    def status() -> dict:
+        names = {v: k for k, v in by_name.items()}
+        offset = agent.core_offset or 0
+        out = []
+        for job_id, running in agent.executor.jobs().items():
+            sample = agent.telemetry.sample_job(job_id, agent.executor.pids(job_id))
+            out.append({"job": names.get(job_id, str(job_id)), "pid": running.pid,
+                        "cores": [offset + agent.local_cores.index(c) for c in running.local_cores],
+                        "cpu_percent": sample["cpu_percent"]})
+        return {"jobs": out}
+
+    @app.get("/jobs/{job_id}/logs")
+    def logs(job_id: int, stream: str = Query("stdout", pattern="^(stdout|stderr)$")):
+        path = agent.workdir / "jobs" / f"{job_id}.{'out' if stream == 'stdout' else 'err'}"
+        if not path.exists():
+            raise HTTPException(404, f"no {stream} for job {job_id}")
+        return FileResponse(path, media_type="text/plain")
+
+    @app.get("/health")
+    def health() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    return app

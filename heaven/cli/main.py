@@ -1,0 +1,140 @@
+"""``heaven``: the command line for users (submit, jobs, show, cancel, logs, nodes, events).
+
+Every failure prints the API's message and exits non-zero; no tracebacks.
+The server commands (controller, agent, up) are added in ``heaven.launch``.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from heaven.cli import render
+from heaven.client.http import Client, ClientError
+from heaven.config import ClientSettings
+
+app = typer.Typer(help="Hot-Plug Heaven: run jobs pinned to the cores they were granted.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+out = Console()
+err = Console(stderr=True)
+JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+
+
+def client() -> Client:
+    return Client(ClientSettings().url)
+
+
+def reports_errors(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ClientError as exc:
+            err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+            raise typer.Exit(1) from None
+    return wrapper
+
+
+def emit(data, as_json: bool, table) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        out.print(table(data))
+
+
+@app.command(context_settings={"allow_interspersed_args": False})
+@reports_errors
+def submit(
+    command: Annotated[list[str], typer.Argument(help="the program and its arguments (after --)")],
+    cores: Annotated[int, typer.Option(min=1, help="cores to grant")] = 1,
+    min_cores: Annotated[int | None, typer.Option(min=1, help="never shrink below this many cores")] = None,
+    memory: Annotated[int, typer.Option(min=0, help="memory limit in MB (0: none)")] = 0,
+    priority: Annotated[int, typer.Option(help="higher runs first")] = 0,
+    name: Annotated[str | None, typer.Option(help="a name for the job")] = None,
+    node: Annotated[str | None, typer.Option(help="run on this node only")] = None,
+    walltime: Annotated[float | None, typer.Option(help="seconds the job may run")] = None,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="refuse instead of queueing when it cannot start now")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Submit a batch job: heaven submit --cores 2 -- python train.py"""
+    job = client().submit(command=command, cores=cores, min_cores=min_cores, memory_mb=memory, priority=priority,
+                          name=name, node=node, walltime=walltime, no_wait=no_wait or None)
+    if as_json:
+        sys.stdout.write(json.dumps(job, indent=2) + "\n")
+    else:
+        sys.stdout.write(f"{job['id']}\n")
+
+
+@app.command()
+@reports_errors
+def jobs(
+    state: Annotated[list[str] | None, typer.Option(help="only jobs in this state (repeatable)")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """List jobs, newest first."""
+    emit(client().jobs(state, limit), as_json, render.jobs_table)
+
+
+@app.command()
+@reports_errors
+def show(job_id: Annotated[int, typer.Argument(help="job id")], as_json: JsonFlag = False) -> None:
+    """Show one job: state, cores, why it waits."""
+    emit(client().job(job_id), as_json, render.job_panel)
+
+
+@app.command()
+@reports_errors
+def cancel(job_id: Annotated[int, typer.Argument(help="job id")], as_json: JsonFlag = False) -> None:
+    """Cancel a pending or running job."""
+    job = client().cancel(job_id)
+    emit(job, as_json, lambda j: f"job {j['id']} {j['state']}")
+
+
+@app.command()
+@reports_errors
+def logs(
+    job_id: Annotated[int, typer.Argument(help="job id")],
+    stderr: Annotated[bool, typer.Option("--stderr", help="show standard error instead")] = False,
+) -> None:
+    """Print a job's output."""
+    sys.stdout.write(client().logs(job_id, "stderr" if stderr else "stdout"))
+
+
+@app.command()
+@reports_errors
+def nodes(as_json: JsonFlag = False) -> None:
+    """List nodes with their cores and state."""
+    emit(client().nodes(), as_json, render.nodes_table)
+
+
+@app.command()
+@reports_errors
+def events(
+    after: Annotated[int, typer.Option(min=0, help="only events after this sequence number")] = 0,
+    job: Annotated[int | None, typer.Option(help="only events of this job")] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="keep printing new events")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Print the event log."""
+    c = client()
+    while True:
+        batch = c.events(after=after, job=job)
+        if batch:
+            emit(batch, as_json, render.events_table)
+            after = batch[-1]["seq"]
+        if not follow:
+            return
+        time.sleep(1.0)
+
+
+try:  # the simulator's command, when present
+    from heaven.cli.sim_command import sim
+    app.command("sim")(sim)
+except ImportError:  # pragma: no cover - only while the simulator is being built
+    pass

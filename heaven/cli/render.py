@@ -1,0 +1,59 @@
+"""Rich tables and panels for the CLI."""
+from __future__ import annotations
+
+import time
+
+from rich.table import Table
+
+STATE_STYLE = {"running": "green", "pending": "yellow", "succeeded": "cyan", "failed": "red",
+               "cancelled": "magenta", "preempted": "yellow", "lost": "red"}
+
+
+def _cores(cores: list[int]) -> str:
+    return ",".join(map(str, cores)) if cores else "-"
+
+
+def _ago(ts: float | None) -> str:
+    return "-" if ts is None else time.strftime("%H:%M:%S", time.localtime(ts))
+
+
+def jobs_table(jobs: list[dict]) -> Table:
+    table = Table("ID", "NAME", "STATE", "CORES", "NODE", "LOCAL", "CPU%", "SUBMITTED", "REASON")
+    for j in jobs:
+        style = STATE_STYLE.get(j["state"], "")
+        cpu = "-" if j["cpu_percent"] is None else f"{j['cpu_percent']:.0f}"
+        table.add_row(str(j["id"]), j["name"], f"[{style}]{j['state']}[/]", str(j["cores_requested"]), j["node"] or "-",
+                      _cores(j["local_cores"]), cpu, _ago(j["submitted_at"]), j["reason"] or "")
+    return table
+
+
+def job_panel(j: dict) -> Table:
+    table = Table(show_header=False, box=None)
+    rows = [("id", j["id"]), ("name", j["name"]), ("state", j["state"]), ("reason", j["reason"] or "-"),
+            ("queue position", j["queue_position"] or "-"), ("command", " ".join(j["command"])),
+            ("cores requested", f"{j['cores_requested']} (min {j['min_cores']})"), ("node", j["node"] or "-"),
+            ("cores (global)", _cores(j["cores"])), ("cores (local)", _cores(j["local_cores"])),
+            ("memory", f"{j['memory_mb']} MB"), ("priority", j["priority"]), ("pids", _cores(j["pids"])),
+            ("cpu%", j["cpu_percent"] if j["cpu_percent"] is not None else "-"),
+            ("exit code", j["exit_code"] if j["exit_code"] is not None else "-"),
+            ("submitted", _ago(j["submitted_at"])), ("started", _ago(j["started_at"])),
+            ("finished", _ago(j["finished_at"]))]
+    for key, value in rows:
+        table.add_row(f"[bold]{key}[/]", str(value))
+    return table
+
+
+def nodes_table(nodes: list[dict]) -> Table:
+    table = Table("NAME", "STATE", "KIND", "CORES", "FREE", "OFFSET", "LOCAL CPUS", "MEMORY MB", "CPU%", "ENDPOINT")
+    for n in nodes:
+        cpu = n["telemetry"].get("cpu_percent")
+        table.add_row(n["name"], n["state"], n["kind"], str(n["total_cores"]), str(n["free_cores"]), str(n["core_offset"]),
+                      _cores(n["local_cores"]), str(n["memory_mb"]), "-" if cpu is None else f"{cpu:.0f}", n["endpoint"])
+    return table
+
+
+def events_table(events: list[dict]) -> Table:
+    table = Table("SEQ", "TIME", "ACTION", "JOB", "NODE", "ACTOR", "DETAIL")
+    for e in events:
+        table.add_row(str(e["seq"]), _ago(e["ts"]), e["action"], str(e["job"] or "-"), e["node"] or "-", e["actor"], e["detail"])
+    return table

@@ -1,0 +1,67 @@
+"""A small synchronous client for the REST API, used by the CLI and benchmarks.
+
+Every non-2xx answer becomes a ``ClientError`` carrying the API's
+``{"error", "message", "field"}``, so callers print the message, not a traceback.
+"""
+from __future__ import annotations
+
+import httpx
+
+
+class ClientError(Exception):
+    def __init__(self, status: int, error: str, message: str, field: str | None = None):
+        super().__init__(message)
+        self.status, self.error, self.message, self.field = status, error, message, field
+
+
+def raise_for(response: httpx.Response) -> httpx.Response:
+    if response.is_success:
+        return response
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    raise ClientError(response.status_code, body.get("error", "http_error"),
+                      body.get("message") or f"HTTP {response.status_code}", body.get("field"))
+
+
+class Client:
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.http = httpx.Client(base_url=self.url, timeout=timeout)
+
+    def _call(self, method: str, path: str, **kw) -> httpx.Response:
+        try:
+            return raise_for(self.http.request(method, path, **kw))
+        except httpx.TransportError as exc:
+            raise ClientError(0, "unreachable", f"cannot reach the controller at {self.url}: {exc}") from exc
+
+    def submit(self, **job) -> dict:
+        return self._call("POST", "/api/v1/jobs", json={k: v for k, v in job.items() if v is not None}).json()
+
+    def jobs(self, states: list[str] | None = None, limit: int = 200) -> list[dict]:
+        return self._call("GET", "/api/v1/jobs", params={"state": states or [], "limit": limit}).json()
+
+    def job(self, job_id: int) -> dict:
+        return self._call("GET", f"/api/v1/jobs/{job_id}").json()
+
+    def cancel(self, job_id: int) -> dict:
+        return self._call("POST", f"/api/v1/jobs/{job_id}/cancel").json()
+
+    def logs(self, job_id: int, stream: str = "stdout") -> str:
+        return self._call("GET", f"/api/v1/jobs/{job_id}/logs", params={"stream": stream}).text
+
+    def nodes(self) -> list[dict]:
+        return self._call("GET", "/api/v1/nodes").json()
+
+    def events(self, after: int = 0, limit: int = 500, job: int | None = None) -> list[dict]:
+        params = {"after": after, "limit": limit} | ({"job": job} if job is not None else {})
+        return self._call("GET", "/api/v1/events", params=params).json()
+
+    def health(self) -> dict:
+        return self._call("GET", "/health").json()
+
+    def close(self) -> None:
+        self.http.close()
