@@ -115,6 +115,11 @@ class Cycle:
                     return other, None
         return None, Reason(reasons.BLOCKED_BY_HEAD, f"would delay the job reserved on {avoid}", "cores")
 
+    def wait(self, job: Job, reason: Reason | None) -> None:
+        """Record why ``job`` stays pending (only when explaining)."""
+        if self.config.explain and reason is not None:
+            self.plan.waiting[job.id] = reason
+
     def place(self, job: Job, cap: NodeCapacity, positions: list[int] | None = None) -> Place:
         """Grant ``job`` cores on ``cap`` (its own choice of free cores unless given)."""
         before = cap.free_cores
@@ -150,8 +155,7 @@ def schedule(snapshot: Snapshot, now: float, rng: random.Random, config: Schedul
         if config.steal and reclaim.steal(cycle, job):
             continue
         plan.counts.unschedulable += 1
-        if config.explain:
-            plan.waiting[job.id] = reason or Reason(reasons.INSUFFICIENT_CPU, "Insufficient CPU", "cores")
+        cycle.wait(job, reason)
         if config.policy != "greedy":
             head_at = i
             break
@@ -164,8 +168,9 @@ def schedule(snapshot: Snapshot, now: float, rng: random.Random, config: Schedul
         plan.reservation = Reservation(head.id)
     if config.explain:
         why = _blocked(head, plan.reservation)
+        placed = {p.job_id for p in plan.placements}
         for job in rest:
-            if job.id not in plan.waiting and not _placed(plan, job):
+            if job.id not in plan.waiting and job.id not in placed:
                 plan.waiting[job.id] = why
     return plan
 
@@ -187,7 +192,3 @@ def _ordered(snapshot: Snapshot, config: SchedulerConfig) -> list[Job]:
 def _blocked(head: Job, reservation: Reservation) -> Reason:
     when = "" if reservation.start is None else f", reserved to start at t={reservation.start:g}"
     return Reason(reasons.BLOCKED_BY_HEAD, f"waiting behind job {head.id}{when}")
-
-
-def _placed(plan: Plan, job: Job) -> bool:
-    return any(p.job_id == job.id for p in plan.placements)

@@ -1,0 +1,103 @@
+"""Reclaim (core stealing): place a waiting job on cores running jobs leave idle.
+
+From measured usage (``Allocation.used_cores``, an average of CPU% / 100 over
+the job's whole process tree), a running job's spare cores are
+
+    allocated − max(min_cores, ceil(used × (1 + headroom)))
+
+For a waiting job that does not fit, the stage picks the node where the fewest
+cores must be taken (free cores + spare cores must cover the request, and
+memory, storage and GPUs must fit as they are), takes spare cores there, most
+spare first, shrinks those donors live (``Shrink`` in the plan) and places the
+job on the free cores plus the cores taken. The donor loses its highest-numbered
+cores, so what it keeps stays together.
+
+Conservative by construction, and deliberately simple for now:
+- a job with no usage samples (``used_cores is None``) is never touched;
+- no donor goes below ``min_cores`` or below its use plus headroom;
+- a donor is shrunk at most once per cycle, and only for a job the pipeline
+  would otherwise leave waiting at the head (backfill candidates never steal);
+- nothing is ever taken unless the whole request can then be placed.
+Giving cores back when a donor's use climbs (``Grow``), warm-up and cool-down
+belong to the live controller and are not here yet.
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from heaven.core.feasibility import enough_gpus, enough_memory, enough_storage, node_ready
+from heaven.core.model import Allocation, Job
+from heaven.core.plan import Shrink
+
+if TYPE_CHECKING:
+    from heaven.core.scheduler import Cycle
+
+_EPSILON = 1e-9  # 5 × 1.2 is 6.000000000000001 in floating point: that is 6 cores, not 7
+_OTHER_RESOURCES = (node_ready, enough_memory, enough_storage, enough_gpus)
+
+
+def keep(alloc: Allocation, job: Job | None, headroom: float) -> int:
+    """How many cores a running job keeps when it is shrunk as far as allowed."""
+    held = len(alloc.cores)
+    if alloc.used_cores is None:
+        return held
+    min_cores = job.min_cores if job is not None else held
+    return min(held, max(min_cores, 1, math.ceil(alloc.used_cores * (1.0 + headroom) - _EPSILON)))
+
+
+def spare(alloc: Allocation, job: Job | None, headroom: float) -> int:
+    """Cores a running job holds but, by its measured use, leaves idle."""
+    return len(alloc.cores) - keep(alloc, job, headroom)
+
+
+def steal(cycle: Cycle, job: Job) -> bool:
+    """Place ``job`` on free plus reclaimed cores; False (and no change) if it cannot."""
+    best: tuple[int, str, list[tuple[int, Allocation]]] | None = None
+    for cap in cycle.caps.values():
+        node = cap.node
+        if node.schedulable_cores < job.cores or cap.free_cores >= job.cores:
+            continue  # too small ever, or cores are not what it lacks
+        if (job.node is not None and node.name != job.node) or (job.cluster is not None and node.cluster != job.cluster):
+            continue
+        if any(check(job, cap) is not None for check in _OTHER_RESOURCES):
+            continue
+        missing = job.cores - cap.free_cores
+        if best is not None and missing >= best[0]:
+            continue
+        donors = _donors(cycle, node.name)
+        if sum(n for n, _ in donors) >= missing:
+            best = (missing, node.name, donors)
+    if best is None:
+        return False
+    missing, name, donors = best
+    cap = cycle.caps[name]
+    offset = cap.node.core_offset
+    taken: list[int] = []
+    for available, alloc in donors:
+        if missing == 0:
+            break
+        n = min(available, missing)
+        removed = tuple(sorted(alloc.cores)[-n:])
+        cycle.plan.shrinks.append(Shrink(alloc.job_id, name, removed))
+        cycle.plan.counts.shrunk += 1
+        taken.extend(c - offset for c in removed)
+        missing -= n
+    cycle.place(job, cap, sorted(cap.free) + sorted(taken))
+    return True
+
+
+def _donors(cycle: Cycle, node: str) -> list[tuple[int, Allocation]]:
+    """(spare cores, allocation) of the jobs on ``node`` that may give, most spare first."""
+    shrunk = {s.job_id for s in cycle.plan.shrinks}
+    headroom = cycle.config.headroom
+    jobs = cycle.jobs
+    donors = []
+    for alloc in cycle.snapshot.allocations:
+        if alloc.node != node or alloc.used_cores is None or alloc.job_id in shrunk:
+            continue
+        n = spare(alloc, jobs.get(alloc.job_id), headroom)
+        if n > 0:
+            donors.append((n, alloc))
+    donors.sort(key=lambda d: (-d[0], d[1].job_id))
+    return donors
