@@ -59,6 +59,14 @@ def parse_cpu_list(text: str) -> list[int]:
     return sorted(cores)
 
 
+def kill_quietly(pid: int, sig: int) -> None:
+    """Send a signal; a process that is already gone is not an error."""
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
 def task_ids(pid: int) -> list[int]:
     """Every thread id of a process; [] if it is gone."""
     try:

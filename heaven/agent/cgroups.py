@@ -29,7 +29,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,11 +153,19 @@ class ScopeCgroups:
 
     def prepare(self) -> None:
         """Create and configure the intermediate levels; raises OSError if the hierarchy is not ours to write."""
+        for attempt in range(3):
+            try:
+                return self._prepare()
+            except FileNotFoundError:
+                # Another agent's remove() took the shared `heaven` level away
+                # between our mkdirs (it rmdirs it whenever it looks empty).
+                if attempt == 2:
+                    raise
+
+    def _prepare(self) -> None:
         for base in self.layout.bases():
             for level in self._levels(base):
-                created = not level.exists()
-                if created:
-                    level.mkdir()
+                level.mkdir(exist_ok=True)
                 if self.layout.version == 2:
                     self._enable_controllers(level.parent)
                 elif base == self.layout.cpuset:
@@ -298,3 +306,23 @@ class JobCgroup:
         for d in self.dirs:
             ok &= _rmdir(d, timeout)
         return ok
+
+
+def join_and_pin(procs_files: list[str], cores: set[int]) -> Callable[[], None]:
+    """The preexec hook of a started job: join the job's groups, then set the affinity.
+
+    It runs in the forked child between fork and exec, so everything the job
+    ever creates inherits the placement (in affinity mode procs_files is empty).
+    Only raw os calls (no Python locks, no logging), as a forked child of a
+    threaded process may find any lock held by a thread that no longer exists.
+    """
+    def hook() -> None:
+        me = b"%d" % os.getpid()
+        for path in procs_files:
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.write(fd, me)
+            finally:
+                os.close(fd)
+        os.sched_setaffinity(0, cores)
+    return hook

@@ -34,14 +34,14 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 from heaven.agent import affinity
-from heaven.agent.cgroups import JobCgroup, Layout, ScopeCgroups
+from heaven.agent.cgroups import JobCgroup, Layout, ScopeCgroups, join_and_pin
 
 log = logging.getLogger(__name__)
 
@@ -74,36 +74,11 @@ class _Job:
     timer: threading.Timer | None = None
 
 
-def _join_and_pin(procs_files: list[str], cores: set[int]) -> Callable[[], None]:
-    """The preexec hook: runs in the forked child between fork and exec.
-
-    Only raw os calls (no Python locks, no logging), as a forked child of a
-    threaded process may find any lock held by a thread that no longer exists.
-    """
-    def hook() -> None:
-        me = b"%d" % os.getpid()
-        for path in procs_files:
-            fd = os.open(path, os.O_WRONLY)
-            try:
-                os.write(fd, me)
-            finally:
-                os.close(fd)
-        os.sched_setaffinity(0, cores)
-    return hook
-
-
 def _pidfd(pid: int) -> int | None:
     try:
         return os.pidfd_open(pid)
     except (OSError, AttributeError):  # old kernel (< 5.3) or the process is gone
         return None
-
-
-def _kill(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 class Executor:
@@ -168,7 +143,7 @@ class Executor:
                     popen = subprocess.Popen(
                         argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=child_env,
                         start_new_session=True, close_fds=True,
-                        preexec_fn=_join_and_pin(cgroup.procs_files if cgroup else [], set(cores)))
+                        preexec_fn=join_and_pin(cgroup.procs_files if cgroup else [], set(cores)))
             except (OSError, subprocess.SubprocessError) as exc:
                 # The failed child has been reaped by Popen already, so the group is empty.
                 if cgroup is not None:
@@ -267,14 +242,14 @@ class Executor:
         if job.running.adopted:
             if self._adopted_alive(job):
                 for pid in self._tree(job):
-                    _kill(pid, sig)
+                    affinity.kill_quietly(pid, sig)
             return
         try:
             os.killpg(job.running.pid, sig)
         except ProcessLookupError:
             pass
         for pid in self._tree(job):  # those that left the group: setsid'd children, cgroup members
-            _kill(pid, sig)
+            affinity.kill_quietly(pid, sig)
 
     # -- exit -----------------------------------------------------------------
 
@@ -367,10 +342,12 @@ class Executor:
         pid = job.running.pid
         if job.running.adopted:
             return affinity.process_tree(pid)
-        tree = affinity.process_tree(pid, pgid=pid)
-        if job.cgroup is not None:
-            tree += [p for p in job.cgroup.pids() if p not in tree]
-        return tree
+        if job.cgroup is None:
+            return affinity.process_tree(pid, pgid=pid)
+        # The cgroup already holds every descendant, orphans included, so the
+        # costlier process-group scan of /proc is not needed here.
+        tree = affinity.process_tree(pid)
+        return tree + [p for p in job.cgroup.pids() if p not in tree]
 
     def shutdown(self, kill: bool = True, grace: float = 1.0) -> None:
         """kill=True: stop every job (SIGTERM, SIGKILL after `grace`), reap them, let adopted

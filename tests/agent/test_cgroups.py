@@ -1,0 +1,155 @@
+"""cgroups.py: parsing and detection from recorded /proc text, then the real
+v1/v2 cpuset hierarchy of this machine (skipped, with the reason, where it is
+not writable). The CPU-list syntax shared with the affinity runtime is
+property-tested here because cpuset.cpus is where it matters most.
+"""
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from heaven.agent.affinity import format_cpu_list, parse_cpu_list
+from heaven.agent.cgroups import Layout, ScopeCgroups, parse_mountinfo, parse_proc_cgroup
+
+CPUS = sorted(os.sched_getaffinity(0))
+
+V1_MOUNTINFO = """\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+34 31 0:31 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset
+35 31 0:32 /docker/abc /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+"""
+V1_SELF = """\
+4:memory:/docker/abc/agent
+3:cpuset:/
+0::/
+"""
+
+
+def test_mountinfo_keeps_only_cgroup_mounts():
+    mounts = parse_mountinfo(V1_MOUNTINFO)
+    assert [(str(m.point), m.fstype) for m in mounts] == [
+        ("/sys/fs/cgroup/cpuset", "cgroup"), ("/sys/fs/cgroup/memory", "cgroup"), ("/sys/fs/cgroup/unified", "cgroup2")]
+    assert "cpuset" in mounts[0].options and mounts[1].root == "/docker/abc"
+
+
+def test_proc_cgroup_maps_each_controller():
+    assert parse_proc_cgroup("5:cpu,cpuacct:/a\n0::/b\n") == {"cpu": "/a", "cpuacct": "/a", "": "/b"}
+
+
+def test_v1_layout_nests_under_our_own_group_as_the_mount_shows_it():
+    layout = Layout.detect(V1_MOUNTINFO, V1_SELF)
+    assert layout.version == 1
+    assert layout.cpuset == Path("/sys/fs/cgroup/cpuset")
+    # The memory mount shows /docker/abc as its top, so our /docker/abc/agent is at <mount>/agent.
+    assert layout.memory == Path("/sys/fs/cgroup/memory/agent")
+
+
+def test_v2_layout_needs_cpuset_among_the_controllers(tmp_path):
+    (tmp_path / "cgroup.controllers").write_text("cpu memory pids\n")
+    mountinfo = f"41 31 0:38 / {tmp_path} rw,relatime - cgroup2 cgroup2 rw\n"
+    assert Layout.detect(mountinfo, "0::/\n") is None
+    (tmp_path / "cgroup.controllers").write_text("cpuset cpu memory pids\n")
+    assert Layout.detect(mountinfo, "0::/\n") == Layout(2, tmp_path, tmp_path)
+
+
+def test_scope_names_cannot_escape_their_directory():
+    layout = Layout(1, Path("/x"), None)
+    assert ScopeCgroups(layout, "../node a/b").dirs() == [Path("/x/heaven/.._node_a_b")]
+
+
+@given(st.sets(st.integers(min_value=0, max_value=300)))
+def test_cpu_lists_round_trip(cores):
+    text = format_cpu_list(cores)
+    assert parse_cpu_list(text) == sorted(cores)
+    assert " " not in text and (text == "" or text[0].isdigit())
+
+
+def test_cpu_lists_use_ranges():
+    assert format_cpu_list([0, 1, 2, 5, 7, 8]) == "0-2,5,7-8"
+    assert parse_cpu_list("0-2,5,7-8\n") == [0, 1, 2, 5, 7, 8]
+
+
+# -- the real hierarchy ----------------------------------------------------------
+
+@pytest.fixture
+def scope():
+    layout = Layout.detect()
+    if layout is None:
+        pytest.skip("no cgroup hierarchy with a cpuset controller is mounted")
+    scope = ScopeCgroups(layout, f"test-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        scope.prepare()
+    except OSError as exc:
+        scope.remove(timeout=0.2)
+        pytest.skip(f"cpuset hierarchy {layout.cpuset} is not writable: {exc}")
+    try:
+        yield scope
+    finally:
+        assert scope.remove(timeout=2.0)
+        assert not any(d.exists() for d in scope.dirs())
+
+
+def test_intermediate_levels_are_usable(scope):
+    for d in scope.dirs():
+        assert d.is_dir()
+    cpuset_scope = scope.dirs()[0]
+    if scope.layout.version == 1:
+        # v1 children start empty; ours must carry the parent's CPUs and memory nodes.
+        for name in ("cpuset.cpus", "cpuset.mems"):
+            assert (cpuset_scope / name).read_text() == (cpuset_scope.parent.parent / name).read_text()
+    else:
+        assert "cpuset" in (cpuset_scope / "cgroup.subtree_control").read_text().split()
+
+
+def test_job_group_is_configured_and_removed(scope):
+    job = scope.job(7)
+    job.create([CPUS[-1]], memory_mb=32)
+    assert (job.cpuset_dir / "cpuset.cpus").read_text().strip() == str(CPUS[-1])
+    if job.memory_limit_file() is not None:
+        assert int(job.memory_limit_file().read_text()) == 32 * 1024 * 1024
+    job.set_cpus(CPUS)
+    assert parse_cpu_list((job.cpuset_dir / "cpuset.cpus").read_text()) == CPUS
+    assert job.pids() == []
+    assert job.remove()
+    assert not any(d.exists() for d in job.dirs)
+
+
+def test_a_failed_create_leaves_nothing(scope):
+    job = scope.job(8)
+    with pytest.raises(OSError):
+        job.create([100000])  # no such CPU: the kernel refuses the cpuset
+    assert not any(d.exists() for d in job.dirs)
+
+
+def test_removal_waits_for_the_last_process(scope):
+    job = scope.job(9)
+    job.create(CPUS)
+    proc = subprocess.Popen(["sleep", "30"])
+    try:
+        for procs_file in job.procs_files:
+            Path(procs_file).write_text(str(proc.pid))
+        assert job.pids() == [proc.pid]
+        assert not job.remove(timeout=0.1), "a populated group cannot be removed"
+
+        def kill_later():
+            time.sleep(0.2)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        killer = threading.Thread(target=kill_later)
+        killer.start()
+        started = time.monotonic()
+        assert job.remove(timeout=3.0), "removal retries until the group is empty"
+        assert time.monotonic() - started >= 0.15
+        killer.join()
+    finally:
+        proc.kill()
+        proc.wait()
+        job.remove(timeout=1.0)
