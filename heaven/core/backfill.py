@@ -87,7 +87,7 @@ def reserve(cycle: Cycle, head: Job, clamp: bool) -> tuple[Reservation, int]:
     best: tuple[float, int, str] | None = None
     for cap in cycle.caps.values():
         node = cap.node
-        if not cap.ready or node.schedulable_cores < head.cores:
+        if not cap.ready or _capacity(node) < head.cores:
             continue
         if (head.node is not None and node.name != head.node) or (head.cluster is not None and node.cluster != head.cluster):
             continue
@@ -110,31 +110,45 @@ def reserve(cycle: Cycle, head: Job, clamp: bool) -> tuple[Reservation, int]:
     return Reservation(head.id, best[0], best[2]), best[1]
 
 
+def _capacity(node) -> int:
+    return node.schedulable_cores if node.reserved else node.total_cores
+
+
 def _published(cycle: Cycle, reservation: Reservation, rest: list[Job]) -> None:
     start = math.inf if reservation.start is None else reservation.start
-    now = cycle.now
+    now, explain = cycle.now, cycle.config.explain
     candidates = rest if cycle.config.order in ("fifo", "priority") else queue.order(rest, "priority")
+    largest = cycle.largest_free()
     for job in candidates:
-        if cycle.largest_free() == 0:
+        if largest == 0:
             return
         if job.walltime is None or not now + job.walltime < start:
             _why(cycle, job, reservation)
             continue
+        if job.cores > largest and not explain:
+            continue  # the cheap answer; fit() would say the same, slower
         cap, reason = cycle.fit(job)
-        if cap is not None:
-            cycle.place(job, cap)
-        else:
+        if cap is None:
             cycle.wait(job, reason)
+            continue
+        cycle.place(job, cap)
+        largest = cycle.largest_free()
 
 
 def _easy(cycle: Cycle, reservation: Reservation, extra: int, rest: list[Job]) -> None:
     start = math.inf if reservation.start is None else reservation.start
-    now = cycle.now
+    now, explain = cycle.now, cycle.config.explain
+    largest = cycle.largest_free()
+    elsewhere = cycle.largest_free(excluding=reservation.node)
     for job in rest:
-        if cycle.largest_free() == 0:
+        if largest == 0:
             return
+        if job.cores > largest and not explain:
+            continue
         in_time = job.walltime is not None and now + job.walltime <= start
         avoid = None if in_time or job.cores <= extra else reservation.node
+        if avoid is not None and job.cores > elsewhere and not explain:
+            continue  # it could only go on the reserved node, and would delay the head
         cap, reason = cycle.fit(job, avoid)
         if cap is None:
             cycle.wait(job, reason)
@@ -142,6 +156,8 @@ def _easy(cycle: Cycle, reservation: Reservation, extra: int, rest: list[Job]) -
         place = cycle.place(job, cap)
         if not in_time and place.node == reservation.node:
             extra -= job.cores
+        largest = cycle.largest_free()
+        elsewhere = cycle.largest_free(excluding=reservation.node)
 
 
 def _why(cycle: Cycle, job: Job, reservation: Reservation) -> None:

@@ -56,7 +56,7 @@ def steal(cycle: Cycle, job: Job) -> bool:
     best: tuple[int, str, list[tuple[int, Allocation]]] | None = None
     for cap in cycle.caps.values():
         node = cap.node
-        if node.schedulable_cores < job.cores or cap.free_cores >= job.cores:
+        if cap.free_cores >= job.cores or _capacity(node) < job.cores:
             continue  # too small ever, or cores are not what it lacks
         if (job.node is not None and node.name != job.node) or (job.cluster is not None and node.cluster != job.cluster):
             continue
@@ -85,6 +85,10 @@ def steal(cycle: Cycle, job: Job) -> bool:
         missing -= n
     cycle.place(job, cap, sorted(cap.free) + sorted(taken))
     return True
+
+
+def _capacity(node) -> int:
+    return node.schedulable_cores if node.reserved else node.total_cores
 
 
 def _donors(cycle: Cycle, node: str) -> list[tuple[int, Allocation]]:

@@ -53,16 +53,21 @@ def capacities(snapshot: Snapshot) -> dict[str, NodeCapacity]:
     """
     caps: dict[str, NodeCapacity] = {}
     for node in snapshot.nodes:
-        free = {i for i, cpu in enumerate(node.local_cores) if cpu not in node.reserved}
+        if node.reserved:
+            free = {i for i, cpu in enumerate(node.local_cores) if cpu not in node.reserved}
+        else:
+            free = set(range(len(node.local_cores)))
         caps[node.name] = NodeCapacity(node, free, node.memory_mb, node.storage_mb, list(range(node.gpus)))
     for alloc in snapshot.allocations:
         cap = caps.get(alloc.node)
         if cap is None:
             continue
         offset = cap.node.core_offset
-        cap.free.difference_update(g - offset for g in alloc.cores)
+        # Runs once per allocation per cycle (the simulator: per event), so no generator when offset is 0.
+        cap.free.difference_update([g - offset for g in alloc.cores] if offset else alloc.cores)
         cap.memory_mb -= alloc.memory_mb
         cap.storage_mb -= alloc.storage_mb
-        held = set(alloc.gpu_ids)
-        cap.gpu_ids = [g for g in cap.gpu_ids if g not in held]
+        if alloc.gpu_ids:
+            held = set(alloc.gpu_ids)
+            cap.gpu_ids = [g for g in cap.gpu_ids if g not in held]
     return caps
