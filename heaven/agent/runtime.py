@@ -193,8 +193,12 @@ class Agent:
         port = server.servers[0].sockets[0].getsockname()[1]
         self.endpoint = f"http://{self.settings.host}:{port}"
         await self.register()
+        workers = [asyncio.create_task(self.follow()), asyncio.create_task(self.heartbeat())]
         try:
-            await asyncio.gather(self.follow(), self.heartbeat(), serving)
+            await serving  # ends on SIGTERM/SIGINT (uvicorn handles the signals)
         finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
             await self.http.aclose()
             self.executor.shutdown(kill=True)

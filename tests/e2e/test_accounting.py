@@ -1,0 +1,63 @@
+"""Exact accounting: refusals at submit, waiting reasons, and release of exactly what was held."""
+import pytest
+
+from tests.live import alive, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def _held(cluster) -> dict[str, list]:
+    return {k: v for k, v in cluster.http.get("/summary").json()["core_map"].items() if v is not None}
+
+
+def test_refusals_waiting_reason_and_exact_release(live):
+    cluster = live()
+    cluster.start_controller()
+    cluster.start_agent("n1", "0-1", "affinity")
+
+    never = cluster.http.post("/api/v1/jobs", json={"command": ["true"], "cores": 3})
+    assert never.status_code == 422
+    assert never.json() == {"error": "never_fits", "field": "cores",
+                            "message": "cores=3 can never be satisfied: the largest node has 2 (node n1)"}
+
+    blocker = cluster.submit(["sleep", "30"], cores=1, node="n1")
+    cluster.wait_pid(blocker["id"])
+    waiting = cluster.submit(["true"], cores=2, node="n1")
+    reason = "Insufficient CPU: node n1 has 1.00 available, job requires 2.00"
+    assert wait_for(lambda: cluster.job(waiting["id"])["reason"] == reason, what="the waiting reason")
+    assert cluster.job(waiting["id"])["state"] == "pending"
+
+    refused = cluster.http.post("/api/v1/jobs", json={"command": ["true"], "cores": 2, "node": "n1", "no_wait": True})
+    assert refused.status_code == 409
+    assert refused.json() == {"error": "insufficient_cpu", "message": reason, "field": "cores"}
+    assert len(cluster.http.get("/api/v1/jobs").json()) == 2  # the refused job left nothing behind
+
+    # Cancel frees exactly the blocker's core, and the waiting job takes both.
+    assert _held(cluster) == {"0": ["n1", str(blocker["id"])]}
+    cluster.http.post(f"/api/v1/jobs/{blocker['id']}/cancel")
+    done = cluster.wait_state(waiting["id"], "succeeded")
+    assert done["exit_code"] == 0 and cluster.job(blocker["id"])["state"] == "cancelled"
+    failing = cluster.submit(["sh", "-c", "exit 7"], cores=2)
+    assert cluster.wait_state(failing["id"], "failed")["exit_code"] == 7
+    wait_for(lambda: _held(cluster) == {}, what="every core to be free")
+
+
+def test_every_transition_writes_exactly_one_event(live):
+    cluster = live()
+    cluster.start_controller()
+    cluster.start_agent("n1", "0-1", "affinity")
+    ok = cluster.submit(["true"])
+    bad = cluster.submit(["false"])
+    slow = cluster.submit(["sleep", "30"])
+    cluster.wait_state(ok["id"], "succeeded")
+    cluster.wait_state(bad["id"], "failed")
+    pid = cluster.wait_pid(slow["id"])["pid"]
+    cluster.http.post(f"/api/v1/jobs/{slow['id']}/cancel")
+    wait_for(lambda: not alive(pid), what="the cancelled process to be stopped by its agent")
+    per_job = {j: [e["action"] for e in cluster.events(job=j)] for j in (ok["id"], bad["id"], slow["id"])}
+    assert per_job == {ok["id"]: ["submit", "start", "succeed"], bad["id"]: ["submit", "start", "fail"],
+                       slow["id"]: ["submit", "start", "cancel"]}
+    # Cancelling or completing again changes nothing.
+    again = cluster.http.post(f"/api/v1/jobs/{slow['id']}/cancel")
+    assert again.status_code == 409 and again.json()["field"] == "id"
+    assert [e["action"] for e in cluster.events(job=slow["id"])] == ["submit", "start", "cancel"]

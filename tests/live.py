@@ -1,0 +1,123 @@
+"""A live system for end-to-end tests: a real controller and real agents, each
+its own process talking HTTP on loopback, with real jobs pinned to real cores."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+LAUNCH = [sys.executable, "-m", "heaven.launch"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def cpus_allowed(pid: int) -> str:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Cpus_allowed_list:"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError(f"no Cpus_allowed_list for {pid}")
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+class LiveCluster:
+    def __init__(self, root: Path, database_url: str | None = None, **settings) -> None:
+        self.root = root
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.database_url = database_url or f"sqlite:///{root / 'heaven.db'}"
+        self.env = {**os.environ, "HEAVEN_URL": self.url, "HEAVEN_SCHEDULER_INTERVAL": "0.5",
+                    **{f"HEAVEN_{k.upper()}": str(v) for k, v in settings.items()}}
+        self.controller: subprocess.Popen | None = None
+        self.agents: dict[str, subprocess.Popen] = {}
+        self.http = httpx.Client(base_url=self.url, timeout=30)
+
+    # -- processes ---------------------------------------------------------------------
+    def start_controller(self) -> None:
+        log = open(self.root / "controller.log", "ab")
+        self.controller = subprocess.Popen([*LAUNCH, "controller", "--port", str(self.port), "--database", self.database_url],
+                                           env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        wait_for(self._healthy, 30, what="the controller to answer /health")
+
+    def _healthy(self) -> bool:
+        if self.controller.poll() is not None:
+            tail = (self.root / "controller.log").read_text()[-2000:]
+            raise AssertionError(f"the controller exited with {self.controller.returncode}:\n{tail}")
+        try:
+            return self.http.get("/health").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def kill_controller(self) -> None:
+        self.controller.send_signal(signal.SIGKILL)
+        self.controller.wait()
+
+    def start_agent(self, name: str, cores: str, mode: str = "auto") -> None:
+        log = open(self.root / f"agent-{name}.log", "ab")
+        self.agents[name] = subprocess.Popen(
+            [*LAUNCH, "agent", "--name", name, "--controller", self.url, "--cores", cores, "--mode", mode,
+             "--workdir", str(self.root / "agents")], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        wait_for(lambda: self.node(name) and self.node(name)["state"] == "up", 30, what=f"agent {name} to register")
+
+    def stop(self) -> None:
+        for proc in [*self.agents.values(), self.controller]:
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.terminate()
+        for proc in [*self.agents.values(), self.controller]:
+            if proc is not None:
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        self.http.close()
+
+    # -- API shortcuts ---------------------------------------------------------------------
+    def node(self, name: str) -> dict | None:
+        answer = self.http.get(f"/api/v1/nodes/{name}")
+        return answer.json() if answer.status_code == 200 else None
+
+    def submit(self, command: list[str], **fields) -> dict:
+        answer = self.http.post("/api/v1/jobs", json={"command": command, **fields})
+        assert answer.status_code == 201, answer.text
+        return answer.json()
+
+    def job(self, job_id: int) -> dict:
+        return self.http.get(f"/api/v1/jobs/{job_id}").json()
+
+    def wait_state(self, job_id: int, *states: str, timeout: float = 20) -> dict:
+        return wait_for(lambda: (j := self.job(job_id))["state"] in states and j, timeout,
+                        what=f"job {job_id} to reach {states}")
+
+    def wait_pid(self, job_id: int, timeout: float = 20) -> dict:
+        return wait_for(lambda: (j := self.job(job_id))["state"] == "running" and j["pid"] and j, timeout,
+                        what=f"job {job_id} to run with a pid")
+
+    def events(self, **params) -> list[dict]:
+        return self.http.get("/api/v1/events", params={"limit": 10000, **params}).json()
