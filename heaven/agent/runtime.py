@@ -105,7 +105,7 @@ class Agent:
                 log.warning("%s failed: %s", type(step).__name__, exc)
                 if job is not None:
                     self.finished.add((job.id, job.run))
-                    self.outbox["failed_to_start"].append({"job": job.id, "exit_code": 127})
+                    self.outbox["failed_to_start"].append({"job": job.id, "run": job.run, "exit_code": 127})
                     started = True
         if started:
             self.flush_soon()
@@ -116,7 +116,7 @@ class Agent:
             running = self.executor.start(job.id, list(job.command), job.local_cores, job.memory_mb)
             self.runs[job.id] = job.run
             self._watch(job.id, job.run, running.pidfd)
-            self.outbox["started"].append({"job": job.id, "pid": running.pid})
+            self.outbox["started"].append({"job": job.id, "run": job.run, "pid": running.pid})
             return True
         if isinstance(step, Adopt):
             job = step.job
@@ -149,7 +149,7 @@ class Agent:
         self.runs.pop(job_id, None)
         self.telemetry.forget(job_id)
         self.finished.add((job_id, run))
-        self.outbox["exits"].append({"job": job_id, "exit_code": code})
+        self.outbox["exits"].append({"job": job_id, "run": run, "exit_code": code})
         self.flush_soon()
 
     # -- reporting ------------------------------------------------------------------------

@@ -56,13 +56,14 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
         came_back = row["state"] == "down"
         nodes.heartbeat(conn, node, now, body.node, actor=actor)
         for s in body.started:
-            conn.execute(update(job_table).where(job_table.c.id == s.job, job_table.c.node == node,
-                                                 job_table.c.state == JobState.RUNNING.value).values(pid=s.pid, pids=[s.pid]))
+            conn.execute(update(job_table).where(*_this_run(node, s.job, s.run)).values(pid=s.pid, pids=[s.pid]))
         for e in body.exits:
-            freed |= jobs.finish(conn, e.job, e.exit_code, now, actor)
+            if _is_this_run(conn, node, e.job, e.run):
+                freed |= jobs.finish(conn, e.job, e.exit_code, now, actor)
         for f in body.failed_to_start:
-            freed |= jobs.transition(conn, f.job, JobState.RUNNING, JobState.FAILED, now, actor=actor, node=node,
-                                     detail="the agent could not start the command", exit_code=f.exit_code)
+            if _is_this_run(conn, node, f.job, f.run):
+                freed |= jobs.transition(conn, f.job, JobState.RUNNING, JobState.FAILED, now, actor=actor, node=node,
+                                         detail="the agent could not start the command", exit_code=f.exit_code)
         if body.jobs:
             conn.execute(
                 update(job_table).where(job_table.c.id == bindparam("jid"), job_table.c.node == node,
@@ -70,8 +71,21 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
                 .values(cpu_percent=bindparam("cpu"), rss_mb=bindparam("rss"), pids=bindparam("p")),
                 [{"jid": j, "cpu": s.cpu_percent, "rss": s.rss_mb, "p": s.pids} for j, s in body.jobs.items()],
             )
+    if came_back:
+        ctl.notifier.touch([node])  # it must drop what was requeued while it was away
     if freed or came_back:
         ctl.wake()
+
+
+def _this_run(node: str, job_id: int, run: int) -> tuple:
+    """Conditions naming one attempt of a running job on one node: a report about
+    an earlier attempt (the job was requeued meanwhile) must not touch it."""
+    return (job_table.c.id == job_id, job_table.c.node == node, job_table.c.runs == run,
+            job_table.c.state == JobState.RUNNING.value)
+
+
+def _is_this_run(conn, node: str, job_id: int, run: int) -> bool:
+    return conn.execute(select(job_table.c.id).where(*_this_run(node, job_id, run))).first() is not None
 
 
 def assignments(ctl: Controller, node: str) -> list[Assignment]:

@@ -68,6 +68,7 @@ class Controller:
             gone = sweep_silent_nodes(conn, self.clock(), self.settings.node_timeout)
         if gone:
             log.warning("nodes down: %s", ", ".join(sorted(gone)))
+            self.notifier.touch(gone)  # if the agent still listens, it learns at once what it must stop
             self.wake()
 
     # -- the background task ------------------------------------------------------------

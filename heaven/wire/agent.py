@@ -29,11 +29,13 @@ class AgentRegister(Strict):
 
 class Started(Strict):
     job: int
+    run: int = Field(ge=0)
     pid: int = Field(ge=1)
 
 
 class Exited(Strict):
     job: int
+    run: int = Field(ge=0)  # which attempt ended: an old run's exit must not end a newer one
     exit_code: int
 
 
