@@ -59,7 +59,8 @@ class Outcome:
     times: list[float]
     queued: list[int]
     busy: list[int]
-    busy_core_seconds: float
+    busy_core_seconds: float  # cores held by jobs, integrated over time
+    used_core_seconds: float  # cores really kept busy (the usage model), integrated
     cycles: int
 
 
@@ -70,6 +71,7 @@ class _Running:
     alloc: Allocation
     parallelism: float | None
     noise: float
+    use: float = 0.0  # cores it really keeps busy now: min(held, parallelism)
     rate: float = 1.0  # progress per second, 1 = as recorded
     work_left: float = 0.0  # seconds of recorded run time still to do
     since: float = 0.0
@@ -107,6 +109,8 @@ class Replay:
         self.records: list[JobRecord] = []
         self.busy_cores = 0
         self.busy_area = 0.0
+        self.used_now = 0.0
+        self.used_area = 0.0
         self.last_t = self.now
         self.times: list[float] = []
         self.queued: list[int] = []
@@ -135,7 +139,7 @@ class Replay:
             self.on_progress(done)
         self.records.sort(key=lambda r: r.id)
         return Outcome(self.node.total_cores, self.records, self.times, self.queued, self.busy,
-                       self.busy_area, self.cycles)
+                       self.busy_area, self.used_area, self.cycles)
 
     # --- events -----------------------------------------------------------------
 
@@ -151,6 +155,7 @@ class Replay:
 
     def _advance(self, t: float) -> None:
         self.busy_area += self.busy_cores * (t - self.last_t)
+        self.used_area += self.used_now * (t - self.last_t)
         self.last_t = self.now = t
 
     def _arrive(self, sim: SimJob) -> None:
@@ -160,6 +165,7 @@ class Replay:
         state = self.running.pop(job_id)
         state.record.end = self.now
         self.busy_cores -= len(state.alloc.cores)
+        self.used_now -= state.use
         self.records.append(state.record)
 
     # --- the cycle ------------------------------------------------------------------
@@ -189,6 +195,7 @@ class Replay:
             gone = set(shrink.cores_removed)
             cores = tuple(c for c in state.alloc.cores if c not in gone)
             state.rate = _rate(len(cores), state.parallelism)
+            self._set_use(state, len(cores))
             state.alloc = replace(state.alloc, cores=cores, used_cores=self._measure(len(cores), state))
             state.record.shrinks.append((now, len(gone)))
             self.busy_cores -= len(gone)
@@ -202,6 +209,7 @@ class Replay:
             state.alloc = Allocation(place.job_id, place.node, place.cores, started_at=now,
                                      used_cores=self._measure(len(place.cores), state))
             state.rate = _rate(len(place.cores), sim.parallelism)
+            self._set_use(state, len(place.cores))
             state.work_left, state.since = sim.run, now
             self.running[place.job_id] = state
             self.busy_cores += len(place.cores)
@@ -214,6 +222,11 @@ class Replay:
         self.sequence += 1
         end = state.since + state.work_left / state.rate
         heapq.heappush(self.ends, (end, self.sequence, state.job.id, state.version))
+
+    def _set_use(self, state: _Running, held: int) -> None:
+        use = float(held) if state.parallelism is None else min(float(held), state.parallelism)
+        self.used_now += use - state.use
+        state.use = use
 
     def _measure(self, held: int, state: _Running) -> float:
         """The use the scheduler sees: min(held, parallelism), with measurement noise."""

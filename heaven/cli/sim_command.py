@@ -1,0 +1,166 @@
+"""``heaven sim TRACE``: replay a workload trace through the scheduling core.
+
+A plain function with Typer-annotated parameters; the main CLI registers it
+(``app.command("sim")(sim)``). It reads the trace, replays it with a Rich
+progress bar, and prints the metrics as a table (or JSON), with the published
+figure beside it where one exists. A bad file is a one-line message and exit
+code 1, never a traceback.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from heaven.core.scheduler import SchedulerConfig
+from heaven.sim.plot import plot_runs
+from heaven.sim.protocol import prepare
+from heaven.sim.reader import SwfError, read_swf
+from heaven.sim.run import PUBLISHED_LUBLIN, Result, config_for, simulate
+
+
+class Policy(str, Enum):
+    fcfs = "fcfs"
+    rl_backfill = "rl-backfill"
+    easy = "easy"
+    greedy = "greedy"
+
+
+class Order(str, Enum):
+    fifo = "fifo"
+    sjf = "sjf"
+    f1 = "f1"
+    priority = "priority"
+
+
+class Protocol(str, Enum):
+    whole = "whole"
+    rlscheduler = "rlscheduler"
+
+
+def sim(
+    trace: Annotated[Path, typer.Argument(help="an SWF trace (Standard Workload Format), plain or .gz")],
+    policy: Annotated[Policy, typer.Option(help="backfilling: fcfs (none), rl-backfill (published variant), easy")] = Policy.easy,
+    order: Annotated[Order, typer.Option(help="queue order: fifo, sjf (shortest estimate first), f1")] = Order.fifo,
+    steal: Annotated[bool, typer.Option("--steal", help="reclaim idle cores from running jobs for waiting ones")] = False,
+    preempt: Annotated[bool, typer.Option("--preempt", help="let higher-priority jobs evict lower ones")] = False,
+    protocol: Annotated[Protocol, typer.Option(help="whole trace, or RLScheduler's 10 × 1,024-job sequences")] = Protocol.whole,
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    plot: Annotated[Path | None, typer.Option(help="write queue length and utilization over time to this PNG")] = None,
+    seed: Annotated[int, typer.Option(help="seed of every random choice: same seed, same numbers")] = 0,
+    cores: Annotated[int | None, typer.Option(min=1, help="machine size (default: MaxProcs/MaxNodes of the header)")] = None,
+    headroom: Annotated[float, typer.Option(min=0.0, help="stealing leaves a donor ceil(used × (1 + headroom)) cores")] = 0.2,
+    usage_noise: Annotated[float, typer.Option(min=0.0, max=0.99, help="error of measured use: × (1 ± U(0, noise))")] = 0.0,
+) -> None:
+    """Replay TRACE through the same scheduling core the controller uses, and measure it."""
+    err = Console(stderr=True)
+    try:
+        extra = _preemption(preempt)
+        workload = prepare(read_swf(trace), protocol.value, cores)
+        config = config_for(policy.value, order.value, steal, protocol.value, headroom, **extra)
+    except (SwfError, OSError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {_message(exc, trace)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    with Progress(TextColumn("replaying {task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("jobs"), TimeElapsedColumn(), console=err, transient=True,
+                  disable=not err.is_terminal) as progress:
+        task = progress.add_task(workload.name, total=workload.jobs)
+        result = simulate(workload, config, seed, usage_noise,
+                          on_progress=lambda done: progress.update(task, completed=done))
+    if plot is not None:
+        title = f"{workload.name}: {policy.value}, {order.value}{' + steal' if steal else ''} ({protocol.value})"
+        plot_runs([(f"{policy.value} {order.value}{' +steal' if steal else ''}", result.outcomes)], plot, title)
+    if json_out:
+        data = result.as_dict()
+        published = _published(result)
+        if published is not None:
+            data["published_mean_bounded_slowdown"] = published
+        sys.stdout.write(json.dumps(data, indent=2, default=_json_number) + "\n")
+        return
+    Console().print(_table(result))
+    if plot is not None:
+        Console().print(f"plot written to {plot}")
+
+
+def _preemption(preempt: bool) -> dict:
+    """Pass --preempt to the core if it has a preemption stage; refuse clearly if not."""
+    if not preempt:
+        return {}
+    if "preempt" in {f.name for f in dataclasses.fields(SchedulerConfig)}:
+        return {"preempt": True}
+    raise ValueError("--preempt: the scheduling core has no preemption stage yet "
+                     "(and SWF traces carry no priorities, so nothing would be preempted)")
+
+
+def _message(exc: Exception, trace: Path) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return f"{trace}: no such file"
+    if isinstance(exc, IsADirectoryError):
+        return f"{trace}: is a directory, not a trace"
+    if isinstance(exc, OSError):
+        return f"{trace}: {exc.strerror or exc}"
+    return str(exc)
+
+
+def _published(result: Result) -> float | None:
+    if result.workload.protocol != "rlscheduler" or result.workload.name != "lublin_256.swf" or result.config.steal:
+        return None
+    return PUBLISHED_LUBLIN.get((result.config.policy, result.config.order))
+
+
+def _json_number(value):
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _table(result: Result) -> Table:
+    w, c, m = result.workload, result.config, result.metrics
+    title = (f"{w.name} · {w.protocol} · {w.cores} cores · {m.jobs:,} jobs in {len(w.sequences)} "
+             f"sequence{'s' if len(w.sequences) != 1 else ''} · {c.policy}, {c.order}{', steal' if c.steal else ''}")
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    published = _published(result)
+    bsld = f"{m.mean_bounded_slowdown:,.2f}"
+    if published is not None:
+        gap = 100 * (m.mean_bounded_slowdown / published - 1)
+        bsld += f"  (published {published:,.2f}, {round(gap, 2) + 0.0:+.2f}%)"
+    rows = [
+        ("mean bounded slowdown (10 s)", bsld),
+        ("utilization (cores held)", f"{m.utilization:.3f}"),
+        ("utilization (cores busy)", f"{m.used_utilization:.3f}"),
+        ("utilization (RLScheduler's definition)", f"{m.protocol_utilization:.3f}"),
+        ("mean wait", _duration(m.mean_wait)),
+        ("p50 wait", _duration(m.p50_wait)),
+        ("p95 wait", _duration(m.p95_wait)),
+        ("makespan" + (" (mean of sequences)" if len(w.sequences) > 1 else ""), _duration(m.makespan)),
+    ]
+    if c.steal:
+        rows += [
+            ("shrinks (donors)", f"{m.shrinks:,} ({m.donors:,})"),
+            ("core-hours reclaimed", f"{m.reclaimed_core_seconds / 3600:,.1f}"),
+            ("donors' slowdown mean / max", f"{m.donor_slowdown_mean:.3f} / {m.donor_slowdown_max:.3f}"),
+        ]
+    for label, value in rows:
+        table.add_row(label, value)
+    if w.dropped:
+        table.caption = "dropped: " + ", ".join(f"{n} ({why})" for why, n in w.dropped.items())
+    return table
+
+
+def _duration(seconds: float) -> str:
+    if math.isnan(seconds):
+        return "-"
+    if seconds < 120:
+        return f"{seconds:,.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:,.1f} min"
+    return f"{seconds / 3600:,.1f} h"
