@@ -84,7 +84,7 @@ def sim(
         published = _published(result)
         if published is not None:
             data["published_mean_bounded_slowdown"] = published
-        sys.stdout.write(json.dumps(data, indent=2, default=_json_number) + "\n")
+        sys.stdout.write(json.dumps(_finite(data), indent=2) + "\n")
         return
     Console().print(_table(result))
     if plot is not None:
@@ -117,8 +117,11 @@ def _published(result: Result) -> float | None:
     return PUBLISHED_LUBLIN.get((result.config.policy, result.config.order))
 
 
-def _json_number(value):
-    return None if isinstance(value, float) and math.isnan(value) else value
+def _finite(value):
+    """JSON has no NaN: an undefined figure (no jobs) becomes null."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _table(result: Result) -> Table:
