@@ -42,8 +42,8 @@ def test_refusals_waiting_reason_and_exact_release(live):
     wait_for(lambda: _held(cluster) == {}, what="every core to be free")
 
 
-def test_every_transition_writes_exactly_one_event(live):
-    cluster = live()
+def test_every_transition_writes_exactly_one_event(live, store_url):
+    cluster = live(database_url=store_url)
     cluster.start_controller()
     cluster.start_agent("n1", "0-1", "affinity")
     ok = cluster.submit(["true"])

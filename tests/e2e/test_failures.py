@@ -19,8 +19,8 @@ def _no_core_twice(cluster) -> None:
             assert cpus_allowed(job["pid"]) == ",".join(map(str, job["local_cores"]))
 
 
-def test_kill_9_of_the_controller_under_load_loses_nothing(live):
-    cluster = live()
+def test_kill_9_of_the_controller_under_load_loses_nothing(live, store_url):
+    cluster = live(database_url=store_url)
     cluster.start_controller()
     cluster.start_agent("n1", "0", "affinity")
     cluster.start_agent("n2", "1", "affinity")

@@ -1,0 +1,82 @@
+"""Bad input anywhere gets a 4xx with {"error", "message", "field"} and changes nothing."""
+import pytest
+from fastapi.testclient import TestClient
+
+from heaven.config import ControllerSettings
+from heaven.control.app import create_app
+
+GOOD_AGENT = {"name": "n1", "local_cores": [0, 1], "memory_mb": 1000}
+
+BAD = [
+    # (method, path, body, status, field, words that must appear in the message)
+    ("POST", "/api/v1/jobs", {}, 422, "command", ["required"]),
+    ("POST", "/api/v1/jobs", {"command": []}, 422, "command", ["at least 1"]),
+    ("POST", "/api/v1/jobs", {"command": ["true"], "cores": 0}, 422, "cores", ["greater than or equal to 1"]),
+    ("POST", "/api/v1/jobs", {"command": ["true"], "cores": 5000}, 422, "cores", ["4096"]),
+    ("POST", "/api/v1/jobs", {"command": ["true"], "cores": "two"}, 422, "cores", ["integer"]),
+    ("POST", "/api/v1/jobs", {"command": ["true"], "cores": 1, "min_cores": 2}, 422, None, ["min_cores (2) must not exceed cores (1)"]),
+    ("POST", "/api/v1/jobs", {"command": ["true"], "memory_mb": -1}, 422, "memory_mb", ["greater than or equal to 0"]),
+    ("POST", "/api/v1/jobs", {"command": ["true"], "cores": 3}, 422, "cores", ["cores=3", "largest node has 2"]),
+    ("POST", "/api/v1/jobs", {"command": ["true"], "memory_mb": 5000}, 422, "memory_mb", ["memory_mb=5000", "1000"]),
+    ("POST", "/api/v1/jobs", {"command": ["true"], "node": "ghost"}, 404, "node", ["ghost"]),
+    ("POST", "/api/v1/jobs", {"command": ["true"], "colour": "red"}, 422, "colour", ["not a known field"]),
+    ("POST", "/api/v1/jobs", {"command": ["true"], "priority": 10**6}, 422, "priority", ["1000"]),
+    ("POST", "/api/v1/jobs", {"command": ["true"], "walltime": 0}, 422, "walltime", ["greater than 0"]),
+    ("POST", "/api/v1/jobs", {"command": [""]}, 422, None, ["command[0]"]),
+    ("GET", "/api/v1/jobs/999", None, 404, "job", ["999"]),
+    ("GET", "/api/v1/jobs/abc", None, 422, "job_id", ["integer"]),
+    ("GET", "/api/v1/jobs?state=sleeping", None, 422, "state", ["pending"]),
+    ("POST", "/api/v1/jobs/999/cancel", None, 404, "job", ["999"]),
+    ("GET", "/api/v1/events?after=-1", None, 422, "after", ["greater than or equal to 0"]),
+    ("POST", "/api/v1/agents/register", {"name": "bad name!", "local_cores": [0]}, 422, "name", ["pattern"]),
+    ("POST", "/api/v1/agents/register", {"name": "n2", "local_cores": []}, 422, "local_cores", ["at least 1"]),
+    ("POST", "/api/v1/agents/register", {"name": "n2", "local_cores": [0, 0]}, 422, "local_cores", ["repeat"]),
+    ("POST", "/api/v1/agents/register", {"name": "n2", "local_cores": [0], "core_offset": 1}, 409, "core_offset", ["overlap"]),
+    ("POST", "/api/v1/agents/register", {"name": "n1", "local_cores": [0, 1], "core_offset": 7}, 409, "core_offset", ["already has"]),
+    ("POST", "/api/v1/agents/n1/report", {"exits": [{"job": 1}]}, 422, "exits.0.run", ["required"]),
+    ("POST", "/api/v1/agents/ghost/report", {}, 404, "node", ["ghost"]),
+    ("POST", "/register", {"vm_name": "vm2"}, 422, "total_cores", ["required"]),
+    ("POST", "/register", {"vm_name": "vm2", "total_cores": 0}, 422, "total_cores", ["greater than or equal to 1"]),
+    ("POST", "/request", {"vm": "n1", "job": "j"}, 422, "pid", ["required"]),
+    ("POST", "/request", {"vm": "n1", "job": "j", "pid": 5, "cores_requested": 3}, 422, "cores", ["largest node has 2"]),
+    ("POST", "/complete", {"vm": "n1"}, 422, "job", ["required"]),
+    ("POST", "/complete", {"vm": "n1", "job": "never"}, 400, "job", ["not allocated"]),
+]
+
+
+@pytest.fixture
+def api(tmp_path):
+    app = create_app(ControllerSettings(database_url=f"sqlite:///{tmp_path / 'heaven.db'}", scheduler_interval=60))
+    with TestClient(app) as client:
+        assert client.post("/api/v1/agents/register", json=GOOD_AGENT).status_code == 200
+        yield client
+
+
+def _state(client) -> tuple:
+    return (client.get("/api/v1/jobs").json(), client.get("/api/v1/events").json(), client.get("/api/v1/nodes").json())
+
+
+@pytest.mark.parametrize("method,path,body,status,field,words", BAD, ids=[f"{m} {p} {b}" for m, p, b, *_ in BAD])
+def test_bad_input_is_refused_clearly_and_changes_nothing(api, method, path, body, status, field, words):
+    before = _state(api)
+    answer = api.request(method, path, json=body)
+    assert answer.status_code == status, answer.text
+    error = answer.json()
+    assert {"error", "message", "field"} <= set(error)
+    assert error["field"] == field
+    for word in words:
+        assert word in error["message"], error
+    after = _state(api)
+    assert after[0] == before[0] and after[1] == before[1]
+    assert [n["telemetry"] for n in after[2]] == [n["telemetry"] for n in before[2]]
+
+
+def test_invalid_json_is_a_422_not_a_500(api):
+    answer = api.post("/api/v1/jobs", content=b"{not json", headers={"content-type": "application/json"})
+    assert answer.status_code == 422 and answer.json()["error"] == "invalid_json"
+
+
+def test_openapi_is_served(api):
+    spec = api.get("/openapi.json").json()
+    assert "/api/v1/jobs" in spec["paths"] and "/request" in spec["paths"]
+    assert api.get("/docs").status_code == 200
