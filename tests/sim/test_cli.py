@@ -1,0 +1,76 @@
+"""``heaven sim`` through Typer's CliRunner, on a throwaway app."""
+import dataclasses
+import json
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from heaven.cli.sim_command import sim
+from heaven.core.scheduler import SchedulerConfig
+from tests.sim.conftest import swf_line
+
+app = typer.Typer()
+app.command("sim")(sim)
+
+
+@app.command()
+def noop() -> None:
+    """A second command, so ``sim`` stays a subcommand as in the real CLI."""
+
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, ["sim", *map(str, args)])
+
+
+def test_prints_a_table_of_metrics(tiny_trace):
+    result = run(tiny_trace, "--policy", "easy")
+    assert result.exit_code == 0, result.output
+    assert "mean bounded slowdown" in result.output and "tiny.swf" in result.output
+
+
+def test_json_has_the_numbers(tiny_trace):
+    result = run(tiny_trace, "--policy", "fcfs", "--json")
+    data = json.loads(result.stdout)
+    assert data["policy"] == "fcfs" and data["cores"] == 4 and data["metrics"]["jobs"] == 3
+    # FCFS on the tiny trace: waits 0, 99, 148.
+    assert data["metrics"]["mean_wait"] == pytest.approx((0 + 99 + 148) / 3)
+
+
+def test_writes_a_plot(tiny_trace, tmp_path):
+    png = tmp_path / "img" / "q.png"
+    result = run(tiny_trace, "--plot", png)
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_missing_file_is_a_message_not_a_traceback(tmp_path):
+    result = run(tmp_path / "nope.swf")
+    assert result.exit_code == 1
+    assert "nope.swf: no such file" in result.output and "Traceback" not in result.output
+
+
+def test_a_malformed_line_names_line_and_field(tmp_path):
+    path = tmp_path / "bad.swf"
+    path.write_text("; MaxProcs: 4\n" + swf_line(1, 0, 10, "four") + "\n")
+    result = run(path)
+    assert result.exit_code == 1
+    assert "bad.swf:2 (field 5, allocated_processors): 'four' is not a number" in result.output
+
+
+def test_bad_choices_and_preemption_are_refused_clearly(tiny_trace):
+    result = run(tiny_trace, "--policy", "nope")
+    assert result.exit_code == 2 and "nope" in result.output
+    result = run(tiny_trace, "--preempt")
+    if "preempt" in {f.name for f in dataclasses.fields(SchedulerConfig)}:
+        assert result.exit_code == 0, result.output  # the core grew a preemption stage: it is passed on
+    else:
+        assert result.exit_code == 1 and "no preemption stage" in result.output
+
+
+def test_the_rlscheduler_protocol_needs_a_long_trace(tiny_trace):
+    result = run(tiny_trace, "--protocol", "rlscheduler")
+    assert result.exit_code == 1 and "needs 9874 usable jobs" in result.output
