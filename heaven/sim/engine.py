@@ -13,8 +13,9 @@ simulator does, which the published figures depend on).
 
 Randomness: ``schedule`` gets its own seeded ``random.Random``; the engine's
 only chance is the optional measurement noise on usage (``usage_noise``: the
-use the scheduler sees is the true use × (1 + U(-noise, +noise)), drawn once per
-job), from a second stream seeded from the same seed. Same jobs, config and
+use the scheduler sees is the job's parallelism × (1 + U(-noise, +noise)), drawn
+once per job, capped at the cores it holds), from a second stream seeded from
+the same seed. Same jobs, config and
 seed give the same numbers, always.
 """
 from __future__ import annotations
@@ -229,10 +230,12 @@ class Replay:
         state.use = use
 
     def _measure(self, held: int, state: _Running) -> float:
-        """The use the scheduler sees: min(held, parallelism), with measurement noise."""
+        """The use the scheduler sees: its parallelism, as misjudged by the noise, and
+        never more than it holds. A job held below that reads as saturated, so a
+        low reading can cost it cores once, not again at every cycle."""
         if state.parallelism is None:
             return float(held)
-        return min(float(held), min(held, state.parallelism) * state.noise)
+        return min(float(held), state.parallelism * state.noise)
 
     def _check(self) -> None:
         """Invariants (tests turn this on): no core twice, none outside the node, none empty."""

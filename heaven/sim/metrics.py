@@ -9,7 +9,8 @@
   protocol's average); a donor slowed by stealing counts its longer run;
 - makespan: last end − first submit, averaged over the sequences;
 - stealing: core-seconds reclaimed (cores taken × how long the donor would
-  still have held them) and the donors' slowdown (actual ÷ recorded run time).
+  still have held them had it run undisturbed, i.e. until start + recorded run)
+  and the donors' slowdown (actual ÷ recorded run time).
 
 ``protocol_utilization`` is RLScheduler's own definition, printed beside the
 published 0.657 / 0.868: core-seconds of recorded runs ÷ (cores × (last start −
@@ -82,7 +83,7 @@ def summarize(outcomes: Sequence[Outcome]) -> Metrics:
         mean_bounded_slowdown=_mean(_mean(bounded_slowdown(r) for r in o.records) for o in outcomes),
         makespan=_mean(_span(o) for o in outcomes),
         shrinks=sum(len(r.shrinks) for r in donors),
-        reclaimed_core_seconds=sum(n * (r.end - t) for r in donors for t, n in r.shrinks),
+        reclaimed_core_seconds=sum(n * max(0.0, min(r.end, r.start + r.run) - t) for r in donors for t, n in r.shrinks),
         donors=len(donors),
         donor_slowdown_mean=_mean(donor_slowdowns) if donors else 1.0,
         donor_slowdown_max=max(donor_slowdowns, default=1.0),

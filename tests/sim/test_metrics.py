@@ -36,5 +36,5 @@ def test_stealing_figures():
     donor = record(0, 0, 100, cores=4, end=120, shrinks=[(20, 2), (50, 1)])
     m = summarize([Outcome(4, [donor, record(0, 20, 10)], [0.0], [0], [4], 1, 1, 1)])
     assert m.donors == 1 and m.shrinks == 2
-    assert m.reclaimed_core_seconds == 2 * 100 + 1 * 70
+    assert m.reclaimed_core_seconds == 2 * (100 - 20) + 1 * (100 - 50)  # until its undisturbed end, t=100
     assert m.donor_slowdown_mean == m.donor_slowdown_max == 1.2
