@@ -64,6 +64,11 @@ jobs = Table(
     Column("started_at", Float),
     Column("finished_at", Float),
     Column("runs", Integer, nullable=False, default=0),  # how many times it was started
+    # [{"job": id, "type": "afterok" | "afterany"}]: the jobs this one waits for.
+    Column("depends_on", JSON, nullable=False, default=list),
+    # The last CPU% samples of the running attempt (newest last), for the usage estimate.
+    Column("usage", JSON, nullable=False, default=list),
+    Column("resized_at", Float),  # last live shrink or grow: the cool-down starts here
     Index("ix_jobs_state", "state"),
     Index("ix_jobs_node_name", "node_pin", "name"),
 )
@@ -73,6 +78,17 @@ core_claims = Table(
     Column("core", Integer, primary_key=True),  # global index in the core map
     Column("job_id", Integer, ForeignKey("jobs.id"), nullable=False, index=True),
     Column("node", String(100), nullable=False),
+    Column("lent_by", Integer),  # the donor this core was taken from by stealing; it may take it back
+)
+
+clusters = Table(
+    "clusters", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("org_id", Integer, ForeignKey("organizations.id"), nullable=False),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("quota_cores", Integer),  # None: no quota
+    Column("quota_memory_mb", Integer),
+    Column("quota_gpus", Integer),
 )
 
 events = Table(
