@@ -20,6 +20,14 @@ class ControllerSettings(BaseSettings):
     placement: str = "best-fit"
     reserve_cores: list[int] = Field(default_factory=list, description="kernel CPU numbers kept for the system on every node")
     legacy_timeout: float = Field(6.0, gt=0, description="seconds to wait on agents of the original protocol")
+    order: str = "priority"
+    # Core stealing: "on" moves idle cores live, "recommend" only records what it would move, "off".
+    steal: str = Field("on", pattern="^(on|recommend|off)$")
+    steal_headroom: float = Field(0.25, ge=0, description="a donor keeps ceil(used x (1 + headroom)) cores")
+    steal_warmup: float = Field(5.0, ge=0, description="seconds a job runs before its usage is trusted")
+    steal_cooldown: float = Field(10.0, ge=0, description="seconds between two live changes of one job")
+    steal_window: int = Field(30, ge=1, le=3600, description="usage samples (one a second) the estimate looks at")
+    min_cores_per_job: int = Field(1, ge=1, description="no job is ever shrunk below this many cores")
 
 
 class AgentSettings(BaseSettings):

@@ -65,16 +65,25 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
                 freed |= jobs.transition(conn, f.job, JobState.RUNNING, JobState.FAILED, now, actor=actor, node=node,
                                          detail="the agent could not start the command", exit_code=f.exit_code)
         if body.jobs:
-            conn.execute(
-                update(job_table).where(job_table.c.id == bindparam("jid"), job_table.c.node == node,
-                                        job_table.c.state == JobState.RUNNING.value)
-                .values(cpu_percent=bindparam("cpu"), rss_mb=bindparam("rss"), pids=bindparam("p")),
-                [{"jid": j, "cpu": s.cpu_percent, "rss": s.rss_mb, "p": s.pids} for j, s in body.jobs.items()],
-            )
+            _record_usage(conn, node, body, ctl.settings.steal_window)
     if came_back:
         ctl.notifier.touch([node])  # it must drop what was requeued while it was away
     if freed or came_back:
         ctl.wake()
+
+
+def _record_usage(conn, node: str, body: AgentReport, window: int) -> None:
+    """Latest sample per job, and a sliding window of samples for the usage estimate."""
+    ids = list(body.jobs)
+    current = dict(conn.execute(select(job_table.c.id, job_table.c.usage).where(
+        job_table.c.id.in_(ids), job_table.c.node == node, job_table.c.state == JobState.RUNNING.value)).all())
+    rows = [{"jid": j, "cpu": s.cpu_percent, "rss": s.rss_mb, "p": s.pids,
+             "u": ([*(current[j] or []), round(s.cpu_percent, 1)])[-window:]}
+            for j, s in body.jobs.items() if j in current]
+    if rows:
+        conn.execute(update(job_table).where(job_table.c.id == bindparam("jid"))
+                     .values(cpu_percent=bindparam("cpu"), rss_mb=bindparam("rss"), pids=bindparam("p"), usage=bindparam("u")),
+                     rows)
 
 
 def _this_run(node: str, job_id: int, run: int) -> tuple:

@@ -30,7 +30,8 @@ def jobs_out(conn: Connection, rows: list[dict]) -> list[JobOut]:
             min_cores=r["min_cores"], memory_mb=r["memory_mb"], storage_mb=r["storage_mb"], gpus=r["gpus"],
             priority=r["priority"], node=r["node"], cores=cores, local_cores=local_of(node_by_name.get(r["node"]), cores),
             gpu_ids=r["gpu_ids"] or [], pid=r["pid"], pids=r["pids"] or [], cpu_percent=r["cpu_percent"],
-            rss_mb=r["rss_mb"], exit_code=r["exit_code"], walltime=r["walltime"], submitted_at=r["submitted_at"],
+            rss_mb=r["rss_mb"], exit_code=r["exit_code"], walltime=r["walltime"],
+            depends_on=r["depends_on"] or [], cluster=r["cluster"], submitted_at=r["submitted_at"],
             started_at=r["started_at"], finished_at=r["finished_at"], runs=r["runs"],
         ))
     return out

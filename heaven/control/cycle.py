@@ -40,3 +40,18 @@ def sweep_silent_nodes(conn: Connection, now: float, timeout: float) -> set[str]
         for job_id in list(running):
             jobs.requeue_or_end(conn, job_id, JobState.LOST, now, f"node {name} stopped heartbeating", "controller")
     return gone
+
+
+def stop_overdue(conn: Connection, now: float) -> set[str]:
+    """Jobs past their walltime end as failed (Slurm's TIMEOUT); their agents then
+    stop them with SIGTERM and SIGKILL after the grace. Returns their nodes."""
+    lock_core_map(conn)
+    nodes_touched: set[str] = set()
+    query = select(job_table.c.id, job_table.c.node, job_table.c.walltime, job_table.c.started_at).where(
+        job_table.c.state == JobState.RUNNING.value, job_table.c.walltime.is_not(None))
+    for job_id, node, walltime, started_at in conn.execute(query).all():
+        if started_at is not None and now - started_at > walltime:
+            if jobs.transition(conn, job_id, JobState.RUNNING, JobState.FAILED, now, actor="controller", node=node,
+                               detail=f"walltime of {walltime:g}s exceeded", reason="walltime exceeded"):
+                nodes_touched.add(node)
+    return nodes_touched

@@ -24,12 +24,23 @@ def admit(conn, job: Job) -> None:
         raise ApiError(status, reason.code, reason.message, reason.field)
 
 
+def check_dependencies(conn, depends_on: list[dict]) -> None:
+    """Only existing jobs can be named, so a dependency cycle cannot be formed."""
+    for dep in depends_on:
+        if jobs.get(conn, dep["job"]) is None:
+            field = "after" if dep["type"] == "afterok" else "after_any"
+            raise ApiError(422, "unknown_dependency", f"{field}: job {dep['job']} does not exist", field)
+
+
 def submit(ctl: Controller, body: JobSubmit, actor: str = "api") -> int:
     min_cores = body.min_cores if body.min_cores is not None else body.cores
     values = {
         "name": body.name or body.command[0].rsplit("/", 1)[-1][:200], "kind": "batch", "command": body.command,
         "cores": body.cores, "min_cores": min_cores, "memory_mb": body.memory_mb, "storage_mb": body.storage_mb,
         "gpus": body.gpus, "priority": body.priority, "node_pin": body.node, "walltime": body.walltime,
+        "cluster": body.cluster,
+        "depends_on": [{"job": j, "type": "afterok"} for j in body.after]
+                      + [{"job": j, "type": "afterany"} for j in body.after_any],
     }
     return submit_values(ctl, values, no_wait=body.no_wait, actor=actor)
 
@@ -40,7 +51,8 @@ def submit_values(ctl: Controller, values: dict, *, no_wait: bool, actor: str) -
     placed = None
     with ctl.store.begin() as conn:
         admit(conn, Job(0, cores=values["cores"], memory_mb=values["memory_mb"], storage_mb=values["storage_mb"],
-                        gpus=values["gpus"], node=values.get("node_pin")))
+                        gpus=values["gpus"], node=values.get("node_pin"), cluster=values.get("cluster")))
+        check_dependencies(conn, values.get("depends_on", []))
         job_id = jobs.insert_job(conn, {"org_id": default_org_id(conn), **values}, ctl.clock(), actor=actor)
         if no_wait:
             plan, placed = ctl.cycle_in(conn)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from heaven.config import ControllerSettings
-from heaven.control.cycle import run_cycle, sweep_silent_nodes
+from heaven.control.cycle import run_cycle, stop_overdue, sweep_silent_nodes
 from heaven.control.notifier import NodeNotifier
 from heaven.core import Plan, SchedulerConfig
 from heaven.store.apply import Applied
@@ -64,6 +64,11 @@ class Controller:
                 hook(applied)
 
     def sweep(self) -> None:
+        with self.store.begin() as conn:
+            overdue = stop_overdue(conn, self.clock())
+        if overdue:
+            self.notifier.touch(overdue)
+            self.wake()
         with self.store.begin() as conn:
             gone = sweep_silent_nodes(conn, self.clock(), self.settings.node_timeout)
         if gone:

@@ -51,7 +51,7 @@ def apply_plan(conn: Connection, plan: Plan, now: float, actor: str = "scheduler
             conn, place.job_id, JobState.PENDING, JobState.RUNNING, now,
             detail=f"on {place.node} cores {list(place.cores)}", actor=actor, node=place.node,
             started_at=now, gpu_ids=list(place.gpu_ids), reason="", exit_code=None, finished_at=None,
-            cpu_percent=None, rss_mb=None, runs=jobs.c.runs + 1,
+            cpu_percent=None, rss_mb=None, usage=[], resized_at=None, runs=jobs.c.runs + 1,
         )
         assert moved, f"verified job {place.job_id} was not pending"  # the lock makes this impossible
         result.placed.append(place)

@@ -4,7 +4,7 @@ Limits live here, once: the API's 4xx messages name them and the CLI prints thos
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_CORES = 4096
 MAX_MB = 2**31 - 1
@@ -15,6 +15,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+PRIORITY_CLASSES = {"low": -100, "normal": 0, "high": 100, "critical": 1000}
+
+
 class JobSubmit(Strict):
     name: str | None = NAME
     command: list[str] = Field(min_length=1, max_length=1000)
@@ -23,10 +26,25 @@ class JobSubmit(Strict):
     memory_mb: int = Field(0, ge=0, le=MAX_MB)
     storage_mb: int = Field(0, ge=0, le=MAX_MB)
     gpus: int = Field(0, ge=0, le=64)
-    priority: int = Field(0, ge=-1000, le=1000)
+    # An integer, or a class name: low (-100), normal (0), high (100), critical (1000).
+    priority: int | str = 0
     node: str | None = Field(None, min_length=1, max_length=100)
     walltime: float | None = Field(None, gt=0, le=365 * 86400)
+    after: list[int] = Field(default_factory=list, max_length=100, description="start after these jobs succeed")
+    after_any: list[int] = Field(default_factory=list, max_length=100, description="start after these jobs end")
+    cluster: str | None = Field(None, min_length=1, max_length=100)
     no_wait: bool = False
+
+    @field_validator("priority")
+    @classmethod
+    def _priority(cls, value: int | str) -> int:
+        if isinstance(value, str):
+            if value not in PRIORITY_CLASSES:
+                raise ValueError(f"must be an integer or one of {', '.join(PRIORITY_CLASSES)}")
+            return PRIORITY_CLASSES[value]
+        if not -1000 <= value <= 1000:
+            raise ValueError("must be between -1000 and 1000")
+        return value
 
     @model_validator(mode="after")
     def _min_not_above_cores(self):
@@ -61,6 +79,8 @@ class JobOut(BaseModel):
     rss_mb: float | None
     exit_code: int | None
     walltime: float | None
+    depends_on: list[dict]
+    cluster: str | None
     submitted_at: float
     started_at: float | None
     finished_at: float | None
