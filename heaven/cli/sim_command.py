@@ -144,6 +144,7 @@ def _table(result: Result) -> Table:
         ("mean wait", _duration(m.mean_wait)),
         ("p50 wait", _duration(m.p50_wait)),
         ("p95 wait", _duration(m.p95_wait)),
+        ("max wait", _duration(m.max_wait)),
         ("makespan" + (" (mean of sequences)" if len(w.sequences) > 1 else ""), _duration(m.makespan)),
     ]
     if c.steal:

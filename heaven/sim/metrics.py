@@ -2,8 +2,8 @@
 
 - utilization: core-seconds held by jobs ÷ (cores × makespan); used
   utilization counts only the cores jobs keep busy (the usage model);
-- wait: start − submit; mean, p50 and p95 (linear interpolation, over the
-  jobs of every sequence together);
+- wait: start − submit; mean, p50, p95 (linear interpolation) and max, over
+  the jobs of every sequence together (the max shows starvation);
 - bounded slowdown (10 s bound): max(1, (wait + actual run) / max(recorded run, 10)),
   averaged over each sequence, then over the sequences (the published
   protocol's average); a donor slowed by stealing counts its longer run;
@@ -36,6 +36,7 @@ class Metrics:
     mean_wait: float
     p50_wait: float
     p95_wait: float
+    max_wait: float
     mean_bounded_slowdown: float
     makespan: float
     shrinks: int
@@ -68,7 +69,7 @@ def summarize(outcomes: Sequence[Outcome]) -> Metrics:
     """Metrics over one or more replayed sequences."""
     outcomes = [o for o in outcomes if o.records]
     if not outcomes:
-        return Metrics(0, *([math.nan] * 8), 0, 0.0, 0, math.nan, math.nan, 0)
+        return Metrics(0, *([math.nan] * 9), 0, 0.0, 0, math.nan, math.nan, 0)
     waits = [r.wait for o in outcomes for r in o.records]
     donors = [r for o in outcomes for r in o.records if r.shrinks]
     donor_slowdowns = [(r.end - r.start) / r.run for r in donors]
@@ -80,6 +81,7 @@ def summarize(outcomes: Sequence[Outcome]) -> Metrics:
         mean_wait=_mean(waits),
         p50_wait=percentile(waits, 0.50),
         p95_wait=percentile(waits, 0.95),
+        max_wait=max(waits),
         mean_bounded_slowdown=_mean(_mean(bounded_slowdown(r) for r in o.records) for o in outcomes),
         makespan=_mean(_span(o) for o in outcomes),
         shrinks=sum(len(r.shrinks) for r in donors),

@@ -87,3 +87,10 @@ def test_same_trace_policy_and_seed_give_identical_numbers(ctc_slice):
 def test_without_noise_the_seed_changes_nothing(ctc_slice):
     config = config_for("easy", "fifo", True, WHOLE)
     assert simulate(ctc_slice, config, seed=1).metrics == simulate(ctc_slice, config, seed=2).metrics
+
+
+def test_a_misjudged_donor_is_slowed_at_most_by_the_headroom_and_noise_bound(ctc_slice):
+    # Seen use ≥ parallelism × (1 - noise), kept ≥ seen × (1 + headroom): at worst
+    # a donor runs at (1 - 0.5) × 1.2 = 60% speed, a slowdown of 1 / 0.6.
+    m = simulate(ctc_slice, config_for("easy", "fifo", True, WHOLE), seed=3, usage_noise=0.5).metrics
+    assert 1.0 < m.donor_slowdown_max <= 1 / 0.6 + 1e-9

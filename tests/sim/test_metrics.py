@@ -27,7 +27,7 @@ def test_sequences_are_averaged_then_waits_pooled():
     m = summarize([a, b])
     assert m.jobs == 3 and m.cycles == 6
     assert m.mean_bounded_slowdown == (1.0 + (4.0 + 2.0) / 2) / 2
-    assert m.mean_wait == 40 / 3 and m.p50_wait == 10
+    assert m.mean_wait == 40 / 3 and m.p50_wait == 10 and m.max_wait == 30
     assert m.utilization == (1.0 + 20 / (2 * 40)) / 2 and m.used_utilization == (0.5 + 0.25) / 2
     assert m.makespan == (100 + 40) / 2
 
