@@ -59,7 +59,8 @@ class Outcome:
     records: list[JobRecord]
     times: list[float]
     queued: list[int]
-    busy: list[int]
+    busy: list[int]  # cores held, after each event
+    used: list[float]  # cores really kept busy (the usage model), after each event
     busy_core_seconds: float  # cores held by jobs, integrated over time
     used_core_seconds: float  # cores really kept busy (the usage model), integrated
     cycles: int
@@ -116,6 +117,7 @@ class Replay:
         self.times: list[float] = []
         self.queued: list[int] = []
         self.busy: list[int] = []
+        self.used: list[float] = []
         self.cycles = 0
 
     def run(self) -> Outcome:
@@ -139,7 +141,7 @@ class Replay:
         if self.on_progress is not None:
             self.on_progress(done)
         self.records.sort(key=lambda r: r.id)
-        return Outcome(self.node.total_cores, self.records, self.times, self.queued, self.busy,
+        return Outcome(self.node.total_cores, self.records, self.times, self.queued, self.busy, self.used,
                        self.busy_area, self.used_area, self.cycles)
 
     # --- events -----------------------------------------------------------------
@@ -186,6 +188,7 @@ class Replay:
         self.times.append(self.now)
         self.queued.append(len(self.pending))
         self.busy.append(self.busy_cores)
+        self.used.append(self.used_now)
 
     def _apply(self, plan: Plan) -> None:
         now = self.now

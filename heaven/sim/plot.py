@@ -4,7 +4,8 @@ Both are step functions of the virtual clock (they change only at events);
 each is drawn as its time-weighted average over a few hundred bins, so a
 replay of 150,000 events still makes a readable line. Several runs (policies)
 share the axes, one colour each; a run of several sequences draws each
-sequence from its own start, fainter.
+sequence from its own start, fainter. Where jobs keep fewer cores busy than
+they hold (SWF field 6), that use is drawn dashed under the allocation.
 """
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ def plot_runs(runs: Sequence[tuple[str, Sequence[Outcome]]], path: str | Path, t
     path = Path(path)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    dashed = False
     for k, (label, outcomes) in enumerate(runs):
         colour = colours[k % len(colours)]
         alpha = 0.9 if len(outcomes) == 1 else 0.45
@@ -62,8 +64,13 @@ def plot_runs(runs: Sequence[tuple[str, Sequence[Outcome]]], path: str | Path, t
             name = label if n == 0 else None
             top.plot(hours, queued, color=colour, alpha=alpha, linewidth=1.0, label=name)
             bottom.plot(hours, [100.0 * b / outcome.cores for b in busy], color=colour, alpha=alpha, linewidth=1.0)
+            if outcome.used != outcome.busy:  # requested ≠ used: draw what jobs really keep busy, dashed
+                _, used = binned(outcome.times, outcome.used)
+                bottom.plot(hours, [100.0 * u / outcome.cores for u in used], color=colour, alpha=alpha,
+                            linewidth=0.8, linestyle="--")
+                dashed = True
     top.set_ylabel("jobs waiting")
-    bottom.set_ylabel("cores allocated (%)")
+    bottom.set_ylabel("cores allocated (%)" + ("\n(dashed: kept busy)" if dashed else ""))
     bottom.set_ylim(0, 105)
     bottom.set_xlabel("hours since the first submission" + (" of each sequence" if any(len(o) > 1 for _, o in runs) else ""))
     top.legend(loc="upper left", fontsize="small")

@@ -22,8 +22,8 @@ def test_percentile_interpolates():
 
 
 def test_sequences_are_averaged_then_waits_pooled():
-    a = Outcome(2, [record(0, 0, 100, cores=2)], [0.0], [0], [2], busy_core_seconds=200, used_core_seconds=100, cycles=2)
-    b = Outcome(2, [record(0, 30, 10), record(0, 10, 10)], [0.0], [0], [1], 20, 20, 4)
+    a = Outcome(2, [record(0, 0, 100, cores=2)], [0.0], [0], [2], [1.0], busy_core_seconds=200, used_core_seconds=100, cycles=2)
+    b = Outcome(2, [record(0, 30, 10), record(0, 10, 10)], [0.0], [0], [1], [1.0], 20, 20, 4)
     m = summarize([a, b])
     assert m.jobs == 3 and m.cycles == 6
     assert m.mean_bounded_slowdown == (1.0 + (4.0 + 2.0) / 2) / 2
@@ -34,7 +34,7 @@ def test_sequences_are_averaged_then_waits_pooled():
 
 def test_stealing_figures():
     donor = record(0, 0, 100, cores=4, end=120, shrinks=[(20, 2), (50, 1)])
-    m = summarize([Outcome(4, [donor, record(0, 20, 10)], [0.0], [0], [4], 1, 1, 1)])
+    m = summarize([Outcome(4, [donor, record(0, 20, 10)], [0.0], [0], [4], [4.0], 1, 1, 1)])
     assert m.donors == 1 and m.shrinks == 2
     assert m.reclaimed_core_seconds == 2 * (100 - 20) + 1 * (100 - 50)  # until its undisturbed end, t=100
     assert m.donor_slowdown_mean == m.donor_slowdown_max == 1.2
