@@ -21,6 +21,8 @@ class ControllerSettings(BaseSettings):
     reserve_cores: list[int] = Field(default_factory=list, description="kernel CPU numbers kept for the system on every node")
     legacy_timeout: float = Field(6.0, gt=0, description="seconds to wait on agents of the original protocol")
     order: str = "priority"
+    preempt: bool = Field(True, description="a waiting job of strictly higher priority may evict lower ones")
+    victim_order: str = Field("newest-first", pattern="^(newest-first|oldest-first)$")
     # Core stealing: "on" moves idle cores live, "recommend" only records what it would move, "off".
     steal: str = Field("on", pattern="^(on|recommend|off)$")
     steal_headroom: float = Field(0.25, ge=0, description="a donor keeps ceil(used x (1 + headroom)) cores")

@@ -58,7 +58,7 @@ def agent(
     import uvicorn
 
     from heaven.agent.executor import ExecError
-    from heaven.agent.runtime import Agent, parse_cores
+    from heaven.agent.runtime import Agent, QuietServer, parse_cores
     from heaven.agent.server import create_agent_app
     from heaven.config import AgentSettings
 
@@ -82,8 +82,9 @@ def agent(
     except ExecError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    server = uvicorn.Server(uvicorn.Config(create_agent_app(node), host=settings.host, port=settings.port,
-                                           log_level="warning"))
+    server_class = type("AgentServer", (QuietServer, uvicorn.Server), {})
+    server = server_class(uvicorn.Config(create_agent_app(node), host=settings.host, port=settings.port,
+                                         log_level="warning"))
     asyncio.run(node.run(server))
 
 

@@ -132,6 +132,9 @@ class Executor:
                 raise ExecError(f"job {job_id} is already running on this node")
             cgroup = self._cgroups.job(job_id) if self._cgroups else None
             if cgroup is not None:
+                # Processes left in this group by an earlier run of this agent belong to a job
+                # the controller now wants started afresh: they must not share its cores.
+                cgroup.kill_all(signal.SIGKILL)
                 try:
                     cgroup.create(cores, memory_mb)
                 except OSError as exc:

@@ -9,7 +9,9 @@ Three activities share one asyncio loop:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import socket
 from pathlib import Path
 
@@ -30,6 +32,14 @@ def parse_cores(text: str) -> list[int]:
         low, _, high = part.partition("-")
         cores.extend(range(int(low), int(high or low) + 1))
     return sorted(set(cores))
+
+
+class QuietServer:
+    """Mixin for uvicorn.Server: leave signal handling to the agent (see ``Agent.run``)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
 
 
 class Agent:
@@ -186,7 +196,13 @@ class Agent:
 
     # -- the whole process ------------------------------------------------------------------
     async def run(self, server) -> None:
+        """Serve the agent API and follow the controller until SIGTERM/SIGINT, then stop every job.
+
+        ``server`` must not capture signals itself (uvicorn re-raises them after
+        serving, which would kill this process before its jobs are stopped)."""
         self._loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
         serving = asyncio.create_task(server.serve())
         while not server.started:
             await asyncio.sleep(0.01)

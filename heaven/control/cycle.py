@@ -7,21 +7,32 @@ all run exactly the same code.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from sqlalchemy import Connection, select
 
 from heaven.core import Plan, SchedulerConfig, schedule
+from heaven.core.model import Reservation
 from heaven.core.states import JobState, NodeState
 from heaven.store import jobs, nodes
 from heaven.store.apply import Applied, apply_plan, lock_core_map
-from heaven.store.snapshot import load_snapshot
+from heaven.store.snapshot import UsagePolicy, load_snapshot
 from heaven.store.tables import jobs as job_table
 
 
-def run_cycle(conn: Connection, config: SchedulerConfig, now: float, rng: random.Random) -> tuple[Plan, Applied]:
+def run_cycle(conn: Connection, config: SchedulerConfig, now: float, rng: random.Random,
+              usage: UsagePolicy = UsagePolicy(), reservation: Reservation | None = None,
+              recommend_only: bool = False) -> tuple[Plan, Applied, list]:
+    """One cycle. With ``recommend_only`` the steals the core proposes are
+    returned (for the event log) but the plan applied is the one without stealing."""
     lock_core_map(conn)
-    plan = schedule(load_snapshot(conn), now, rng, config)
-    return plan, apply_plan(conn, plan, now)
+    snapshot = load_snapshot(conn, now, usage, reservation)
+    plan = schedule(snapshot, now, rng, config)
+    recommended: list = []
+    if recommend_only and (plan.shrinks or plan.grows):
+        recommended = plan.shrinks + plan.grows
+        plan = schedule(snapshot, now, rng, replace(config, steal=False))
+    return plan, apply_plan(conn, plan, now), recommended
 
 
 def sweep_silent_nodes(conn: Connection, now: float, timeout: float) -> set[str]:

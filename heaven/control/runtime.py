@@ -17,7 +17,9 @@ from heaven.control.cycle import run_cycle, stop_overdue, sweep_silent_nodes
 from heaven.control.notifier import NodeNotifier
 from heaven.core import Plan, SchedulerConfig
 from heaven.store.apply import Applied
+from heaven.store import events
 from heaven.store.engine import Store
+from heaven.store.snapshot import UsagePolicy
 
 log = logging.getLogger("heaven.controller")
 
@@ -27,7 +29,14 @@ class Controller:
         self.settings = settings
         self.store = store
         self.clock = clock
-        self.config = SchedulerConfig(policy=settings.policy, placement=settings.placement)
+        self.config = SchedulerConfig(
+            policy=settings.policy, order=settings.order, placement=settings.placement,
+            steal=settings.steal != "off", headroom=settings.steal_headroom, cooldown=settings.steal_cooldown,
+            min_cores=settings.min_cores_per_job, preempt=settings.preempt, victim_order=settings.victim_order,
+        )
+        self.usage = UsagePolicy(warmup=settings.steal_warmup)
+        self.reservation = None  # what the last plan promised the blocked head
+        self._recommended: set = set()
         self.notifier = NodeNotifier()
         self.cycles = 0
         self.last_counts: dict[str, int] = {}
@@ -47,10 +56,24 @@ class Controller:
 
     def cycle_in(self, conn) -> tuple[Plan, Applied]:
         """Run one cycle inside the caller's unit of work."""
-        plan, applied = run_cycle(conn, self.config, self.clock(), self.rng())
+        now = self.clock()
+        plan, applied, recommended = run_cycle(conn, self.config, now, self.rng(), self.usage, self.reservation,
+                                               recommend_only=self.settings.steal == "recommend")
+        self.reservation = plan.reservation
         self.cycles += 1
         self.last_counts = plan.counts.as_dict()
+        self._record_recommendations(conn, recommended, now)
         return plan, applied
+
+    def _record_recommendations(self, conn, recommended: list, now: float) -> None:
+        """recommend-only mode: one event per new proposal, not one per cycle."""
+        fresh = set(recommended) - self._recommended
+        self._recommended = set(recommended)
+        for change in sorted(fresh, key=lambda c: c.job_id):
+            cores = getattr(change, "cores_removed", None) or change.cores_added
+            verb = "shrink" if hasattr(change, "cores_removed") else "grow"
+            events.record(conn, now, "recommend", f"would {verb} job {change.job_id} by cores {list(cores)}",
+                          job=change.job_id, node=change.node)
 
     def cycle_now(self) -> Applied:
         with self.store.begin() as conn:
@@ -58,8 +81,9 @@ class Controller:
 
     def placed(self, applied: Applied) -> None:
         """After a committed cycle: wake the agents whose assignments changed."""
-        if applied.placed:
+        if applied.nodes:
             self.notifier.touch(applied.nodes)
+        if applied.placed:
             for hook in self.on_placed:
                 hook(applied)
 

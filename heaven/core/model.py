@@ -65,6 +65,8 @@ class Job:
     state: JobState = JobState.PENDING
     name: str = ""
     cluster: str | None = None
+    # (job id, "afterok" | "afterany"): jobs that must end (successfully, for afterok) first.
+    depends_on: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,21 @@ class Allocation:
     started_at: float = 0.0
     # Measured use, in cores (CPU% / 100 of the whole process tree); None = no samples.
     used_cores: float | None = field(default=None, compare=False)
+    # The latest sample alone, in cores: a donor whose use climbs gets its cores back at once.
+    recent_cores: float | None = field(default=None, compare=False)
+    # When the job was last shrunk or grown live (the cool-down starts there).
+    resized_at: float | None = field(default=None, compare=False)
+    # (global core, donor job id) for cores this job holds because they were stolen from a donor.
+    lent: tuple[tuple[int, int], ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """What all jobs running in one cluster may hold together (None: no limit)."""
+
+    cores: int | None = None
+    memory_mb: int | None = None
+    gpus: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,20 +65,22 @@ def choose_cores(free: set[int], n: int) -> list[int]:
     return ordered[best[1]:best[1] + n]
 
 
-def find_node(job: Job, index: FreeIndex, rule: str) -> tuple[NodeCapacity | None, Reason | None]:
-    """The node a job goes to now, or the reason it can go nowhere."""
+def find_node(job: Job, index: FreeIndex, rule: str, admit=None) -> tuple[NodeCapacity | None, Reason | None]:
+    """The node a job goes to now, or the reason it can go nowhere.
+
+    ``admit`` is an extra checker beyond the node's own capacity (cluster quotas)."""
     if job.node is not None:
         cap = index.caps.get(job.node)
         if cap is None:
             return None, Reason("unknown_node", f"node {job.node} is not registered", "node")
-        reason = first_reason(job, cap)
+        reason = first_reason(job, cap) or (admit and admit(job, cap))
         return (cap, None) if reason is None else (None, reason)
     first: Reason | None = None
     for name in index.candidates(job.cores, rule):
         cap = index.caps[name]
         if job.cluster is not None and cap.node.cluster != job.cluster:
             continue
-        reason = first_reason(job, cap)
+        reason = first_reason(job, cap) or (admit and admit(job, cap))
         if reason is None:
             return cap, None
         first = first or reason

@@ -19,6 +19,25 @@ class Place:
     memory_mb: int = 0
     storage_mb: int = 0
     gpu_ids: tuple[int, ...] = ()
+    # (global core, donor job id) for the cores of this placement taken from a donor.
+    lent: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Preempt:
+    """Evict a running job (its cores free at once); the store requeues batch jobs."""
+
+    job_id: int
+    node: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """End a pending job that can never run (a dependency failed)."""
+
+    job_id: int
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +83,10 @@ class Plan:
     grows: list[Grow] = field(default_factory=list)
     # The head the next cycle must keep protecting (goes into Snapshot.reservation).
     reservation: Reservation | None = None
+    # Applied first of all: evictions free cores that placements in this plan use.
+    preemptions: list[Preempt] = field(default_factory=list)
+    cancellations: list[Cancel] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.placements or self.shrinks or self.grows)
+        return not (self.placements or self.shrinks or self.grows or self.preemptions or self.cancellations)

@@ -18,8 +18,9 @@ Conservative by construction, and deliberately simple for now:
 - a donor is shrunk at most once per cycle, and only for a job the pipeline
   would otherwise leave waiting at the head (backfill candidates never steal);
 - nothing is ever taken unless the whole request can then be placed.
-Giving cores back when a donor's use climbs (``Grow``), warm-up and cool-down
-belong to the live controller and are not here yet.
+- a donor changed live within ``config.cooldown`` seconds is left alone.
+Warm-up is the caller's: ``used_cores`` stays None until a job has enough
+samples. Giving cores back when a donor's use climbs is ``giveback.py``.
 """
 from __future__ import annotations
 
@@ -37,18 +38,18 @@ _EPSILON = 1e-9  # 5 × 1.2 is 6.000000000000001 in floating point: that is 6 co
 _OTHER_RESOURCES = (node_ready, enough_memory, enough_storage, enough_gpus)
 
 
-def keep(alloc: Allocation, job: Job | None, headroom: float) -> int:
+def keep(alloc: Allocation, job: Job | None, headroom: float, floor: int = 1) -> int:
     """How many cores a running job keeps when it is shrunk as far as allowed."""
     held = len(alloc.cores)
     if alloc.used_cores is None:
         return held
     min_cores = job.min_cores if job is not None else held
-    return min(held, max(min_cores, 1, math.ceil(alloc.used_cores * (1.0 + headroom) - _EPSILON)))
+    return min(held, max(min_cores, floor, math.ceil(alloc.used_cores * (1.0 + headroom) - _EPSILON)))
 
 
-def spare(alloc: Allocation, job: Job | None, headroom: float) -> int:
+def spare(alloc: Allocation, job: Job | None, headroom: float, floor: int = 1) -> int:
     """Cores a running job holds but, by its measured use, leaves idle."""
-    return len(alloc.cores) - keep(alloc, job, headroom)
+    return len(alloc.cores) - keep(alloc, job, headroom, floor)
 
 
 def steal(cycle: Cycle, job: Job) -> bool:
@@ -74,6 +75,7 @@ def steal(cycle: Cycle, job: Job) -> bool:
     cap = cycle.caps[name]
     offset = cap.node.core_offset
     taken: list[int] = []
+    lent: list[tuple[int, int]] = []
     for available, alloc in donors:
         if missing == 0:
             break
@@ -81,9 +83,11 @@ def steal(cycle: Cycle, job: Job) -> bool:
         removed = tuple(sorted(alloc.cores)[-n:])
         cycle.plan.shrinks.append(Shrink(alloc.job_id, name, removed))
         cycle.plan.counts.shrunk += 1
+        cycle.touched.add(alloc.job_id)
         taken.extend(c - offset for c in removed)
+        lent.extend((c, alloc.job_id) for c in removed)
         missing -= n
-    cycle.place(job, cap, sorted(cap.free) + sorted(taken))
+    cycle.place(job, cap, sorted(cap.free) + sorted(taken), lent=tuple(lent))
     return True
 
 
@@ -93,14 +97,15 @@ def _capacity(node) -> int:
 
 def _donors(cycle: Cycle, node: str) -> list[tuple[int, Allocation]]:
     """(spare cores, allocation) of the jobs on ``node`` that may give, most spare first."""
-    shrunk = {s.job_id for s in cycle.plan.shrinks}
-    headroom = cycle.config.headroom
+    config = cycle.config
     jobs = cycle.jobs
     donors = []
     for alloc in cycle.snapshot.allocations:
-        if alloc.node != node or alloc.used_cores is None or alloc.job_id in shrunk:
+        if alloc.node != node or alloc.used_cores is None or alloc.job_id in cycle.touched:
             continue
-        n = spare(alloc, jobs.get(alloc.job_id), headroom)
+        if alloc.resized_at is not None and cycle.now - alloc.resized_at < config.cooldown:
+            continue  # not shrunk twice within the cool-down
+        n = spare(alloc, jobs.get(alloc.job_id), config.headroom, config.min_cores)
         if n > 0:
             donors.append((n, alloc))
     donors.sort(key=lambda d: (-d[0], d[1].job_id))

@@ -29,11 +29,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from heaven.core import backfill, queue, reasons, reclaim
+from heaven.core import backfill, dependencies, giveback, preemption, queue, reasons, reclaim
 from heaven.core.feasibility import first_reason
-from heaven.core.model import Job, Reservation
+from heaven.core.model import Allocation, Job, Reservation
 from heaven.core.placement import BEST_FIT, LEAST_LOADED, FreeIndex, choose_cores, find_node
-from heaven.core.plan import Place, Plan
+from heaven.core.plan import Cancel, Place, Plan
+from heaven.core.quotas import QuotaLedger
 from heaven.core.reasons import Reason
 from heaven.core.snapshot import NodeCapacity, Snapshot, capacities
 from heaven.core.states import JobState
@@ -52,6 +53,12 @@ class SchedulerConfig:
     headroom: float = 0.2
     hold_head: bool = False
     explain: bool = True
+    # Seconds after a live shrink or grow before the same job may be shrunk again.
+    cooldown: float = 0.0
+    # No job is ever shrunk below this many cores (nor below its own min_cores).
+    min_cores: int = 1
+    preempt: bool = False
+    victim_order: str = preemption.NEWEST_FIRST
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -62,6 +69,8 @@ class SchedulerConfig:
             raise ValueError(f"unknown placement {self.placement!r}")
         if self.headroom < 0:
             raise ValueError("headroom must be >= 0")
+        if self.victim_order not in preemption.VICTIM_ORDERS:
+            raise ValueError(f"unknown victim order {self.victim_order!r}; choose one of {', '.join(preemption.VICTIM_ORDERS)}")
 
 
 class _Index(FreeIndex):
@@ -87,7 +96,7 @@ class Cycle:
     Created fresh by every ``schedule`` call and shared by its stages.
     """
 
-    __slots__ = ("snapshot", "now", "config", "plan", "caps", "index", "_jobs", "_largest")
+    __slots__ = ("snapshot", "now", "config", "plan", "caps", "index", "_jobs", "_largest", "touched", "ledger")
 
     def __init__(self, snapshot: Snapshot, now: float, config: SchedulerConfig) -> None:
         self.snapshot = snapshot
@@ -98,6 +107,8 @@ class Cycle:
         self.index = _Index(self.caps)
         self._jobs: dict[int, Job] | None = None
         self._largest: int | None = None
+        self.touched: set[int] = set()  # running jobs already shrunk, grown or evicted in this plan
+        self.ledger = QuotaLedger(snapshot)
 
     @property
     def jobs(self) -> dict[int, Job]:
@@ -122,7 +133,8 @@ class Cycle:
         """
         if job.cores > self.largest_free() and not self.config.explain:
             return None, None
-        cap, reason = find_node(job, self.index, self.config.placement)
+        admit = self.ledger.check if self.ledger.quotas else None
+        cap, reason = find_node(job, self.index, self.config.placement, admit)
         if cap is None or avoid is None or cap.node.name != avoid:
             return cap, reason
         if job.node is None:
@@ -130,7 +142,7 @@ class Cycle:
                 other = self.caps[name]
                 if name == avoid or (job.cluster is not None and other.node.cluster != job.cluster):
                     continue
-                if first_reason(job, other) is None:
+                if first_reason(job, other) is None and (admit is None or admit(job, other) is None):
                     return other, None
         return None, Reason(reasons.BLOCKED_BY_HEAD, f"would delay the job reserved on {avoid}", "cores")
 
@@ -139,17 +151,39 @@ class Cycle:
         if self.config.explain and reason is not None:
             self.plan.waiting[job.id] = reason
 
-    def place(self, job: Job, cap: NodeCapacity, positions: list[int] | None = None) -> Place:
-        """Grant ``job`` cores on ``cap`` (its own choice of free cores unless given)."""
+    def take(self, cap: NodeCapacity, positions: list[int], memory_mb: int = 0, storage_mb: int = 0,
+             gpus: int = 0) -> tuple[int, ...]:
+        """Mark cores (positions) and other resources of ``cap`` as used; returns the GPU ids taken."""
         before = cap.free_cores
-        if positions is None:
-            positions = choose_cores(cap.free, job.cores)
-        gpu_ids = cap.take(positions, job.memory_mb, job.storage_mb, job.gpus)
+        gpu_ids = cap.take(positions, memory_mb, storage_mb, gpus)
         if cap.ready:
             self.index.moved(cap.node.name, before)
         self._largest = None
+        return gpu_ids
+
+    def release(self, alloc: Allocation) -> None:
+        """Everything a running job holds becomes free (it is evicted in this plan)."""
+        cap = self.caps[alloc.node]
+        before = cap.free_cores
+        cap.free.update(c - cap.node.core_offset for c in alloc.cores)
+        cap.memory_mb += alloc.memory_mb
+        cap.storage_mb += alloc.storage_mb
+        cap.gpu_ids.extend(alloc.gpu_ids)
+        if cap.ready:
+            self.index.moved(cap.node.name, before)
+        self._largest = None
+        self.touched.add(alloc.job_id)
+        self.ledger.charge(cap.node.cluster, -len(alloc.cores), -alloc.memory_mb, -len(alloc.gpu_ids))
+
+    def place(self, job: Job, cap: NodeCapacity, positions: list[int] | None = None,
+              lent: tuple[tuple[int, int], ...] = ()) -> Place:
+        """Grant ``job`` cores on ``cap`` (its own choice of free cores unless given)."""
+        if positions is None:
+            positions = choose_cores(cap.free, job.cores)
+        gpu_ids = self.take(cap, positions, job.memory_mb, job.storage_mb, job.gpus)
+        self.ledger.charge(cap.node.cluster, job.cores, job.memory_mb, job.gpus)
         cores = tuple(cap.node.global_index(p) for p in positions)
-        place = Place(job.id, cap.node.name, cores, job.memory_mb, job.storage_mb, gpu_ids)
+        place = Place(job.id, cap.node.name, cores, job.memory_mb, job.storage_mb, gpu_ids, lent)
         self.plan.placements.append(place)
         self.plan.counts.scheduled += 1
         return place
@@ -165,19 +199,39 @@ def schedule(snapshot: Snapshot, now: float, rng: random.Random, config: Schedul
     ordered = _ordered(snapshot, config)
     if config.explain:
         plan.positions = {job.id: position for position, job in enumerate(ordered, start=1)}
+    if config.steal:
+        giveback.give_back(cycle)  # a donor whose use climbs is served before anyone waiting
     head_at: int | None = None
+    unplaced: list[Job] = []
     for i, job in enumerate(ordered):
+        if job.depends_on:
+            gate = dependencies.blocker(job, snapshot.ended)
+            if isinstance(gate, Cancel):
+                plan.cancellations.append(gate)
+                continue
+            if gate is not None:
+                cycle.wait(job, gate)
+                continue
         cap, reason = cycle.fit(job)
         if cap is not None:
             cycle.place(job, cap)
             continue
         if config.steal and reclaim.steal(cycle, job):
             continue
-        plan.counts.unschedulable += 1
+        unplaced.append(job)
         cycle.wait(job, reason)
         if config.policy != "greedy":
             head_at = i
             break
+    evicted_for = 0
+    if config.preempt:
+        for job in unplaced:  # phase two: evict only for jobs nothing else could place
+            if preemption.evict_for(cycle, job):
+                evicted_for += 1
+                plan.waiting.pop(job.id, None)
+                if head_at is not None and ordered[head_at] is job:
+                    head_at = None
+    plan.counts.unschedulable = len(unplaced) - evicted_for
     if head_at is None:
         return plan
     head, rest = ordered[head_at], ordered[head_at + 1:]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from heaven.core.model import Allocation, Job, Node, Reservation
+from heaven.core.model import Allocation, Job, Node, Quota, Reservation
 from heaven.core.states import JobState, NodeState
 
 
@@ -14,6 +14,10 @@ class Snapshot:
     allocations: tuple[Allocation, ...] = ()
     # What the previous cycle's plan promised the blocked head (``Plan.reservation``).
     reservation: Reservation | None = None
+    # Final states of the jobs that pending jobs depend on and that have ended.
+    ended: dict[int, JobState] = field(default_factory=dict)
+    # Cluster name -> quota.
+    quotas: dict[str, Quota] = field(default_factory=dict)
 
     def pending(self) -> list[Job]:
         return [j for j in self.jobs if j.state == JobState.PENDING]

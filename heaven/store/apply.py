@@ -4,16 +4,19 @@ The plan is re-verified against a snapshot read inside the same transaction
 (which holds the write lock), so a job cancelled or a node lost since the plan
 was made is simply skipped: a partial commit, as Nomad's plan applier does.
 The ``core_claims`` primary key is the last line of defence against double-booking.
+Order: evictions and cancellations, shrinks, placements, grows (each may use
+what the previous freed). Every change writes its event.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, bindparam, insert, text, update
+from sqlalchemy import Connection, bindparam, delete, insert, text, update
 
-from heaven.core.plan import Place, Plan
+from heaven.core.plan import Plan
 from heaven.core.states import JobState
-from heaven.core.verify import verify
+from heaven.core.verify import Verified, verify
+from heaven.store import events
 from heaven.store import jobs as job_rows
 from heaven.store.snapshot import load_snapshot
 from heaven.store.tables import core_claims, jobs
@@ -24,12 +27,21 @@ CORE_MAP_LOCK = 0x48505548
 
 @dataclass
 class Applied:
-    placed: list[Place] = field(default_factory=list)
-    rejected: list[tuple[Place, str]] = field(default_factory=list)
+    done: Verified = field(default_factory=Verified)
+
+    @property
+    def placed(self):
+        return self.done.placements
+
+    @property
+    def rejected(self):
+        return self.done.rejected
 
     @property
     def nodes(self) -> set[str]:
-        return {p.node for p in self.placed}
+        """Nodes whose assignments changed: their agents must hear of it."""
+        d = self.done
+        return {x.node for part in (d.placements, d.shrinks, d.grows, d.preemptions) for x in part}
 
 
 def lock_core_map(conn: Connection) -> None:
@@ -41,26 +53,42 @@ def lock_core_map(conn: Connection) -> None:
 
 def apply_plan(conn: Connection, plan: Plan, now: float, actor: str = "scheduler") -> Applied:
     lock_core_map(conn)
-    fresh = load_snapshot(conn)
-    accepted, rejected = verify(fresh, plan)
-    result = Applied(rejected=rejected)
-    runs = {j.id: j for j in fresh.jobs}
-    for place in accepted:
-        conn.execute(insert(core_claims), [{"core": c, "job_id": place.job_id, "node": place.node} for c in place.cores])
+    done = verify(load_snapshot(conn), plan)
+    for p in done.preemptions:
+        job_rows.requeue_or_end(conn, p.job_id, JobState.PREEMPTED, now, p.reason, actor)
+    for c in done.cancellations:
+        job_rows.transition(conn, c.job_id, JobState.PENDING, JobState.CANCELLED, now, detail=c.reason, actor=actor,
+                            reason=c.reason)
+    for s in done.shrinks:
+        conn.execute(delete(core_claims).where(core_claims.c.job_id == s.job_id, core_claims.c.core.in_(s.cores_removed)))
+        _resized(conn, s.job_id, s.node, now, "shrink", f"gave up cores {list(s.cores_removed)}", actor)
+    for place in done.placements:
+        donors = dict(place.lent)
+        conn.execute(insert(core_claims), [{"core": c, "job_id": place.job_id, "node": place.node,
+                                            "lent_by": donors.get(c)} for c in place.cores])
+        detail = f"on {place.node} cores {list(place.cores)}"
+        if donors:
+            detail += f" ({len(donors)} taken from idle jobs {sorted(set(donors.values()))})"
         moved = job_rows.transition(
-            conn, place.job_id, JobState.PENDING, JobState.RUNNING, now,
-            detail=f"on {place.node} cores {list(place.cores)}", actor=actor, node=place.node,
+            conn, place.job_id, JobState.PENDING, JobState.RUNNING, now, detail=detail, actor=actor, node=place.node,
             started_at=now, gpu_ids=list(place.gpu_ids), reason="", exit_code=None, finished_at=None,
             cpu_percent=None, rss_mb=None, usage=[], resized_at=None, runs=jobs.c.runs + 1,
         )
         assert moved, f"verified job {place.job_id} was not pending"  # the lock makes this impossible
-        result.placed.append(place)
-    _store_reasons(conn, plan, {j for j in runs})
-    return result
+    for g in done.grows:
+        conn.execute(insert(core_claims), [{"core": c, "job_id": g.job_id, "node": g.node} for c in g.cores_added])
+        _resized(conn, g.job_id, g.node, now, "grow", f"got back cores {list(g.cores_added)}", actor)
+    _store_reasons(conn, plan)
+    return Applied(done)
 
 
-def _store_reasons(conn: Connection, plan: Plan, known: set[int]) -> None:
-    rows = [{"jid": job_id, "why": str(reason)} for job_id, reason in plan.waiting.items() if job_id in known]
+def _resized(conn: Connection, job_id: int, node: str, now: float, action: str, detail: str, actor: str) -> None:
+    conn.execute(update(jobs).where(jobs.c.id == job_id).values(resized_at=now))
+    events.record(conn, now, action, detail, actor=actor, job=job_id, node=node)
+
+
+def _store_reasons(conn: Connection, plan: Plan) -> None:
+    rows = [{"jid": job_id, "why": str(reason)} for job_id, reason in plan.waiting.items()]
     if rows:
         conn.execute(
             update(jobs).where(jobs.c.id == bindparam("jid"), jobs.c.state == JobState.PENDING.value,

@@ -1,11 +1,32 @@
 """Reading the store into the core's immutable Snapshot (the only converter that way)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import Connection, select
 
 from heaven.core import Allocation, Job, Node, Snapshot
+from heaven.core.model import Quota, Reservation
 from heaven.core.states import ACTIVE_JOB_STATES, JobState, NodeState
-from heaven.store.tables import core_claims, jobs, nodes
+from heaven.store.tables import clusters, core_claims, jobs, nodes
+
+
+@dataclass(frozen=True)
+class UsagePolicy:
+    """How measured samples become the usage the core trusts: after ``warmup``
+    seconds and at least ``min_samples`` samples, the 90th percentile of the
+    window (a high percentile: a job that is busy now and then keeps its cores),
+    and never less than the latest sample (a job that just got busy is busy)."""
+
+    warmup: float = 5.0
+    min_samples: int = 3
+    percentile: float = 0.9
+
+    def estimate(self, usage: list[float], started_at: float | None, now: float | None) -> float | None:
+        if now is None or started_at is None or len(usage) < self.min_samples or now - started_at < self.warmup:
+            return None
+        ordered = sorted(usage)
+        return max(ordered[min(len(ordered) - 1, int(self.percentile * len(ordered)))], usage[-1]) / 100.0
 
 
 def to_core_node(row) -> Node:
@@ -21,27 +42,50 @@ def to_core_job(row) -> Job:
         id=row.id, cores=row.cores, min_cores=row.min_cores, memory_mb=row.memory_mb,
         storage_mb=row.storage_mb, gpus=row.gpus, priority=row.priority, submitted_at=row.submitted_at,
         node=row.node_pin, walltime=row.walltime, state=JobState(row.state), name=row.name, cluster=row.cluster,
+        depends_on=tuple((d["job"], d["type"]) for d in row.depends_on or ()),
     )
 
 
-def load_snapshot(conn: Connection) -> Snapshot:
+def load_snapshot(conn: Connection, now: float | None = None, usage: UsagePolicy = UsagePolicy(),
+                  reservation: Reservation | None = None) -> Snapshot:
+    """Everything active, as the core sees it. Without ``now`` no usage is
+    trusted (nothing can be stolen): verification does not need it."""
     node_rows = conn.execute(select(nodes)).all()
     job_rows = conn.execute(
         select(jobs).where(jobs.c.state.in_([s.value for s in ACTIVE_JOB_STATES])).order_by(jobs.c.id)
     ).all()
     held: dict[int, list[int]] = {}
-    for job_id, core in conn.execute(select(core_claims.c.job_id, core_claims.c.core).order_by(core_claims.c.core)):
+    lent: dict[int, list[tuple[int, int]]] = {}
+    for job_id, core, donor in conn.execute(select(core_claims.c.job_id, core_claims.c.core, core_claims.c.lent_by)
+                                            .order_by(core_claims.c.core)):
         held.setdefault(job_id, []).append(core)
+        if donor is not None:
+            lent.setdefault(job_id, []).append((core, donor))
     allocations = []
     for row in job_rows:
         if row.state == JobState.RUNNING.value:
-            used = None if row.cpu_percent is None else row.cpu_percent / 100.0
+            recent = row.usage[-1] / 100.0 if row.usage else None
             allocations.append(Allocation(
                 row.id, row.node, tuple(held.get(row.id, ())), row.memory_mb, row.storage_mb,
-                tuple(row.gpu_ids or ()), row.started_at or 0.0, used,
+                tuple(row.gpu_ids or ()), row.started_at or 0.0, usage.estimate(row.usage or [], row.started_at, now),
+                recent, row.resized_at, tuple(lent.get(row.id, ())),
             ))
+    core_jobs = tuple(to_core_job(r) for r in job_rows)
     return Snapshot(
-        tuple(to_core_node(r) for r in node_rows),
-        tuple(to_core_job(r) for r in job_rows),
-        tuple(allocations),
+        tuple(to_core_node(r) for r in node_rows), core_jobs, tuple(allocations), reservation,
+        _ended_dependencies(conn, core_jobs), _quotas(conn),
     )
+
+
+def _ended_dependencies(conn: Connection, active: tuple[Job, ...]) -> dict[int, JobState]:
+    wanted = {dep for job in active for dep, _ in job.depends_on} - {j.id for j in active}
+    if not wanted:
+        return {}
+    rows = conn.execute(select(jobs.c.id, jobs.c.state).where(jobs.c.id.in_(wanted)))
+    return {job_id: JobState(state) for job_id, state in rows}
+
+
+def _quotas(conn: Connection) -> dict[str, Quota]:
+    rows = conn.execute(select(clusters)).all()
+    return {r.name: Quota(r.quota_cores, r.quota_memory_mb, r.quota_gpus) for r in rows
+            if (r.quota_cores, r.quota_memory_mb, r.quota_gpus) != (None, None, None)}

@@ -64,6 +64,6 @@ def test_verifier_rejects_what_no_longer_fits():
     snap = snapshot([node("n1", 2)], [job(1, cores=2), job(2, cores=2)])
     plan = schedule(snap, 0.0, RNG, GREEDY)
     fresher = snapshot([node("n1", 2)], [job(1, cores=2), job(2, cores=2)], [running(job(7), "n1", (0,))])
-    accepted, rejected = verify(fresher, plan)
-    assert accepted == [] and "not all free" in rejected[0][1]
-    assert verify(snap, plan)[0] == plan.placements
+    checked = verify(fresher, plan)
+    assert checked.placements == [] and "not all free" in checked.rejected[0][1]
+    assert verify(snap, plan).placements == plan.placements

@@ -1,0 +1,88 @@
+"""Preemption: a waiting job of strictly higher priority may evict running jobs.
+
+It runs after every job was placed without evicting anyone and after idle
+cores were reclaimed (shrink before evict). For one waiting job it picks, on
+each node it could use, victims of strictly lower priority in the configured
+order, keeps a minimal set (drops any victim the job fits without), and evicts
+only where that set actually makes the job fit; the node needing the fewest
+victims (then the fewest cores evicted) wins.
+
+Victim orders (lowest priority first in both):
+- ``newest-first`` (default): the most recently started first: loses the least work;
+- ``oldest-first``: the original deployment scheduler's rule.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from heaven.core.feasibility import node_ready
+from heaven.core.model import Allocation, Job
+from heaven.core.plan import Preempt
+
+if TYPE_CHECKING:
+    from heaven.core.scheduler import Cycle
+
+NEWEST_FIRST = "newest-first"
+OLDEST_FIRST = "oldest-first"
+VICTIM_ORDERS = (NEWEST_FIRST, OLDEST_FIRST)
+
+
+def _victims(cycle: Cycle, job: Job, node: str) -> list[tuple[Allocation, Job]]:
+    out = []
+    for alloc in cycle.snapshot.allocations:
+        victim = cycle.jobs.get(alloc.job_id)
+        if alloc.node == node and victim is not None and victim.priority < job.priority \
+                and alloc.job_id not in cycle.touched:
+            out.append((alloc, victim))
+    newest = cycle.config.victim_order == NEWEST_FIRST
+    out.sort(key=lambda av: (av[1].priority, -av[0].started_at if newest else av[0].started_at, av[0].job_id))
+    return out
+
+
+def _fits(job: Job, cap, chosen: list[tuple[Allocation, Job]]) -> bool:
+    return (cap.free_cores + sum(len(a.cores) for a, _ in chosen) >= job.cores
+            and cap.memory_mb + sum(a.memory_mb for a, _ in chosen) >= job.memory_mb
+            and cap.storage_mb + sum(a.storage_mb for a, _ in chosen) >= job.storage_mb
+            and len(cap.gpu_ids) + sum(len(a.gpu_ids) for a, _ in chosen) >= job.gpus)
+
+
+def minimal_set(job: Job, cap, victims: list[tuple[Allocation, Job]]) -> list[tuple[Allocation, Job]] | None:
+    """The shortest prefix of ``victims`` that makes ``job`` fit, minus any victim it fits without."""
+    chosen: list[tuple[Allocation, Job]] = []
+    for victim in victims:
+        if _fits(job, cap, chosen):
+            break
+        chosen.append(victim)
+    if not _fits(job, cap, chosen):
+        return None
+    for victim in list(reversed(chosen)):  # the least preferred victims are spared first
+        rest = [v for v in chosen if v is not victim]
+        if _fits(job, cap, rest):
+            chosen = rest
+    return chosen
+
+
+def evict_for(cycle: Cycle, job: Job) -> bool:
+    """Evict the fewest lower-priority jobs that make ``job`` fit, and place it. False: no change."""
+    best = None
+    for cap in cycle.caps.values():
+        node = cap.node
+        if (job.node is not None and node.name != job.node) or (job.cluster is not None and node.cluster != job.cluster):
+            continue
+        if node_ready(job, cap) is not None or cycle.ledger.check(job, cap) is not None:
+            continue
+        chosen = minimal_set(job, cap, _victims(cycle, job, node.name))
+        if chosen is None:
+            continue
+        cost = (len(chosen), sum(len(a.cores) for a, _ in chosen), node.name)
+        if best is None or cost < best[0]:
+            best = (cost, cap, chosen)
+    if best is None:
+        return False
+    _, cap, chosen = best
+    for alloc, victim in chosen:
+        cycle.release(alloc)
+        cycle.plan.preemptions.append(Preempt(victim.id, alloc.node, f"evicted for job {job.id} (priority {job.priority} > {victim.priority})"))
+        cycle.plan.counts.preempted += 1
+    cycle.place(job, cap)
+    return True
