@@ -52,7 +52,8 @@ def sim(
     policy: Annotated[Policy, typer.Option(help="backfilling: fcfs (none), rl-backfill (published variant), easy")] = Policy.easy,
     order: Annotated[Order, typer.Option(help="queue order: fifo, sjf (shortest estimate first), f1")] = Order.fifo,
     steal: Annotated[bool, typer.Option("--steal", help="reclaim idle cores from running jobs for waiting ones")] = False,
-    preempt: Annotated[bool, typer.Option("--preempt", help="let higher-priority jobs evict lower ones")] = False,
+    preempt: Annotated[bool, typer.Option("--preempt", help="let higher-priority jobs evict lower ones "
+                                          "(SWF jobs share one priority: nothing is evicted)")] = False,
     protocol: Annotated[Protocol, typer.Option(help="whole trace, or RLScheduler's 10 × 1,024-job sequences")] = Protocol.whole,
     json_out: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
     plot: Annotated[Path | None, typer.Option(help="write queue length and utilization over time to this PNG")] = None,

@@ -191,6 +191,11 @@ class Replay:
         self.used.append(self.used_now)
 
     def _apply(self, plan: Plan) -> None:
+        unmodelled = [name for name in ("preemptions", "grows", "cancellations") if getattr(plan, name, None)]
+        if unmodelled:
+            # SWF jobs share one priority, have no dependencies and report no live samples,
+            # so the core never plans these here; if it does, stop rather than drift.
+            raise RuntimeError(f"the simulator does not carry out {', '.join(unmodelled)} (t={self.now:g})")
         now = self.now
         for shrink in plan.shrinks:
             state = self.running[shrink.job_id]
@@ -222,8 +227,8 @@ class Replay:
             self._check()
 
     def _schedule_end(self, state: _Running) -> None:
-        state.version += 1
         self.sequence += 1
+        state.version = self.sequence  # unique, so an older entry for the job never matches
         end = state.since + state.work_left / state.rate
         heapq.heappush(self.ends, (end, self.sequence, state.job.id, state.version))
 

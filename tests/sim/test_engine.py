@@ -54,6 +54,16 @@ def test_a_job_shrunk_below_its_parallelism_stretches_in_proportion():
     assert engine.running[1].alloc.cores == (0, 1) and engine.busy_cores == 2
 
 
+def test_a_plan_part_the_simulator_does_not_model_stops_the_replay():
+    from heaven.core import plan as plans
+
+    if not hasattr(plans, "Preempt"):
+        pytest.skip("the core plans no evictions")
+    engine = Replay(JOBS, 4, config_for("fcfs", "fifo", False, WHOLE))
+    with pytest.raises(RuntimeError, match="does not carry out preemptions"):
+        engine._apply(Plan(preemptions=[plans.Preempt(1, NODE, "test")]))
+
+
 def test_one_cycle_per_event_even_at_the_same_instant():
     # Job 2 arrives at t=100, exactly when job 1 ends: two events, two cycles.
     out = replay([SimJob(1, 0, 100, 4, 100), SimJob(2, 100, 10, 4, 10)], 4)
