@@ -36,6 +36,7 @@ class AgentSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HEAVEN_AGENT_")
 
     name: str = ""
+    cluster: str = "default"
     controller: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 0  # 0: pick a free port

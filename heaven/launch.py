@@ -48,6 +48,7 @@ def controller(
 @app.command()
 def agent(
     name: Annotated[str | None, typer.Option(help="node name (HEAVEN_AGENT_NAME; default: host name)")] = None,
+    cluster: Annotated[str | None, typer.Option(help="the cluster (pool) this node belongs to")] = None,
     controller_url: Annotated[str | None, typer.Option("--controller", help="controller URL")] = None,
     cores: Annotated[str | None, typer.Option(help="CPUs this node offers, e.g. 0-3,6 (default: all)")] = None,
     port: Annotated[int | None, typer.Option(help="port for the agent's own API (0: any free port)")] = None,
@@ -62,7 +63,7 @@ def agent(
     from heaven.agent.server import create_agent_app
     from heaven.config import AgentSettings
 
-    given = {"name": name, "controller": controller_url, "cores": cores, "port": port, "mode": mode, "workdir": workdir}
+    given = {"name": name, "cluster": cluster, "controller": controller_url, "cores": cores, "port": port, "mode": mode, "workdir": workdir}
     settings = AgentSettings(**{k: v for k, v in given.items() if v is not None})
     if settings.mode not in ("cgroup", "affinity", "auto"):
         err.print(f"[red]error:[/red] --mode must be cgroup, affinity or auto, not {settings.mode!r}")

@@ -78,10 +78,11 @@ class LiveCluster:
         self.controller.send_signal(signal.SIGKILL)
         self.controller.wait()
 
-    def start_agent(self, name: str, cores: str, mode: str = "auto") -> None:
+    def start_agent(self, name: str, cores: str, mode: str = "auto", cluster: str = "default") -> None:
         log = open(self.root / f"agent-{name}.log", "ab")
         self.agents[name] = subprocess.Popen(
             [*LAUNCH, "agent", "--name", name, "--controller", self.url, "--cores", cores, "--mode", mode,
+             "--cluster", cluster,
              "--workdir", str(self.root / "agents")], env=self.env, stdout=log, stderr=subprocess.STDOUT)
         wait_for(lambda: self.node(name) and self.node(name)["state"] == "up", 30, what=f"agent {name} to register")
 

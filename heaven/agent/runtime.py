@@ -65,7 +65,8 @@ class Agent:
     # -- registration ----------------------------------------------------------------
     async def register(self) -> None:
         body = {"name": self.name, "endpoint": self.endpoint, "local_cores": self.local_cores,
-                "memory_mb": self.memory_mb, "storage_mb": self.storage_mb, "gpus": self.gpus}
+                "memory_mb": self.memory_mb, "storage_mb": self.storage_mb, "gpus": self.gpus,
+                "cluster": self.settings.cluster}
         if self.core_offset is not None:
             body["core_offset"] = self.core_offset
         while True:

@@ -54,16 +54,21 @@ def submit(
     cores: Annotated[int, typer.Option(min=1, help="cores to grant")] = 1,
     min_cores: Annotated[int | None, typer.Option(min=1, help="never shrink below this many cores")] = None,
     memory: Annotated[int, typer.Option(min=0, help="memory limit in MB (0: none)")] = 0,
-    priority: Annotated[int, typer.Option(help="higher runs first")] = 0,
+    priority: Annotated[str, typer.Option(help="an integer (higher runs first) or low, normal, high, critical")] = "normal",
     name: Annotated[str | None, typer.Option(help="a name for the job")] = None,
     node: Annotated[str | None, typer.Option(help="run on this node only")] = None,
-    walltime: Annotated[float | None, typer.Option(help="seconds the job may run")] = None,
+    cluster: Annotated[str | None, typer.Option(help="run in this cluster only")] = None,
+    walltime: Annotated[float | None, typer.Option(help="seconds the job may run (then TERM, then KILL)")] = None,
+    after: Annotated[list[int] | None, typer.Option(help="start after this job succeeds (repeatable)")] = None,
+    after_any: Annotated[list[int] | None, typer.Option(help="start after this job ends (repeatable)")] = None,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="refuse instead of queueing when it cannot start now")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Submit a batch job: heaven submit --cores 2 -- python train.py"""
-    job = client().submit(command=command, cores=cores, min_cores=min_cores, memory_mb=memory, priority=priority,
-                          name=name, node=node, walltime=walltime, no_wait=no_wait or None)
+    job = client().submit(command=command, cores=cores, min_cores=min_cores, memory_mb=memory,
+                          priority=int(priority) if priority.lstrip("-").isdigit() else priority,
+                          name=name, node=node, cluster=cluster, walltime=walltime, after=after or None,
+                          after_any=after_any or None, no_wait=no_wait or None)
     if as_json:
         sys.stdout.write(json.dumps(job, indent=2) + "\n")
     else:

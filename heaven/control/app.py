@@ -16,7 +16,7 @@ import heaven
 from heaven.config import ControllerSettings
 from heaven.control import errors
 from heaven.control.legacy_driver import LegacyDriver
-from heaven.control.routers import agents, events, jobs, legacy, nodes
+from heaven.control.routers import agents, clusters, events, jobs, legacy, nodes
 from heaven.control.runtime import Controller
 from heaven.store.engine import Store
 
@@ -46,7 +46,7 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     app.state.controller = ctl
     app.state.legacy = legacy_driver
     errors.install(app)
-    for module in (jobs, nodes, agents, events, legacy):
+    for module in (jobs, nodes, clusters, agents, events, legacy):
         app.include_router(module.router)
 
     @app.get("/health", tags=["health"])

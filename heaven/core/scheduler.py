@@ -232,6 +232,8 @@ def schedule(snapshot: Snapshot, now: float, rng: random.Random, config: Schedul
                 if head_at is not None and ordered[head_at] is job:
                     head_at = None
     plan.counts.unschedulable = len(unplaced) - evicted_for
+    if config.explain:
+        _count_higher_priority_ahead(ordered, plan)
     if head_at is None:
         return plan
     head, rest = ordered[head_at], ordered[head_at + 1:]
@@ -246,6 +248,21 @@ def schedule(snapshot: Snapshot, now: float, rng: random.Random, config: Schedul
             if job.id not in plan.waiting and job.id not in placed:
                 plan.waiting[job.id] = why
     return plan
+
+
+def _count_higher_priority_ahead(ordered: list[Job], plan: Plan) -> None:
+    """Add "; N higher-priority jobs ahead" to the reason of every waiting job that has them."""
+    placed = {p.job_id for p in plan.placements}
+    ahead: dict[int, int] = {}  # priority -> waiting jobs seen so far with that priority
+    for job in ordered:
+        higher = sum(n for priority, n in ahead.items() if priority > job.priority)
+        reason = plan.waiting.get(job.id)
+        if reason is not None and higher:
+            plural = "s" if higher > 1 else ""
+            plan.waiting[job.id] = Reason(reason.code, f"{reason.message}; {higher} higher-priority job{plural} ahead",
+                                          reason.field)
+        if job.id not in placed:
+            ahead[job.priority] = ahead.get(job.priority, 0) + 1
 
 
 def _ordered(snapshot: Snapshot, config: SchedulerConfig) -> list[Job]:
