@@ -25,7 +25,7 @@ from heaven.core.scheduler import SchedulerConfig
 from heaven.sim.plot import plot_runs
 from heaven.sim.protocol import prepare
 from heaven.sim.reader import SwfError, read_swf
-from heaven.sim.run import PUBLISHED_LUBLIN, Result, config_for, simulate
+from heaven.sim.run import HEADROOM, PUBLISHED_LUBLIN, Result, config_for, simulate
 
 
 class Policy(str, Enum):
@@ -59,7 +59,7 @@ def sim(
     plot: Annotated[Path | None, typer.Option(help="write queue length and utilization over time to this PNG")] = None,
     seed: Annotated[int, typer.Option(help="seed of every random choice: same seed, same numbers")] = 0,
     cores: Annotated[int | None, typer.Option(min=1, help="machine size (default: MaxProcs/MaxNodes of the header)")] = None,
-    headroom: Annotated[float, typer.Option(min=0.0, help="stealing leaves a donor ceil(used × (1 + headroom)) cores")] = 0.2,
+    headroom: Annotated[float, typer.Option(min=0.0, help="stealing leaves a donor ceil(used × (1 + headroom)) cores")] = HEADROOM,
     usage_noise: Annotated[float, typer.Option(min=0.0, max=0.99, help="error of measured use: × (1 ± U(0, noise))")] = 0.0,
 ) -> None:
     """Replay TRACE through the same scheduling core the controller uses, and measure it."""

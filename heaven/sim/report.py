@@ -116,7 +116,7 @@ def noise(ctx: Context) -> str:
     ]
     base, _ = run(ctx, "ctc", "rlscheduler", "easy")
     lines.append(f"| (no stealing) | | {base.mean_bounded_slowdown:.2f} | {hours(base.mean_wait)} | | | | |")
-    for headroom in (0.0, 0.2, 0.5):
+    for headroom in (0.0, 0.25, 0.5):
         for level in (0.0, 0.25, 0.5):
             m, _ = run(ctx, "ctc", "rlscheduler", "easy", "fifo", True, headroom=headroom, usage_noise=level)
             lines.append(

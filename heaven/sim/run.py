@@ -48,7 +48,12 @@ class Result:
         }
 
 
-def config_for(policy: str, order: str, steal: bool, protocol: str, headroom: float = 0.2, **extra) -> SchedulerConfig:
+# The controller's default (heaven.config: steal_headroom), so replays judge what ships.
+HEADROOM = 0.25
+
+
+def config_for(policy: str, order: str, steal: bool, protocol: str, headroom: float = HEADROOM,
+               **extra) -> SchedulerConfig:
     """The core configuration a replay uses."""
     return SchedulerConfig(policy=policy, order=order, steal=steal, headroom=headroom,
                            hold_head=protocol == "rlscheduler", explain=False, **extra)
