@@ -122,3 +122,7 @@ class LiveCluster:
 
     def events(self, **params) -> list[dict]:
         return self.http.get("/api/v1/events", params={"limit": 10000, **params}).json()
+
+    def actions(self, job_id: int) -> list[str]:
+        """A job's events, minus ``wait`` (a changed reason, not a transition)."""
+        return [e["action"] for e in self.events(job=job_id) if e["action"] != "wait"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, bindparam, delete, insert, text, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 
 from heaven.core.plan import Plan
 from heaven.core.states import JobState
@@ -78,7 +78,7 @@ def apply_plan(conn: Connection, plan: Plan, now: float, actor: str = "scheduler
     for g in done.grows:
         conn.execute(insert(core_claims), [{"core": c, "job_id": g.job_id, "node": g.node} for c in g.cores_added])
         _resized(conn, g.job_id, g.node, now, "grow", f"got back cores {list(g.cores_added)}", actor)
-    _store_reasons(conn, plan)
+    _store_reasons(conn, plan, now, actor)
     return Applied(done)
 
 
@@ -87,11 +87,16 @@ def _resized(conn: Connection, job_id: int, node: str, now: float, action: str, 
     events.record(conn, now, action, detail, actor=actor, job=job_id, node=node)
 
 
-def _store_reasons(conn: Connection, plan: Plan) -> None:
-    rows = [{"jid": job_id, "why": str(reason)} for job_id, reason in plan.waiting.items()]
+def _store_reasons(conn: Connection, plan: Plan, now: float, actor: str) -> None:
+    """Keep each waiting job's reason; a reason that changes is recorded as a ``wait`` event
+    (not a transition: the job stays pending), so the log tells why a job waited when."""
+    if not plan.waiting:
+        return
+    current = dict(conn.execute(select(jobs.c.id, jobs.c.reason).where(
+        jobs.c.state == JobState.PENDING.value, jobs.c.id.in_(list(plan.waiting)))).all())
+    rows = [{"jid": job_id, "why": str(reason)} for job_id, reason in plan.waiting.items()
+            if job_id in current and current[job_id] != str(reason)]
     if rows:
-        conn.execute(
-            update(jobs).where(jobs.c.id == bindparam("jid"), jobs.c.state == JobState.PENDING.value,
-                               jobs.c.reason != bindparam("why")).values(reason=bindparam("why")),
-            rows,
-        )
+        conn.execute(update(jobs).where(jobs.c.id == bindparam("jid")).values(reason=bindparam("why")), rows)
+        events.record_many(conn, [{"ts": now, "action": "wait", "detail": r["why"], "actor": actor, "job": r["jid"],
+                                   "node": None, "org_id": None} for r in rows])

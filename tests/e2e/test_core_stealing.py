@@ -41,8 +41,8 @@ def test_idle_cores_move_live_and_come_back(live, tmp_path, mode):
     assert cluster.job(a["id"])["pid"] == a_pid
     wait_for(lambda: not alive(b_running["pid"]), 10, what="B's process to be stopped")
     assert cluster.job(b["id"])["state"] in ("pending", "running")
-    a_events = [e["action"] for e in cluster.events(job=a["id"])]
-    b_events = [e["action"] for e in cluster.events(job=b["id"])]
+    a_events = cluster.actions(a["id"])
+    b_events = cluster.actions(b["id"])
     assert a_events[:4] == ["submit", "start", "shrink", "grow"]
     assert b_events[:4] == ["submit", "start", "preempt", "requeue"]
     cluster.http.post(f"/api/v1/jobs/{a['id']}/cancel")

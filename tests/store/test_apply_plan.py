@@ -41,7 +41,8 @@ def test_plan_is_applied_with_one_event_per_transition(engine):
         assert jobs.claims_of(conn, [a]) == {a: [0, 1]}
         assert jobs.get(conn, b)["reason"].startswith("Insufficient CPU")
         actions = [(e["action"], e["job"], e["node"]) for e in events.since(conn)]
-    assert actions == [("register", None, "n1"), ("submit", a, None), ("submit", b, None), ("start", a, "n1")]
+    assert actions == [("register", None, "n1"), ("submit", a, None), ("submit", b, None), ("start", a, "n1"),
+                       ("wait", b, None)]
 
 
 def test_finish_releases_exactly_what_was_held_and_twice_is_harmless(engine):
