@@ -129,15 +129,15 @@ class Replay:
                 self._advance(max(self.now, jobs[i].submit))
                 self._arrive(jobs[i])
                 i += 1
-            elif self.running:
+            else:
                 self._advance(end)
                 self._complete(heapq.heappop(self.ends)[2])
                 done += 1
                 if self.on_progress is not None and done % 256 == 0:
                     self.on_progress(done)
-            else:  # pragma: no cover - a job that can never start; the core rejects nothing silently
-                raise RuntimeError(f"replay stalled at t={self.now}: {len(self.pending)} jobs can never start")
             self._cycle()
+        if self.pending:  # nothing runs, nothing arrives, and still they wait: say so, do not drop them
+            raise RuntimeError(f"replay stalled at t={self.now:g}: jobs {sorted(self.pending)[:5]} can never start")
         if self.on_progress is not None:
             self.on_progress(done)
         self.records.sort(key=lambda r: r.id)

@@ -9,6 +9,7 @@ error that names the file, the line number and the field, never a guess.
 from __future__ import annotations
 
 import gzip
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -100,10 +101,10 @@ def parse_line(text: str, number: int, path: str | Path = "<trace>") -> SwfJob:
         v = [float(raw) for raw in parts]
     except ValueError:
         v = []
-    if len(v) != len(FIELDS) or any(v[i] != v[i] for i in range(len(v))):  # NaN is not a time either
+    if len(v) != len(FIELDS) or not all(map(math.isfinite, v)):  # "nan" and "inf" are no times either
         for name, raw in zip(FIELDS, parts):
             try:
-                if float(raw) == float(raw):
+                if math.isfinite(float(raw)):
                     continue
             except ValueError:
                 pass

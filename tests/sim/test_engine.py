@@ -104,3 +104,8 @@ def test_a_misjudged_donor_is_slowed_at_most_by_the_headroom_and_noise_bound(ctc
     # a donor runs at (1 - 0.5) × 1.2 = 60% speed, a slowdown of 1 / 0.6.
     m = simulate(ctc_slice, config_for("easy", "fifo", True, WHOLE, headroom=0.2), seed=3, usage_noise=0.5).metrics
     assert 1.0 < m.donor_slowdown_max <= 1 / 0.6 + 1e-9
+
+
+def test_a_job_that_can_never_start_stops_the_replay_instead_of_vanishing():
+    with pytest.raises(RuntimeError, match=r"jobs \[2\] can never start"):
+        replay([SimJob(1, 0, 10, 2, 10), SimJob(2, 1, 10, 8, 10)], 4)

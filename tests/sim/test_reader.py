@@ -46,6 +46,11 @@ def test_a_malformed_field_names_the_line_and_the_field(tmp_path):
     assert str(caught.value) == f"{path}:3 (field 4, run_time): '12x' is not a number"
 
 
+def test_nan_and_inf_are_not_numbers_here(tmp_path):
+    with pytest.raises(SwfError, match=r":1 \(field 2, submit_time\): 'nan' is not a number"):
+        read_swf(write(tmp_path, [swf_line(1, "nan", 5, 2)]))
+
+
 def test_a_fractional_processor_count_is_an_error(tmp_path):
     with pytest.raises(SwfError, match=r":1 \(field 5, allocated_processors\): '4.5' is not a whole number"):
         read_swf(write(tmp_path, [swf_line(1, 0, 5, "4.5")]))
