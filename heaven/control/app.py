@@ -18,6 +18,7 @@ from heaven.control import errors
 from heaven.control.legacy_driver import LegacyDriver
 from heaven.control.routers import agents, clusters, events, jobs, legacy, nodes
 from heaven.control.runtime import Controller
+from heaven.control.submit_batcher import SubmitBatcher
 from heaven.store.engine import Store
 
 STATIC = Path(heaven.__file__).parent / "web" / "static"
@@ -29,10 +30,12 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     store.migrate()
     ctl = Controller(settings, store)
     legacy_driver = LegacyDriver(ctl)
+    submits = SubmitBatcher(ctl)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        tasks = [asyncio.create_task(ctl.run()), asyncio.create_task(legacy_driver.run())]
+        tasks = [asyncio.create_task(ctl.run()), asyncio.create_task(legacy_driver.run()),
+                 asyncio.create_task(submits.run())]
         try:
             yield
         finally:
@@ -45,6 +48,7 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     app = FastAPI(title="Hot-Plug Heaven", version=heaven.__version__, lifespan=lifespan)
     app.state.controller = ctl
     app.state.legacy = legacy_driver
+    app.state.submits = submits
     errors.install(app)
     for module in (jobs, nodes, clusters, agents, events, legacy):
         app.include_router(module.router)

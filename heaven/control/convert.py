@@ -17,24 +17,31 @@ def local_of(node: dict | None, cores: list[int]) -> list[int]:
     return [node["local_cores"][c - node["core_offset"]] for c in cores]
 
 
-def jobs_out(conn: Connection, rows: list[dict]) -> list[JobOut]:
+def jobs_out(conn: Connection, rows: list[dict], positions: bool = True) -> list[JobOut]:
+    """``positions``: compute queue positions (reads the whole queue; a submit answer skips it)."""
     claims = job_rows.claims_of(conn, [r["id"] for r in rows if r["state"] == JobState.RUNNING.value])
     node_by_name = {n["name"]: n for n in node_rows.listing(conn)} if claims else {}
-    positions = queue_positions(conn) if any(r["state"] == JobState.PENDING.value for r in rows) else {}
+    wanted = positions and any(r["state"] == JobState.PENDING.value for r in rows)
+    positions = queue_positions(conn) if wanted else {}
     out = []
     for r in rows:
         cores = claims.get(r["id"], [])
-        out.append(JobOut(
-            id=r["id"], name=r["name"], kind=r["kind"], state=r["state"], reason=r["reason"],
-            queue_position=positions.get(r["id"]), command=r["command"], cores_requested=r["cores"],
-            min_cores=r["min_cores"], memory_mb=r["memory_mb"], storage_mb=r["storage_mb"], gpus=r["gpus"],
-            priority=r["priority"], node=r["node"], cores=cores, local_cores=local_of(node_by_name.get(r["node"]), cores),
-            gpu_ids=r["gpu_ids"] or [], pid=r["pid"], pids=r["pids"] or [], cpu_percent=r["cpu_percent"],
-            rss_mb=r["rss_mb"], exit_code=r["exit_code"], walltime=r["walltime"],
-            depends_on=r["depends_on"] or [], cluster=r["cluster"], submitted_at=r["submitted_at"],
-            started_at=r["started_at"], finished_at=r["finished_at"], runs=r["runs"],
-        ))
+        out.append(job_out(r, cores, local_of(node_by_name.get(r["node"]), cores), positions.get(r["id"])))
     return out
+
+
+def job_out(r: dict, cores: list[int] = (), local_cores: list[int] = (), position: int | None = None) -> JobOut:
+    """One job row as the API shows it (a new pending job needs nothing more than its row)."""
+    return JobOut(
+        id=r["id"], name=r["name"], kind=r["kind"], state=r["state"], reason=r["reason"],
+        queue_position=position, command=r["command"], cores_requested=r["cores"],
+        min_cores=r["min_cores"], memory_mb=r["memory_mb"], storage_mb=r["storage_mb"], gpus=r["gpus"],
+        priority=r["priority"], node=r["node"], cores=list(cores), local_cores=list(local_cores),
+        gpu_ids=r["gpu_ids"] or [], pid=r["pid"], pids=r["pids"] or [], cpu_percent=r["cpu_percent"],
+        rss_mb=r["rss_mb"], exit_code=r["exit_code"], walltime=r["walltime"],
+        depends_on=r["depends_on"] or [], cluster=r["cluster"], submitted_at=r["submitted_at"],
+        started_at=r["started_at"], finished_at=r["finished_at"], runs=r["runs"],
+    )
 
 
 def queue_positions(conn: Connection) -> dict[int, int]:

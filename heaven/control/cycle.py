@@ -22,17 +22,18 @@ from heaven.store.tables import jobs as job_table
 
 def run_cycle(conn: Connection, config: SchedulerConfig, now: float, rng: random.Random,
               usage: UsagePolicy = UsagePolicy(), reservation: Reservation | None = None,
-              recommend_only: bool = False) -> tuple[Plan, Applied, list]:
+              recommend_only: bool = False, pending_after: int | None = None) -> tuple[Plan, Applied, list]:
     """One cycle. With ``recommend_only`` the steals the core proposes are
-    returned (for the event log) but the plan applied is the one without stealing."""
+    returned (for the event log) but the plan applied is the one without stealing.
+    ``pending_after`` limits the queue to jobs submitted since (see Controller.run)."""
     lock_core_map(conn)
-    snapshot = load_snapshot(conn, now, usage, reservation)
+    snapshot = load_snapshot(conn, now, usage, reservation, pending_after)
     plan = schedule(snapshot, now, rng, config)
     recommended: list = []
     if recommend_only and (plan.shrinks or plan.grows):
         recommended = plan.shrinks + plan.grows
         plan = schedule(snapshot, now, rng, replace(config, steal=False))
-    return plan, apply_plan(conn, plan, now), recommended
+    return plan, apply_plan(conn, plan, now, snapshot=snapshot), recommended
 
 
 def sweep_silent_nodes(conn: Connection, now: float, timeout: float) -> set[str]:

@@ -8,7 +8,7 @@ from heaven.core.model import Job
 from heaven.core.states import TERMINAL_JOB_STATES, JobState
 from heaven.store import jobs
 from heaven.store.engine import default_org_id
-from heaven.store.snapshot import load_snapshot
+from heaven.store.snapshot import load_nodes
 from heaven.wire.api import JobSubmit
 
 
@@ -16,9 +16,9 @@ class NotPlaceable(ApiError):
     """--no-wait: the job cannot start now; nothing was written."""
 
 
-def admit(conn, job: Job) -> None:
+def admit(conn, job: Job, nodes: list | None = None) -> None:
     """Refuse, before anything is written, a request no node could ever hold."""
-    reason = never_fits(job, load_snapshot(conn).nodes)
+    reason = never_fits(job, load_nodes(conn) if nodes is None else nodes)
     if reason is not None:
         status = 404 if reason.code == "unknown_node" else 422
         raise ApiError(status, reason.code, reason.message, reason.field)
@@ -32,9 +32,10 @@ def check_dependencies(conn, depends_on: list[dict]) -> None:
             raise ApiError(422, "unknown_dependency", f"{field}: job {dep['job']} does not exist", field)
 
 
-def submit(ctl: Controller, body: JobSubmit, actor: str = "api") -> int:
+def values_of(body: JobSubmit) -> dict:
+    """The job row a submission asks for."""
     min_cores = body.min_cores if body.min_cores is not None else body.cores
-    values = {
+    return {
         "name": body.name or body.command[0].rsplit("/", 1)[-1][:200], "kind": "batch", "command": body.command,
         "cores": body.cores, "min_cores": min_cores, "memory_mb": body.memory_mb, "storage_mb": body.storage_mb,
         "gpus": body.gpus, "priority": body.priority, "node_pin": body.node, "walltime": body.walltime,
@@ -42,7 +43,22 @@ def submit(ctl: Controller, body: JobSubmit, actor: str = "api") -> int:
         "depends_on": [{"job": j, "type": "afterok"} for j in body.after]
                       + [{"job": j, "type": "afterany"} for j in body.after_any],
     }
-    return submit_values(ctl, values, no_wait=body.no_wait, actor=actor)
+
+
+def submit(ctl: Controller, body: JobSubmit, actor: str = "api") -> int:
+    return submit_values(ctl, values_of(body), no_wait=body.no_wait, actor=actor)
+
+
+def as_core_job(values: dict) -> Job:
+    return Job(0, cores=values["cores"], memory_mb=values["memory_mb"], storage_mb=values["storage_mb"],
+               gpus=values["gpus"], node=values.get("node_pin"), cluster=values.get("cluster"))
+
+
+def insert_checked(conn, values: dict, nodes: list, org_id: int, now: float, actor: str) -> dict:
+    """Admission, dependencies, insert: raises ApiError before writing anything."""
+    admit(conn, as_core_job(values), nodes)
+    check_dependencies(conn, values.get("depends_on", []))
+    return jobs.insert_job_row(conn, {"org_id": org_id, **values}, now, actor=actor)
 
 
 def submit_values(ctl: Controller, values: dict, *, no_wait: bool, actor: str) -> int:
@@ -50,10 +66,7 @@ def submit_values(ctl: Controller, values: dict, *, no_wait: bool, actor: str) -
     roll everything back when the job could not start."""
     placed = None
     with ctl.store.begin() as conn:
-        admit(conn, Job(0, cores=values["cores"], memory_mb=values["memory_mb"], storage_mb=values["storage_mb"],
-                        gpus=values["gpus"], node=values.get("node_pin"), cluster=values.get("cluster")))
-        check_dependencies(conn, values.get("depends_on", []))
-        job_id = jobs.insert_job(conn, {"org_id": default_org_id(conn), **values}, ctl.clock(), actor=actor)
+        job_id = insert_checked(conn, values, load_nodes(conn), default_org_id(conn), ctl.clock(), actor)["id"]
         if no_wait:
             plan, placed = ctl.cycle_in(conn)
             if job_id not in {p.job_id for p in placed.placed}:
@@ -63,7 +76,7 @@ def submit_values(ctl: Controller, values: dict, *, no_wait: bool, actor: str) -
     if placed is not None:
         ctl.placed(placed)
     else:
-        ctl.wake()
+        ctl.wake(new_jobs_only=True)
     return job_id
 
 

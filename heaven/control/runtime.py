@@ -17,11 +17,12 @@ from heaven.control.cycle import run_cycle, stop_overdue, sweep_silent_nodes
 from heaven.control.notifier import NodeNotifier
 from heaven.core import Plan, SchedulerConfig
 from heaven.store.apply import Applied
-from heaven.store import events
+from heaven.store import events, jobs
 from heaven.store.engine import Store
 from heaven.store.snapshot import UsagePolicy
 
 log = logging.getLogger("heaven.controller")
+LIGHT_CYCLE_DELAY = 0.003  # seconds; part of submit->running latency, so kept well under its 50 ms goal
 
 
 class Controller:
@@ -41,12 +42,19 @@ class Controller:
         self.cycles = 0
         self.last_counts: dict[str, int] = {}
         self._wake: asyncio.Event | None = None
+        # Only new submissions since the last cycle: a light cycle over just them can
+        # place whatever a full one would (greedy policy: capacity did not grow, and the
+        # older jobs already did not fit it). The interval cycle is always full.
+        self._full = True
+        self._seen = 0  # the newest job id a cycle has considered
         self._loop: asyncio.AbstractEventLoop | None = None
         self.on_placed: list[Callable[[Applied], None]] = []
 
     # -- waking and running cycles -------------------------------------------------
-    def wake(self) -> None:
-        """Callable from any thread: run a cycle soon."""
+    def wake(self, new_jobs_only: bool = False) -> None:
+        """Callable from any thread: run a cycle soon (a light one if only jobs were submitted)."""
+        if not new_jobs_only:
+            self._full = True
         if self._loop is not None and self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
@@ -54,11 +62,15 @@ class Controller:
         # A fresh seeded source per cycle: replaying a cycle gives the same plan.
         return random.Random(self.cycles)
 
-    def cycle_in(self, conn) -> tuple[Plan, Applied]:
+    def cycle_in(self, conn, full: bool = True) -> tuple[Plan, Applied]:
         """Run one cycle inside the caller's unit of work."""
         now = self.clock()
+        light = not full and self.config.policy == "greedy"
+        seen = self._seen
+        self._seen = jobs.newest_id(conn)
         plan, applied, recommended = run_cycle(conn, self.config, now, self.rng(), self.usage, self.reservation,
-                                               recommend_only=self.settings.steal == "recommend")
+                                               recommend_only=self.settings.steal == "recommend",
+                                               pending_after=seen if light else None)
         self.reservation = plan.reservation
         self.cycles += 1
         self.last_counts = plan.counts.as_dict()
@@ -75,9 +87,9 @@ class Controller:
             events.record(conn, now, "recommend", f"would {verb} job {change.job_id} by cores {list(cores)}",
                           job=change.job_id, node=change.node)
 
-    def cycle_now(self) -> Applied:
+    def cycle_now(self, full: bool = True) -> Applied:
         with self.store.begin() as conn:
-            return self.cycle_in(conn)[1]
+            return self.cycle_in(conn, full)[1]
 
     def placed(self, applied: Applied) -> None:
         """After a committed cycle: wake the agents whose assignments changed."""
@@ -109,12 +121,21 @@ class Controller:
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), self.settings.scheduler_interval)
+                full = self._full
             except TimeoutError:
-                pass
+                full = True
+            if not full:
+                # Only submissions woke us: let the ones arriving right behind join this cycle.
+                await asyncio.sleep(LIGHT_CYCLE_DELAY)
+                full = self._full
             self._wake.clear()
+            self._full = False
             try:
-                applied = await asyncio.to_thread(self.cycle_now)
+                started = time.monotonic()
+                applied = await asyncio.to_thread(self.cycle_now, full)
                 self.placed(applied)
+                # Under a flood of wake-ups, leave the store to requests at least as long as a cycle took.
+                await asyncio.sleep(min(0.05, time.monotonic() - started))
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + 1.0
                     await asyncio.to_thread(self.sweep)

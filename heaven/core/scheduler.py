@@ -203,6 +203,9 @@ def schedule(snapshot: Snapshot, now: float, rng: random.Random, config: Schedul
         giveback.give_back(cycle)  # a donor whose use climbs is served before anyone waiting
     head_at: int | None = None
     unplaced: list[Job] = []
+    # Capacity only shrinks within a cycle, so a request shape that found no room
+    # finds none later either: its reason is reused instead of searching again.
+    no_room: dict[tuple, Reason | None] = {}
     for i, job in enumerate(ordered):
         if job.depends_on:
             gate = dependencies.blocker(job, snapshot.ended)
@@ -212,12 +215,21 @@ def schedule(snapshot: Snapshot, now: float, rng: random.Random, config: Schedul
             if gate is not None:
                 cycle.wait(job, gate)
                 continue
+        shape = _shape(job)
+        if shape in no_room:
+            unplaced.append(job)
+            cycle.wait(job, no_room[shape])
+            if config.policy != "greedy":
+                head_at = i
+                break
+            continue
         cap, reason = cycle.fit(job)
         if cap is not None:
             cycle.place(job, cap)
             continue
         if config.steal and reclaim.steal(cycle, job):
             continue
+        no_room[shape] = reason
         unplaced.append(job)
         cycle.wait(job, reason)
         if config.policy != "greedy":
@@ -225,8 +237,14 @@ def schedule(snapshot: Snapshot, now: float, rng: random.Random, config: Schedul
             break
     evicted_for = 0
     if config.preempt:
+        hopeless: dict[tuple, int] = {}  # shape -> highest priority that could not evict enough
         for job in unplaced:  # phase two: evict only for jobs nothing else could place
-            if preemption.evict_for(cycle, job):
+            shape = _shape(job)
+            if hopeless.get(shape, -10**9) >= job.priority:
+                continue
+            if not preemption.evict_for(cycle, job):
+                hopeless[shape] = job.priority
+            else:
                 evicted_for += 1
                 plan.waiting.pop(job.id, None)
                 if head_at is not None and ordered[head_at] is job:
@@ -248,6 +266,10 @@ def schedule(snapshot: Snapshot, now: float, rng: random.Random, config: Schedul
             if job.id not in plan.waiting and job.id not in placed:
                 plan.waiting[job.id] = why
     return plan
+
+
+def _shape(job: Job) -> tuple:
+    return (job.cores, job.memory_mb, job.storage_mb, job.gpus, job.node, job.cluster)
 
 
 def _count_higher_priority_ahead(ordered: list[Job], plan: Plan) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 
 from heaven.core.plan import Plan
+from heaven.core.snapshot import Snapshot
 from heaven.core.states import JobState
 from heaven.core.verify import Verified, verify
 from heaven.store import events
@@ -51,9 +52,12 @@ def lock_core_map(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CORE_MAP_LOCK})
 
 
-def apply_plan(conn: Connection, plan: Plan, now: float, actor: str = "scheduler") -> Applied:
+def apply_plan(conn: Connection, plan: Plan, now: float, actor: str = "scheduler",
+               snapshot: Snapshot | None = None) -> Applied:
+    """``snapshot``: one the caller read in this same transaction, after taking the
+    core-map lock (nothing can have changed since); otherwise it is read afresh."""
     lock_core_map(conn)
-    done = verify(load_snapshot(conn), plan)
+    done = verify(snapshot if snapshot is not None else load_snapshot(conn), plan)
     for p in done.preemptions:
         job_rows.requeue_or_end(conn, p.job_id, JobState.PREEMPTED, now, p.reason, actor)
     for c in done.cancellations:

@@ -6,14 +6,18 @@ from sqlalchemy import Connection, insert, select
 from heaven.store.tables import events
 
 
+_INSERT = insert(events)
+
+
 def record(conn: Connection, ts: float, action: str, detail: str = "", *, actor: str = "system",
            job: int | None = None, node: str | None = None, org_id: int | None = None) -> None:
-    conn.execute(insert(events).values(ts=ts, action=action, detail=detail, actor=actor, job=job, node=node, org_id=org_id))
+    conn.execute(_INSERT, {"ts": ts, "action": action, "detail": detail, "actor": actor, "job": job, "node": node,
+                           "org_id": org_id})
 
 
 def record_many(conn: Connection, rows: list[dict]) -> None:
     if rows:
-        conn.execute(insert(events), rows)
+        conn.execute(_INSERT, rows)
 
 
 def since(conn: Connection, after: int = 0, limit: int = 500, job: int | None = None, newest_first: bool = False) -> list[dict]:

@@ -23,13 +23,25 @@ EVENT_ACTION = {
 }
 
 
+_INSERT_JOB = insert(jobs)
+
+
 def insert_job(conn: Connection, values: dict, now: float, actor: str = "api") -> int:
-    row = {"state": JobState.PENDING.value, "reason": "", "gpu_ids": [], "pids": [], "runs": 0,
-           "submitted_at": now, **values}
-    job_id = conn.execute(insert(jobs).values(**row)).inserted_primary_key[0]
+    return insert_job_row(conn, values, now, actor)["id"]
+
+
+def insert_job_row(conn: Connection, values: dict, now: float, actor: str = "api") -> dict:
+    """Insert a pending job and its ``submit`` event; returns the whole new row."""
+    row = {column.name: None for column in jobs.columns}
+    row.update({"state": JobState.PENDING.value, "reason": "", "gpu_ids": [], "pids": [], "runs": 0, "usage": [],
+                "depends_on": [], "submitted_at": now, **values})
+    del row["id"]
+    # Values as parameters of one cached statement: building a statement with the
+    # values in it costs more than the insert itself.
+    row["id"] = conn.execute(_INSERT_JOB, row).inserted_primary_key[0]
     events.record(conn, now, "submit", f"{row['name']}: cores={row['cores']} priority={row['priority']}",
-                  actor=actor, job=job_id, node=row.get("node_pin"), org_id=row["org_id"])
-    return job_id
+                  actor=actor, job=row["id"], node=row.get("node_pin"), org_id=row["org_id"])
+    return row
 
 
 def get(conn: Connection, job_id: int) -> dict | None:
@@ -124,3 +136,7 @@ def set_reason(conn: Connection, job_id: int, reason: str) -> None:
 
 def pending_rows(conn: Connection) -> list:
     return conn.execute(select(jobs).where(jobs.c.state == JobState.PENDING.value)).all()
+
+
+def newest_id(conn: Connection) -> int:
+    return conn.execute(select(func.max(jobs.c.id))).scalar() or 0

@@ -1,13 +1,14 @@
 """Reading the store into the core's immutable Snapshot (the only converter that way)."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Text, select, type_coerce
 
 from heaven.core import Allocation, Job, Node, Snapshot
 from heaven.core.model import Quota, Reservation
-from heaven.core.states import ACTIVE_JOB_STATES, JobState, NodeState
+from heaven.core.states import JobState, NodeState
 from heaven.store.tables import clusters, core_claims, jobs, nodes
 
 
@@ -37,23 +38,42 @@ def to_core_node(row) -> Node:
     )
 
 
+# The dependency list comes as raw JSON text and is decoded only when not empty:
+# on a queue of thousands, decoding "[]" per row per cycle is most of the cost.
+_JOB_FIELDS = (jobs.c.id, jobs.c.cores, jobs.c.min_cores, jobs.c.memory_mb, jobs.c.storage_mb, jobs.c.gpus,
+               jobs.c.priority, jobs.c.submitted_at, jobs.c.node_pin, jobs.c.walltime, jobs.c.state, jobs.c.name,
+               jobs.c.cluster, type_coerce(jobs.c.depends_on, Text).label("depends_on"), jobs.c.started_at)
+_STATES = {s.value: s for s in JobState}
+
+
 def to_core_job(row) -> Job:
+    deps = row.depends_on
+    if isinstance(deps, str):
+        deps = json.loads(deps) if deps not in ("[]", "") else ()
     return Job(
-        id=row.id, cores=row.cores, min_cores=row.min_cores, memory_mb=row.memory_mb,
-        storage_mb=row.storage_mb, gpus=row.gpus, priority=row.priority, submitted_at=row.submitted_at,
-        node=row.node_pin, walltime=row.walltime, state=JobState(row.state), name=row.name, cluster=row.cluster,
-        depends_on=tuple((d["job"], d["type"]) for d in row.depends_on or ()),
+        row.id, row.cores, row.min_cores, row.memory_mb, row.storage_mb, row.gpus, row.priority, row.submitted_at,
+        row.node_pin, row.walltime, _STATES[row.state], row.name, row.cluster,
+        tuple((d["job"], d["type"]) for d in deps or ()),
     )
 
 
+def load_nodes(conn: Connection) -> list[Node]:
+    return [to_core_node(r) for r in conn.execute(select(nodes))]
+
+
 def load_snapshot(conn: Connection, now: float | None = None, usage: UsagePolicy = UsagePolicy(),
-                  reservation: Reservation | None = None) -> Snapshot:
+                  reservation: Reservation | None = None, pending_after: int | None = None) -> Snapshot:
     """Everything active, as the core sees it. Without ``now`` no usage is
-    trusted (nothing can be stolen): verification does not need it."""
+    trusted (nothing can be stolen): verification does not need it.
+    ``pending_after``: only pending jobs with a larger id (a cycle for new submissions)."""
     node_rows = conn.execute(select(nodes)).all()
-    job_rows = conn.execute(
-        select(jobs).where(jobs.c.state.in_([s.value for s in ACTIVE_JOB_STATES])).order_by(jobs.c.id)
-    ).all()
+    query = select(*_JOB_FIELDS).where(jobs.c.state == JobState.PENDING.value)
+    if pending_after is not None:
+        query = query.where(jobs.c.id > pending_after)
+    pending = conn.execute(query).all()
+    running = conn.execute(select(*_JOB_FIELDS, jobs.c.node, jobs.c.gpu_ids, jobs.c.usage, jobs.c.resized_at)
+                           .where(jobs.c.state == JobState.RUNNING.value)).all()
+    job_rows = sorted([*pending, *running], key=lambda r: r.id)
     held: dict[int, list[int]] = {}
     lent: dict[int, list[tuple[int, int]]] = {}
     for job_id, core, donor in conn.execute(select(core_claims.c.job_id, core_claims.c.core, core_claims.c.lent_by)
@@ -62,14 +82,13 @@ def load_snapshot(conn: Connection, now: float | None = None, usage: UsagePolicy
         if donor is not None:
             lent.setdefault(job_id, []).append((core, donor))
     allocations = []
-    for row in job_rows:
-        if row.state == JobState.RUNNING.value:
-            recent = row.usage[-1] / 100.0 if row.usage else None
-            allocations.append(Allocation(
-                row.id, row.node, tuple(held.get(row.id, ())), row.memory_mb, row.storage_mb,
-                tuple(row.gpu_ids or ()), row.started_at or 0.0, usage.estimate(row.usage or [], row.started_at, now),
-                recent, row.resized_at, tuple(lent.get(row.id, ())),
-            ))
+    for row in running:
+        recent = row.usage[-1] / 100.0 if row.usage else None
+        allocations.append(Allocation(
+            row.id, row.node, tuple(held.get(row.id, ())), row.memory_mb, row.storage_mb,
+            tuple(row.gpu_ids or ()), row.started_at or 0.0, usage.estimate(row.usage or [], row.started_at, now),
+            recent, row.resized_at, tuple(lent.get(row.id, ())),
+        ))
     core_jobs = tuple(to_core_job(r) for r in job_rows)
     return Snapshot(
         tuple(to_core_node(r) for r in node_rows), core_jobs, tuple(allocations), reservation,

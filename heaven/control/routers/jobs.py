@@ -4,11 +4,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 
 from heaven.control import job_service
-from heaven.control.convert import jobs_out
+from heaven.control.convert import job_out, jobs_out
 from heaven.control.deps import controller
 from heaven.control.errors import ApiError, not_found
 from heaven.control.runtime import Controller
@@ -22,9 +23,12 @@ STATES = [s.value for s in JobState]
 
 
 @router.post("", status_code=201, response_model=JobOut)
-def submit(body: JobSubmit, ctl: Ctl) -> JobOut:
-    job_id = job_service.submit(ctl, body)
-    return show(job_id, ctl)
+async def submit(body: JobSubmit, request: Request, ctl: Ctl) -> JobOut:
+    if body.no_wait:  # needs a scheduling cycle in its own transaction
+        job_id = await run_in_threadpool(job_service.submit, ctl, body)
+        return await run_in_threadpool(show, job_id, ctl)
+    row = await request.app.state.submits.submit(job_service.values_of(body), "api")
+    return job_out(row)
 
 
 @router.get("", response_model=list[JobOut])
