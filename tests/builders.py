@@ -22,3 +22,14 @@ def running(j: Job, node_name: str, cores: tuple[int, ...], **kw) -> tuple[Job, 
 def snapshot(nodes=(), pending=(), running_jobs=()) -> Snapshot:
     jobs = list(pending) + [j for j, _ in running_jobs]
     return Snapshot(tuple(nodes), tuple(jobs), tuple(a for _, a in running_jobs))
+
+
+def snapshot_with(nodes=(), pending=(), running_jobs=(), **fields) -> Snapshot:
+    """``snapshot(...)`` with more Snapshot fields: ``quotas={...}``, ``ended={...}``, ``reservation=...``."""
+    from dataclasses import replace
+    return replace(snapshot(nodes, pending, running_jobs), **fields)
+
+
+def borrowing(j: Job, node_name: str, cores: tuple[int, ...], lent_by: dict[int, int], **kw) -> tuple[Job, Allocation]:
+    """A running job holding ``cores``, of which ``lent_by`` = {core: donor job id} were stolen from donors."""
+    return running(j, node_name, cores, lent=tuple(sorted(lent_by.items())), **kw)

@@ -1,0 +1,268 @@
+"""Random histories through the real scheduling core (Hypothesis stateful testing).
+
+A small in-memory cluster (``harness.Model``) lives through random histories:
+jobs are submitted (sizes, minimums, priorities, memory, GPUs, dependencies on
+earlier jobs, pins, clusters), complete (twice, sometimes), report usage, are
+cancelled; nodes are lost, come back, drain. ``cycle`` runs ``schedule`` with
+core stealing and preemption on, checks the plan (``harness.check_plan`` and
+``verify``), applies it as the store does and advances the clock. After every
+step the invariants of DESIGN.md must hold (``Model.check``), and every
+transition must have written exactly one event.
+
+Four machines, one per slice of the configuration space:
+- greedy/fcfs, stealing and preemption, no quotas: must pass;
+- quotas with preemption but no stealing: must pass;
+- quotas with stealing: strict xfail, stealing and give-back overrun quotas;
+- the backfilling policies: strict xfail, backfill starts jobs whose dependencies have not ended.
+"""
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from heaven.core.feasibility import never_fits
+from heaven.core.model import Job, Node, Quota
+from heaven.core.scheduler import SchedulerConfig, schedule
+from heaven.core.states import JobState, NodeState
+from heaven.core.verify import verify
+from tests.core.harness import DependencyBroken, Model, QuotaExceeded, check_plan
+
+CLUSTERS = ("a", "b")
+
+node_specs = st.lists(
+    st.fixed_dictionaries({
+        "cores": st.integers(2, 8),
+        "memory_mb": st.sampled_from([1024, 2048, 4096]),
+        "gpus": st.sampled_from([0, 0, 1, 2]),
+        "reserved": st.booleans(),
+        "cluster": st.sampled_from(CLUSTERS),
+    }),
+    min_size=1, max_size=4,
+)
+job_specs = st.fixed_dictionaries({
+    "cores": st.sampled_from([1, 1, 2, 2, 3, 4]) | st.integers(1, 8),
+    "min_share": st.floats(0, 1),
+    "priority": st.integers(0, 3),
+    "memory_mb": st.sampled_from([0, 0, 256, 1024]),
+    "gpus": st.sampled_from([0, 0, 0, 1]),
+    "deps": st.just([]) | st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(["afterok", "afterany"])),
+                                   max_size=2),
+    "pin": st.integers(0, 12),  # pinned to the pin-th node when there is one
+    "cluster": st.sampled_from([None, None, *CLUSTERS]),
+    "walltime": st.sampled_from([None, 5.0, 20.0, 80.0]),
+})
+usage_share = st.sampled_from([None, 0.0, 0.1, 0.2, 0.5, 0.9, 1.0]) | st.floats(0, 1)
+quota_specs = st.dictionaries(
+    st.sampled_from(CLUSTERS),
+    st.builds(Quota, cores=st.integers(1, 10) | st.none(), memory_mb=st.sampled_from([None, 1024, 3072]),
+              gpus=st.sampled_from([None, 0, 1])),
+    max_size=2,
+)
+
+
+cycles = st.fixed_dictionaries({
+    "seed": st.integers(0, 2**32),
+    "dt": st.sampled_from([1.0, 5.0, 15.0]),
+    "policy": st.integers(0, 3),  # index into the machine's POLICIES
+    "victim_order": st.sampled_from(["newest-first", "oldest-first"]),
+    "cooldown": st.sampled_from([0.0, 10.0]),
+    "headroom": st.sampled_from([0.0, 0.25]),
+    "floor": st.sampled_from([1, 1, 2]),  # SchedulerConfig.min_cores
+    "explain": st.booleans(),
+})
+# Like the controller, which runs a cycle on every submit and complete, a change is usually followed by a cycle.
+wakes = st.none() | cycles
+
+
+class ClusterHistory(RuleBasedStateMachine):
+    POLICIES: tuple[str, ...] = ("greedy", "fcfs")
+    STEAL = True
+    # True: random quotas (or none) or tight ones; "tight": every cluster a core quota just short of its capacity.
+    QUOTAS: bool | str = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.m = Model()
+        self.expected_transitions = 0
+
+    @initialize(specs=node_specs, quotas=quota_specs, tight=st.integers(1, 4),
+                first_jobs=st.lists(job_specs, max_size=10), wake=wakes)
+    def build(self, specs, quotas, tight, first_jobs, wake):
+        offset = 0
+        for i, s in enumerate(specs):
+            reserved = frozenset({0}) if s["reserved"] else frozenset()
+            name = f"n{i + 1}"
+            self.m.nodes[name] = Node(name, offset, tuple(range(s["cores"])), memory_mb=s["memory_mb"], gpus=s["gpus"],
+                                      reserved=reserved, cluster=s["cluster"])
+            offset += s["cores"] + 3  # gaps in the core map: global indices are not positions
+        held = {c: sum(n.schedulable_cores for n in self.m.nodes.values() if n.cluster == c) for c in CLUSTERS}
+        if self.QUOTAS == "tight":  # every cluster ``tight`` cores short of what its nodes hold
+            self.m.quotas = {c: Quota(cores=max(1, held[c] - tight)) for c in CLUSTERS}
+        elif self.QUOTAS:
+            self.m.quotas = quotas if tight % 2 else {c: Quota(cores=max(1, held[c] - tight)) for c in CLUSTERS}
+        self.submit(first_jobs, wake)  # start from a busy cluster: most bugs need one
+
+    # -- users ----------------------------------------------------------------------------------
+    @rule(specs=st.lists(job_specs, min_size=1, max_size=5), wake=wakes)
+    def submit(self, specs, wake):
+        for s in specs:
+            ids = sorted(self.m.jobs)
+            depends_on = tuple(sorted({(ids[i % len(ids)], kind) for i, kind in s["deps"]})) if ids else ()
+            names = sorted(self.m.nodes)
+            node = names[s["pin"]] if s["pin"] < len(names) else None
+            cluster = s["cluster"]
+            if node is not None and cluster is not None:
+                cluster = self.m.nodes[node].cluster  # a pin into another cluster: see test_quotas.py (xfail)
+            cores = s["cores"]
+            job = Job(0, cores=cores, min_cores=max(1, round(s["min_share"] * cores)), memory_mb=s["memory_mb"],
+                      gpus=s["gpus"], priority=s["priority"], node=node, cluster=cluster, walltime=s["walltime"],
+                      depends_on=depends_on)
+            if never_fits(job, list(self.m.nodes.values())) is None:  # admission, as the API does at submit
+                self.m.submit(job)
+        self.wake(wake)
+
+    @precondition(lambda self: self.m.running())
+    @rule(pick=st.integers(0, 10**6), ok=st.booleans(), wake=wakes)
+    def complete(self, pick, ok, wake):
+        running = self.m.running()
+        assert self.m.complete(running[pick % len(running)], ok)
+        self.expected_transitions += 1
+        self.wake(wake)
+
+    @precondition(lambda self: any(j.state in (JobState.SUCCEEDED, JobState.FAILED) for j in self.m.jobs.values()))
+    @rule(pick=st.integers(0, 10**6), ok=st.booleans())
+    def complete_again(self, pick, ok):
+        """A late or repeated exit report of a job that already ended changes nothing."""
+        ended = sorted(j.id for j in self.m.jobs.values() if j.state in (JobState.SUCCEEDED, JobState.FAILED))
+        job_id = ended[pick % len(ended)]
+        before = (self.m.jobs[job_id], len(self.m.events))
+        assert not self.m.complete(job_id, ok)
+        assert (self.m.jobs[job_id], len(self.m.events)) == before
+
+    @precondition(lambda self: self.m.running())
+    @rule(samples=st.lists(st.tuples(usage_share, usage_share), min_size=1, max_size=6), skip=st.integers(0, 5),
+          wake=wakes)
+    def report_usage(self, samples, skip, wake):
+        """Telemetry for the running jobs (from the ``skip``-th on): (estimate, latest sample) as shares of what
+        each holds; None is a job still warming up."""
+        for i, job_id in enumerate(self.m.running()[skip:]):
+            used, recent = samples[i % len(samples)]
+            held = len(self.m.allocs[job_id].cores)
+            self.m.report(job_id, None if used is None else used * held, None if recent is None else recent * held)
+        self.wake(wake)
+
+    @precondition(lambda self: any(j.state in (JobState.PENDING, JobState.RUNNING) for j in self.m.jobs.values()))
+    @rule(pick=st.integers(0, 10**6), wake=wakes)
+    def cancel(self, pick, wake):
+        active = sorted(j.id for j in self.m.jobs.values() if j.state in (JobState.PENDING, JobState.RUNNING))
+        assert self.m.cancel(active[pick % len(active)])
+        self.expected_transitions += 1
+        self.wake(wake)
+
+    # -- nodes ----------------------------------------------------------------------------------
+    @rule(change=st.sampled_from(["lose", "drain", "back", "back"]), pick=st.integers(0, 10), wake=wakes)
+    def node_changes(self, change, pick, wake):
+        """A node stops heartbeating (its jobs are lost and requeued), is drained, or comes back up."""
+        want = {"lose": lambda n: n.state != NodeState.DOWN, "drain": lambda n: n.state == NodeState.UP,
+                "back": lambda n: n.state != NodeState.UP}[change]
+        names = [name for name, node in sorted(self.m.nodes.items()) if want(node)]
+        if names:
+            name = names[pick % len(names)]
+            if change == "lose":
+                self.expected_transitions += 1 + 2 * self.m.lose_node(name)
+            else:
+                self.m.node_transition(name, NodeState.DRAIN if change == "drain" else NodeState.UP)
+                self.expected_transitions += 1
+        self.wake(wake)
+
+    # -- the scheduler ------------------------------------------------------------------------
+    @rule(args=cycles)
+    def cycle(self, args):
+        self.wake(args)
+
+    def wake(self, args) -> None:
+        """One scheduling cycle through the real core, its plan checked, then applied as the store does."""
+        if args is None:
+            return
+        config = SchedulerConfig(policy=self.POLICIES[args["policy"] % len(self.POLICIES)], steal=self.STEAL,
+                                 preempt=True, victim_order=args["victim_order"], cooldown=args["cooldown"],
+                                 headroom=args["headroom"], min_cores=args["floor"], explain=args["explain"])
+        self.m.now += args["dt"]
+        snap = self.m.snapshot()
+        doomed = {j.id for j in snap.pending()
+                  if any(kind == "afterok" and snap.ended.get(dep) not in (None, JobState.SUCCEEDED)
+                         for dep, kind in j.depends_on)}
+        plan = schedule(snap, self.m.now, random.Random(args["seed"]), config)
+        checked = verify(snap, plan)
+        assert checked.rejected == [], f"verify rejects parts of a fresh plan: {checked.rejected}"
+        check_plan(snap, plan, self.m.now, config)
+        before = len(self.m.events)
+        self.m.apply(plan)
+        changes = 2 * len(plan.preemptions) + len(plan.cancellations) + len(plan.placements)
+        assert len(self.m.events) - before == changes + len(plan.shrinks) + len(plan.grows), \
+            "one event per transition and per live resize"
+        self.expected_transitions += changes
+        if config.policy == "greedy":
+            # Every pending job was looked at: none is left whose afterok dependency had failed in the
+            # snapshot (a chain is cancelled one link per cycle: waiting is always safe).
+            left = doomed & set(self.m.pending())
+            assert not left, f"jobs {sorted(left)} still pending though an afterok dependency failed"
+
+    # -- after every step -----------------------------------------------------------------------
+    @invariant()
+    def invariants_hold(self):
+        self.m.check()
+
+    @invariant()
+    def every_transition_is_one_event(self):
+        assert self.m.transitions() == self.expected_transitions
+
+
+FAST = settings(max_examples=150, stateful_step_count=40, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
+# The strict xfails must fail on every run: a fixed seed, no example database, and no shrinking (the
+# unit tests named in their reasons show the bugs minimal).
+FIXED = settings(FAST, derandomize=True, database=None, report_multiple_bugs=False,
+                 phases=[Phase.explicit, Phase.generate])
+
+
+class GreedyHistories(ClusterHistory):
+    pass
+
+
+class QuotaHistoriesWithoutStealing(ClusterHistory):
+    STEAL = False
+    QUOTAS = True
+
+
+class QuotaHistories(ClusterHistory):
+    QUOTAS = "tight"
+
+
+class BackfillHistories(ClusterHistory):
+    POLICIES = ("easy", "rl-backfill")
+
+
+TestGreedyHistories = GreedyHistories.TestCase
+TestGreedyHistories.settings = FAST
+
+TestQuotaHistoriesWithoutStealing = QuotaHistoriesWithoutStealing.TestCase
+TestQuotaHistoriesWithoutStealing.settings = FAST
+
+
+@pytest.mark.xfail(strict=True, raises=QuotaExceeded,
+                   reason="core bug: reclaim.steal places without the quota check, and give-back grows "
+                          "without checking or charging the quota (see test_quotas.py)")
+class TestQuotaHistories(QuotaHistories.TestCase):
+    settings = settings(FIXED, max_examples=600)  # one history in about a hundred breaks a quota
+
+
+@pytest.mark.xfail(strict=True, raises=DependencyBroken,
+                   reason="core bug: backfill (easy, rl-backfill) places jobs behind the head without "
+                          "checking their dependencies (see test_dependencies.py)")
+class TestBackfillHistories(BackfillHistories.TestCase):
+    settings = FIXED
