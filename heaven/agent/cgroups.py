@@ -217,6 +217,18 @@ class ScopeCgroups:
         return ok
 
 
+def stale_scopes(layout: Layout, name: str) -> list[ScopeCgroups]:
+    """Scopes `heaven/<name>.<pid>` left by earlier runs of an agent called `name`
+    whose process is gone: whatever still runs there is no longer anyone's job."""
+    prefix = _safe_name(name) + "."
+    found = []
+    for entry in sorted((layout.cpuset / "heaven").glob(prefix + "*")):
+        pid = entry.name[len(prefix):]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            found.append(ScopeCgroups(layout, entry.name))
+    return found
+
+
 def _rmdir(path: Path, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while True:
@@ -227,7 +239,8 @@ def _rmdir(path: Path, timeout: float) -> bool:
             return True
         except OSError as exc:
             if exc.errno != errno.EBUSY or time.monotonic() >= deadline:
-                log.warning("cannot remove cgroup %s: %s", path, exc)
+                if timeout > 0:  # a single try is expected to fail now and then
+                    log.warning("cannot remove cgroup %s: %s", path, exc)
                 return False
         time.sleep(0.02)
 

@@ -41,7 +41,7 @@ from pathlib import Path
 import psutil
 
 from heaven.agent import affinity
-from heaven.agent.cgroups import JobCgroup, Layout, ScopeCgroups, join_and_pin
+from heaven.agent.cgroups import JobCgroup, Layout, ScopeCgroups, stale_scopes, join_and_pin
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,8 @@ class Executor:
         self._lock = threading.RLock()
         self._jobs: dict[int, _Job] = {}
         self._cgroups: ScopeCgroups | None = None
+        # Job groups the kernel still called busy when their job ended; retried by poll().
+        self._unremoved: list[JobCgroup] = []
         self.mode = "affinity"
         if mode != "affinity":
             reason = self._try_cgroups()
@@ -118,6 +120,22 @@ class Executor:
         self.mode = f"cgroup-v{layout.version}"
         return None
 
+    def clear_stale(self, name: str) -> int:
+        """Kill what earlier, dead runs of agent `name` left in their cgroups and remove
+        those groups (cgroup mode only). Returns how many processes were killed."""
+        if self._cgroups is None:
+            return 0
+        killed = 0
+        for scope in stale_scopes(self._cgroups.layout, name):
+            for base_dir in scope.dirs():
+                for job_dir in (d for d in base_dir.iterdir() if d.is_dir()) if base_dir.is_dir() else ():
+                    group = scope.job(int(job_dir.name.removeprefix("job-"))) if job_dir.name.startswith("job-") else None
+                    if group is not None:
+                        killed += len(group.pids())
+                        group.kill_all(signal.SIGKILL)
+            scope.remove(timeout=2.0)
+        return killed
+
     # -- starting and adopting ------------------------------------------------
 
     def start(self, job_id: int, argv: list[str], local_cores: Sequence[int], memory_mb: int = 0,
@@ -132,9 +150,6 @@ class Executor:
                 raise ExecError(f"job {job_id} is already running on this node")
             cgroup = self._cgroups.job(job_id) if self._cgroups else None
             if cgroup is not None:
-                # Processes left in this group by an earlier run of this agent belong to a job
-                # the controller now wants started afresh: they must not share its cores.
-                cgroup.kill_all(signal.SIGKILL)
                 try:
                     cgroup.create(cores, memory_mb)
                 except OSError as exc:
@@ -286,6 +301,7 @@ class Executor:
     def poll(self) -> list[tuple[int, int]]:
         """Collect every job that has ended: [(job_id, exit_code)]."""
         with self._lock:
+            self._unremoved = [group for group in self._unremoved if not group.remove(timeout=0)]
             done = []
             for job_id in list(self._jobs):
                 code = self.reap(job_id)
@@ -319,8 +335,10 @@ class Executor:
         if job.running.pidfd is not None:
             os.close(job.running.pidfd)
             job.running.pidfd = None
-        if job.cgroup is not None:
-            job.cgroup.remove()  # retried again by shutdown() if a straggler is slow to die
+        if job.cgroup is not None and not job.cgroup.remove(timeout=0):
+            # Right after the last process exits the kernel may still call the group busy:
+            # never wait for it here (this runs on the exit path); poll() retries.
+            self._unremoved.append(job.cgroup)
         self._jobs.pop(job.running.job_id, None)
 
     # -- views and teardown ---------------------------------------------------

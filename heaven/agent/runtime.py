@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 from pathlib import Path
@@ -23,6 +24,7 @@ from heaven.agent.telemetry import Telemetry, machine_resources
 from heaven.config import AgentSettings
 
 log = logging.getLogger("heaven.agent")
+REPORT_DELAY = 0.002  # seconds
 
 
 def parse_cores(text: str) -> list[int]:
@@ -51,7 +53,12 @@ class Agent:
         self.storage_mb, self.gpus = machine["storage_mb"], machine["gpus"]
         self.name = settings.name or socket.gethostname()
         self.workdir = Path(settings.workdir) / self.name
-        self.executor = Executor(self.workdir, self.name, settings.mode)
+        # One cgroup scope per agent process: two agents never share (or remove) each
+        # other's groups; what a dead earlier run of this agent left behind is killed.
+        self.executor = Executor(self.workdir, f"{self.name}.{os.getpid()}", settings.mode)
+        leftovers = self.executor.clear_stale(self.name)
+        if leftovers:
+            log.warning("killed %d processes an earlier run of %s left behind", leftovers, self.name)
         self.telemetry = Telemetry()
         self.http = httpx.AsyncClient(base_url=settings.controller.rstrip("/"), timeout=35.0)
         self.endpoint = ""
@@ -60,6 +67,8 @@ class Agent:
         self.finished: set[tuple[int, int]] = set()
         self.outbox: dict[str, list] = {"started": [], "exits": [], "failed_to_start": []}
         self._send_lock = asyncio.Lock()
+        self._flush_pending = False
+        self._watched: dict[int, int] = {}  # job id -> pidfd with a reader on it
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- registration ----------------------------------------------------------------
@@ -150,11 +159,20 @@ class Agent:
             return  # the heartbeat's poll() catches it
 
         def exited() -> None:
-            self._loop.remove_reader(pidfd)
+            self._unwatch(job_id)
             code = self.executor.reap(job_id)
             if code is not None:
                 self._ended(job_id, run, code)
+        self._watched[job_id] = pidfd
         self._loop.add_reader(pidfd, exited)
+
+    def _unwatch(self, job_id: int) -> None:
+        """Drop the reader on a job's pidfd. Must happen before (or right after, in the same
+        step as) the fd is closed: a later pidfd with the same number would otherwise be
+        taken for this one by the event loop and never report its exit."""
+        pidfd = self._watched.pop(job_id, None)
+        if pidfd is not None:
+            self._loop.remove_reader(pidfd)
 
     def _ended(self, job_id: int, run: int, code: int) -> None:
         self.runs.pop(job_id, None)
@@ -165,6 +183,14 @@ class Agent:
 
     # -- reporting ------------------------------------------------------------------------
     def flush_soon(self) -> None:
+        """Report starts and exits within a couple of milliseconds: what happens meanwhile
+        (a short job's start and its exit, several exits) shares one request."""
+        if not self._flush_pending:
+            self._flush_pending = True
+            self._loop.call_later(REPORT_DELAY, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
         asyncio.ensure_future(self.report(with_telemetry=False))
 
     async def report(self, with_telemetry: bool) -> None:
@@ -190,6 +216,7 @@ class Agent:
     async def heartbeat(self) -> None:
         while True:
             for job_id, code in self.executor.poll():
+                self._unwatch(job_id)
                 if job_id > 0:
                     self._ended(job_id, self.runs.get(job_id, 0), code)
             await self.report(with_telemetry=True)

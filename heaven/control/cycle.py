@@ -22,12 +22,13 @@ from heaven.store.tables import jobs as job_table
 
 def run_cycle(conn: Connection, config: SchedulerConfig, now: float, rng: random.Random,
               usage: UsagePolicy = UsagePolicy(), reservation: Reservation | None = None,
-              recommend_only: bool = False, pending_after: int | None = None) -> tuple[Plan, Applied, list]:
+              recommend_only: bool = False, pending_after: int | None = None,
+              pending_limit: int | None = None) -> tuple[Plan, Applied, list]:
     """One cycle. With ``recommend_only`` the steals the core proposes are
     returned (for the event log) but the plan applied is the one without stealing.
     ``pending_after`` limits the queue to jobs submitted since (see Controller.run)."""
     lock_core_map(conn)
-    snapshot = load_snapshot(conn, now, usage, reservation, pending_after)
+    snapshot = load_snapshot(conn, now, usage, reservation, pending_after, pending_limit)
     plan = schedule(snapshot, now, rng, config)
     recommended: list = []
     if recommend_only and (plan.shrinks or plan.grows):

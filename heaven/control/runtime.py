@@ -23,6 +23,9 @@ from heaven.store.snapshot import UsagePolicy
 
 log = logging.getLogger("heaven.controller")
 LIGHT_CYCLE_DELAY = 0.003  # seconds; part of submit->running latency, so kept well under its 50 ms goal
+# A cycle woken by an event (an exit, a cancel) looks at this many jobs at the head of the
+# queue; the interval cycle looks at all of them (and refreshes every waiting reason).
+EVENT_CYCLE_HEAD = 64
 
 
 class Controller:
@@ -62,15 +65,20 @@ class Controller:
         # A fresh seeded source per cycle: replaying a cycle gives the same plan.
         return random.Random(self.cycles)
 
-    def cycle_in(self, conn, full: bool = True) -> tuple[Plan, Applied]:
-        """Run one cycle inside the caller's unit of work."""
+    def cycle_in(self, conn, full: bool = True, whole_queue: bool = True) -> tuple[Plan, Applied]:
+        """Run one cycle inside the caller's unit of work.
+
+        ``full=False``: only jobs submitted since the last cycle (greedy policy only);
+        ``whole_queue=False``: only the head of the queue (priority order only)."""
         now = self.clock()
-        light = not full and self.config.policy == "greedy"
+        greedy = self.config.policy == "greedy"
         seen = self._seen
         self._seen = jobs.newest_id(conn)
+        head = None if whole_queue or not greedy or self.config.order != "priority" else EVENT_CYCLE_HEAD
         plan, applied, recommended = run_cycle(conn, self.config, now, self.rng(), self.usage, self.reservation,
                                                recommend_only=self.settings.steal == "recommend",
-                                               pending_after=seen if light else None)
+                                               pending_after=seen if not full and greedy else None,
+                                               pending_limit=head)
         self.reservation = plan.reservation
         self.cycles += 1
         self.last_counts = plan.counts.as_dict()
@@ -87,9 +95,9 @@ class Controller:
             events.record(conn, now, "recommend", f"would {verb} job {change.job_id} by cores {list(cores)}",
                           job=change.job_id, node=change.node)
 
-    def cycle_now(self, full: bool = True) -> Applied:
+    def cycle_now(self, full: bool = True, whole_queue: bool = True) -> Applied:
         with self.store.begin() as conn:
-            return self.cycle_in(conn, full)[1]
+            return self.cycle_in(conn, full, whole_queue)[1]
 
     def placed(self, applied: Applied) -> None:
         """After a committed cycle: wake the agents whose assignments changed."""
@@ -121,9 +129,9 @@ class Controller:
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), self.settings.scheduler_interval)
-                full = self._full
+                full, whole_queue = self._full, False
             except TimeoutError:
-                full = True
+                full, whole_queue = True, True
             if not full:
                 # Only submissions woke us: let the ones arriving right behind join this cycle.
                 await asyncio.sleep(LIGHT_CYCLE_DELAY)
@@ -132,7 +140,7 @@ class Controller:
             self._full = False
             try:
                 started = time.monotonic()
-                applied = await asyncio.to_thread(self.cycle_now, full)
+                applied = await asyncio.to_thread(self.cycle_now, full, whole_queue)
                 self.placed(applied)
                 # Under a flood of wake-ups, leave the store to requests at least as long as a cycle took.
                 await asyncio.sleep(min(0.05, time.monotonic() - started))

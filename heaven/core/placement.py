@@ -89,6 +89,11 @@ def find_node(job: Job, index: FreeIndex, rule: str, admit=None) -> tuple[NodeCa
     count, name = index.most_free
     if name is None:
         return None, Reason("no_nodes", "no node is up", "cores")
+    if count == 0:
+        return None, Reason("insufficient_cpu", f"Insufficient CPU: needs {job.cores} cores, no node has a free core", "cores")
+    # The alphabetically first node with the largest block: the reason stays the same from one
+    # cycle to the next while nothing changes (a changed reason is written as an event).
+    name = min(index.buckets[count])
     return None, Reason(
         "insufficient_cpu",
         f"Insufficient CPU: needs {job.cores} cores, the largest free block is {count} on {name}",

@@ -62,14 +62,18 @@ def load_nodes(conn: Connection) -> list[Node]:
 
 
 def load_snapshot(conn: Connection, now: float | None = None, usage: UsagePolicy = UsagePolicy(),
-                  reservation: Reservation | None = None, pending_after: int | None = None) -> Snapshot:
+                  reservation: Reservation | None = None, pending_after: int | None = None,
+                  pending_limit: int | None = None) -> Snapshot:
     """Everything active, as the core sees it. Without ``now`` no usage is
     trusted (nothing can be stolen): verification does not need it.
-    ``pending_after``: only pending jobs with a larger id (a cycle for new submissions)."""
+    ``pending_after``: only pending jobs with a larger id (a cycle for new submissions);
+    ``pending_limit``: only the head of the queue in priority-then-FIFO order."""
     node_rows = conn.execute(select(nodes)).all()
     query = select(*_JOB_FIELDS).where(jobs.c.state == JobState.PENDING.value)
     if pending_after is not None:
         query = query.where(jobs.c.id > pending_after)
+    if pending_limit is not None:
+        query = query.order_by(jobs.c.priority.desc(), jobs.c.submitted_at, jobs.c.id).limit(pending_limit)
     pending = conn.execute(query).all()
     running = conn.execute(select(*_JOB_FIELDS, jobs.c.node, jobs.c.gpu_ids, jobs.c.usage, jobs.c.resized_at)
                            .where(jobs.c.state == JobState.RUNNING.value)).all()
