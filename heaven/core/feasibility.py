@@ -75,6 +75,9 @@ def never_fits(job: Job, nodes: tuple[Node, ...] | list[Node]) -> Reason | None:
         candidates = [n for n in nodes if n.name == job.node]
         if not candidates:
             return Reason(reasons.UNKNOWN_NODE, f"node {job.node} is not registered", "node")
+        if job.cluster is not None and candidates[0].cluster != job.cluster:
+            return Reason(reasons.WRONG_CLUSTER, f"node {job.node} is in cluster {candidates[0].cluster}, not {job.cluster}",
+                          "node")
     else:
         candidates = [n for n in nodes if job.cluster is None or n.cluster == job.cluster]
     if not candidates:

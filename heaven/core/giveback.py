@@ -38,10 +38,12 @@ def give_back(cycle: Cycle) -> None:
         if alloc.job_id in cycle.touched:
             continue
         cap = cycle.caps[alloc.node]
-        offset = cap.node.core_offset
+        cluster, offset = cap.node.cluster, cap.node.core_offset
         want = job.cores - len(alloc.cores)
-        added = sorted(cap.free)[:want]
+        room = cycle.ledger.cores_left(cluster)
+        added = sorted(cap.free)[:want if room is None else min(want, room)]  # free cores count against the quota
         cycle.take(cap, added)
+        cycle.ledger.charge(cluster, len(added), 0, 0)
         want -= len(added)
         added = [offset + p for p in added]
         for borrower in _borrowers(cycle, alloc):
@@ -60,6 +62,7 @@ def give_back(cycle: Cycle) -> None:
                                                       f"job {job.id} took back the cores it lent"))
                 cycle.plan.counts.preempted += 1
                 cycle.take(cap, [c - offset for c in mine])
+                cycle.ledger.charge(cluster, len(mine), 0, 0)  # release() gave back all the borrower held
             added.extend(mine)
             want -= len(mine)
         if added:

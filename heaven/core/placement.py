@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from heaven.core.feasibility import first_reason
 from heaven.core.model import Job
-from heaven.core.reasons import Reason
+from heaven.core.reasons import WRONG_CLUSTER, Reason
 from heaven.core.snapshot import NodeCapacity
 
 BEST_FIT = "best-fit"
@@ -73,14 +73,16 @@ def find_node(job: Job, index: FreeIndex, rule: str, admit=None) -> tuple[NodeCa
         cap = index.caps.get(job.node)
         if cap is None:
             return None, Reason("unknown_node", f"node {job.node} is not registered", "node")
-        reason = first_reason(job, cap) or (admit and admit(job, cap))
+        if job.cluster is not None and cap.node.cluster != job.cluster:
+            return None, Reason(WRONG_CLUSTER, f"node {job.node} is in cluster {cap.node.cluster}, not {job.cluster}", "node")
+        reason = (admit and admit(job, cap)) or first_reason(job, cap)
         return (cap, None) if reason is None else (None, reason)
     first: Reason | None = None
     for name in index.candidates(job.cores, rule):
         cap = index.caps[name]
         if job.cluster is not None and cap.node.cluster != job.cluster:
             continue
-        reason = first_reason(job, cap) or (admit and admit(job, cap))
+        reason = (admit and admit(job, cap)) or first_reason(job, cap)
         if reason is None:
             return cap, None
         first = first or reason
@@ -94,6 +96,9 @@ def find_node(job: Job, index: FreeIndex, rule: str, admit=None) -> tuple[NodeCa
     # The alphabetically first node with the largest block: the reason stays the same from one
     # cycle to the next while nothing changes (a changed reason is written as an event).
     name = min(index.buckets[count])
+    over_quota = admit and admit(job, index.caps[name])
+    if over_quota:
+        return None, over_quota  # more room would not help: the quota is the limit
     return None, Reason(
         "insufficient_cpu",
         f"Insufficient CPU: needs {job.cores} cores, the largest free block is {count} on {name}",

@@ -39,25 +39,33 @@ def _victims(cycle: Cycle, job: Job, node: str) -> list[tuple[Allocation, Job]]:
     return out
 
 
-def _fits(job: Job, cap, chosen: list[tuple[Allocation, Job]]) -> bool:
-    return (cap.free_cores + sum(len(a.cores) for a, _ in chosen) >= job.cores
-            and cap.memory_mb + sum(a.memory_mb for a, _ in chosen) >= job.memory_mb
+def _freed(chosen: list[tuple[Allocation, Job]]) -> tuple[int, int, int]:
+    return (sum(len(a.cores) for a, _ in chosen), sum(a.memory_mb for a, _ in chosen),
+            sum(len(a.gpu_ids) for a, _ in chosen))
+
+
+def _fits(job: Job, cap, chosen: list[tuple[Allocation, Job]], ledger) -> bool:
+    """``job`` fits ``cap`` once ``chosen`` are gone: the node's resources and its cluster's quota."""
+    cores, memory, gpus = _freed(chosen)
+    return (cap.free_cores + cores >= job.cores
+            and cap.memory_mb + memory >= job.memory_mb
             and cap.storage_mb + sum(a.storage_mb for a, _ in chosen) >= job.storage_mb
-            and len(cap.gpu_ids) + sum(len(a.gpu_ids) for a, _ in chosen) >= job.gpus)
+            and len(cap.gpu_ids) + gpus >= job.gpus
+            and ledger.check(job, cap, credit=(cores, memory, gpus)) is None)
 
 
-def minimal_set(job: Job, cap, victims: list[tuple[Allocation, Job]]) -> list[tuple[Allocation, Job]] | None:
+def minimal_set(job: Job, cap, victims: list[tuple[Allocation, Job]], ledger) -> list[tuple[Allocation, Job]] | None:
     """The shortest prefix of ``victims`` that makes ``job`` fit, minus any victim it fits without."""
     chosen: list[tuple[Allocation, Job]] = []
     for victim in victims:
-        if _fits(job, cap, chosen):
+        if _fits(job, cap, chosen, ledger):
             break
         chosen.append(victim)
-    if not _fits(job, cap, chosen):
+    if not _fits(job, cap, chosen, ledger):
         return None
     for victim in list(reversed(chosen)):  # the least preferred victims are spared first
         rest = [v for v in chosen if v is not victim]
-        if _fits(job, cap, rest):
+        if _fits(job, cap, rest, ledger):
             chosen = rest
     return chosen
 
@@ -69,9 +77,9 @@ def evict_for(cycle: Cycle, job: Job) -> bool:
         node = cap.node
         if (job.node is not None and node.name != job.node) or (job.cluster is not None and node.cluster != job.cluster):
             continue
-        if node_ready(job, cap) is not None or cycle.ledger.check(job, cap) is not None:
+        if node_ready(job, cap) is not None:
             continue
-        chosen = minimal_set(job, cap, _victims(cycle, job, node.name))
+        chosen = minimal_set(job, cap, _victims(cycle, job, node.name), cycle.ledger)
         if chosen is None:
             continue
         cost = (len(chosen), sum(len(a.cores) for a, _ in chosen), node.name)

@@ -22,12 +22,14 @@ class QuotaLedger:
                 used[1] += alloc.memory_mb
                 used[2] += len(alloc.gpu_ids)
 
-    def check(self, job: Job, cap: NodeCapacity) -> Reason | None:
+    def check(self, job: Job, cap: NodeCapacity, credit: tuple[int, int, int] = (0, 0, 0)) -> Reason | None:
+        """Why ``job`` would break its cluster's quota on ``cap``'s node; ``credit`` is
+        (cores, memory, GPUs) the same plan frees in that cluster first (evictions)."""
         cluster = cap.node.cluster
         quota: Quota | None = self.quotas.get(cluster)
         if quota is None:
             return None
-        used = self.used[cluster]
+        used = [u - c for u, c in zip(self.used[cluster], credit)]
         for (limit, have, want, label, field) in (
             (quota.cores, used[0], job.cores, "cores", "cores"),
             (quota.memory_mb, used[1], job.memory_mb, "MB of memory", "memory_mb"),
@@ -36,6 +38,13 @@ class QuotaLedger:
             if limit is not None and have + want > limit:
                 return Reason(OVER_QUOTA, f"cluster {cluster} quota: {have} of {limit} {label} in use, job requires {want}", field)
         return None
+
+    def cores_left(self, cluster: str) -> int | None:
+        """Cores the cluster may still take (None: no core quota)."""
+        quota = self.quotas.get(cluster)
+        if quota is None or quota.cores is None:
+            return None
+        return max(0, quota.cores - self.used[cluster][0])
 
     def charge(self, cluster: str, cores: int, memory_mb: int, gpus: int) -> None:
         used = self.used.get(cluster)

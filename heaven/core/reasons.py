@@ -13,6 +13,7 @@ INSUFFICIENT_STORAGE = "insufficient_storage"
 INSUFFICIENT_GPU = "insufficient_gpu"
 NODE_NOT_READY = "node_not_ready"
 UNKNOWN_NODE = "unknown_node"
+WRONG_CLUSTER = "wrong_cluster"
 NO_NODES = "no_nodes"
 NEVER_FITS = "never_fits"  # unschedulable, and no amount of waiting helps
 BLOCKED_BY_HEAD = "blocked_by_head"  # strict FIFO: a job ahead waits

@@ -61,7 +61,7 @@ def steal(cycle: Cycle, job: Job) -> bool:
             continue  # too small ever, or cores are not what it lacks
         if (job.node is not None and node.name != job.node) or (job.cluster is not None and node.cluster != job.cluster):
             continue
-        if any(check(job, cap) is not None for check in _OTHER_RESOURCES):
+        if any(check(job, cap) is not None for check in _OTHER_RESOURCES) or cycle.ledger.check(job, cap) is not None:
             continue
         missing = job.cores - cap.free_cores
         if best is not None and missing >= best[0]:

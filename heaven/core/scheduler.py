@@ -256,7 +256,16 @@ def schedule(snapshot: Snapshot, now: float, rng: random.Random, config: Schedul
         return plan
     head, rest = ordered[head_at], ordered[head_at + 1:]
     if config.policy in BACKFILLING:
-        plan.reservation = backfill.protect(cycle, head, rest, snapshot.reservation)
+        # Only jobs free to start may backfill; the others get their dependency reason below.
+        ready = [j for j in rest if not j.depends_on or dependencies.blocker(j, snapshot.ended) is None]
+        for job in rest:
+            if job.depends_on and job not in ready:
+                gate = dependencies.blocker(job, snapshot.ended)
+                if isinstance(gate, Cancel):
+                    plan.cancellations.append(gate)
+                else:
+                    cycle.wait(job, gate)
+        plan.reservation = backfill.protect(cycle, head, ready, snapshot.reservation)
     else:
         plan.reservation = Reservation(head.id)
     if config.explain:

@@ -105,8 +105,6 @@ def test_a_job_waiting_for_a_dependency_neither_steals_nor_evicts():
     assert plan.shrinks == [] and plan.preemptions == [] and plan.placements == []
 
 
-@pytest.mark.xfail(strict=True, raises=DependencyBroken, reason="core bug: backfill (backfill._easy / _published) places jobs behind the "
-                                       "blocked head without asking dependencies.blocker")
 @pytest.mark.parametrize("policy", ["easy", "rl-backfill"])
 @pytest.mark.parametrize("ended", [{}, {9: F}], ids=["dependency-running", "dependency-failed"])
 def test_backfill_respects_dependencies(policy, ended):

@@ -9,11 +9,11 @@ core stealing and preemption on, checks the plan (``harness.check_plan`` and
 step the invariants of DESIGN.md must hold (``Model.check``), and every
 transition must have written exactly one event.
 
-Four machines, one per slice of the configuration space:
-- greedy/fcfs, stealing and preemption, no quotas: must pass;
-- quotas with preemption but no stealing: must pass;
-- quotas with stealing: strict xfail, stealing and give-back overrun quotas;
-- the backfilling policies: strict xfail, backfill starts jobs whose dependencies have not ended.
+Four machines, one per slice of the configuration space (all must pass):
+- greedy/fcfs, stealing and preemption, no quotas;
+- quotas with preemption but no stealing;
+- quotas with stealing and give-back (these once overran quotas);
+- the backfilling policies (these once started jobs whose dependencies had not ended).
 """
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ class ClusterHistory(RuleBasedStateMachine):
             node = names[s["pin"]] if s["pin"] < len(names) else None
             cluster = s["cluster"]
             if node is not None and cluster is not None:
-                cluster = self.m.nodes[node].cluster  # a pin into another cluster: see test_quotas.py (xfail)
+                cluster = self.m.nodes[node].cluster  # a pin into another cluster: refused (test_quotas.py)
             cores = s["cores"]
             job = Job(0, cores=cores, min_cores=max(1, round(s["min_share"] * cores)), memory_mb=s["memory_mb"],
                       gpus=s["gpus"], priority=s["priority"], node=node, cluster=cluster, walltime=s["walltime"],
@@ -224,8 +224,8 @@ class ClusterHistory(RuleBasedStateMachine):
 
 FAST = settings(max_examples=150, stateful_step_count=40, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
-# The strict xfails must fail on every run: a fixed seed, no example database, and no shrinking (the
-# unit tests named in their reasons show the bugs minimal).
+# The machines that once found bugs replay a fixed seed with no example database, so a regression
+# shows on every run (the unit tests in test_quotas.py and test_dependencies.py show each bug minimal).
 FIXED = settings(FAST, derandomize=True, database=None, report_multiple_bugs=False,
                  phases=[Phase.explicit, Phase.generate])
 
@@ -254,15 +254,9 @@ TestQuotaHistoriesWithoutStealing = QuotaHistoriesWithoutStealing.TestCase
 TestQuotaHistoriesWithoutStealing.settings = FAST
 
 
-@pytest.mark.xfail(strict=True, raises=QuotaExceeded,
-                   reason="core bug: reclaim.steal places without the quota check, and give-back grows "
-                          "without checking or charging the quota (see test_quotas.py)")
 class TestQuotaHistories(QuotaHistories.TestCase):
     settings = settings(FIXED, max_examples=600)  # one history in about a hundred breaks a quota
 
 
-@pytest.mark.xfail(strict=True, raises=DependencyBroken,
-                   reason="core bug: backfill (easy, rl-backfill) places jobs behind the head without "
-                          "checking their dependencies (see test_dependencies.py)")
 class TestBackfillHistories(BackfillHistories.TestCase):
     settings = FIXED

@@ -89,9 +89,6 @@ def test_preemption_never_breaks_a_quota():
     run_cycle(snap, SchedulerConfig(preempt=True))  # raises QuotaExceeded if the quota breaks
 
 
-@pytest.mark.xfail(strict=True, reason="gap: preemption.evict_for asks QuotaLedger.check before counting what the "
-                                       "evictions free, so a cluster at its quota never evicts its own lower-priority "
-                                       "jobs for a higher-priority one (DESIGN: evict when that makes the job fit)")
 def test_preemption_frees_quota_in_the_jobs_own_cluster():
     low = [running(job(10 + i, cores=2), "n1", (2 * i, 2 * i + 1), started_at=float(i)) for i in range(2)]
     snap = snapshot_with([node("n1", 8, cluster="a")], [job(1, cores=2, priority=5)], low, quotas={"a": Quota(cores=4)})
@@ -99,9 +96,7 @@ def test_preemption_frees_quota_in_the_jobs_own_cluster():
     assert [p.job_id for p in plan.preemptions] == [11] and placed(plan) == [1]
 
 
-# -- bugs ---------------------------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, raises=QuotaExceeded,
-                   reason="core bug: reclaim.steal places a job without QuotaLedger.check, using free cores too")
+# -- once bugs, now regressions ----------------------------------------------------------------------
 def test_stealing_never_breaks_a_quota():
     # Cluster a (one 8-core node) has a 6-core quota: job 9 holds 4 (uses 0.5), job 8 holds 2; cores 6-7 free.
     # Job 1 asks 4: steal takes 2 from job 9 and adds the 2 free cores, so the cluster holds 2+2+4 = 8 > 6.
@@ -112,8 +107,6 @@ def test_stealing_never_breaks_a_quota():
     assert placed(plan) == [] and plan.waiting[1].code == OVER_QUOTA
 
 
-@pytest.mark.xfail(strict=True, raises=QuotaExceeded,
-                   reason="core bug: giveback.give_back grows a donor from free cores without QuotaLedger.check")
 def test_give_back_from_free_cores_never_breaks_a_quota():
     # Cluster a: n1 and n2, 4 cores each, quota 6. Job 1 asked 4, holds 2 on n1 and is busy; job 2 holds all
     # of n2. Cluster use is 6 of 6; growing job 1 by n1's two free cores makes it 8.
@@ -123,9 +116,6 @@ def test_give_back_from_free_cores_never_breaks_a_quota():
     run_cycle(snapshot_with(nodes, [], jobs, quotas={"a": Quota(cores=6)}), SchedulerConfig(steal=True))
 
 
-@pytest.mark.xfail(strict=True, raises=QuotaExceeded,
-                   reason="core bug: give-back that evicts a borrower releases its cores in the QuotaLedger but "
-                          "never charges the cores the donor grows by, so a later placement overruns the quota")
 def test_give_back_evicting_a_borrower_keeps_the_quota_ledger_right():
     # Cluster a: n1 and n2, 4 cores each, quota 6. n1: job 1 (asked 4) holds 0-1, job 5 (min 2) holds 2-3 lent
     # by job 1. n2: job 2 holds 4-5. Use 6 of 6. Job 1 takes 2-3 back and job 5 is evicted (use stays 6),
@@ -139,15 +129,12 @@ def test_give_back_evicting_a_borrower_keeps_the_quota_ledger_right():
     assert plan.grows == [Grow(1, "n1", (2, 3))] and placed(plan) == []
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: placement.find_node checks only the pinned node for a pinned job, "
-                                       "not that it is in the job's cluster (steal and preemption do check)")
 def test_a_job_is_never_placed_outside_its_cluster_even_when_pinned():
     nodes = [node("n1", 4, cluster="a"), node("n2", 4, offset=4, cluster="b")]
     plan = run_cycle(snapshot_with(nodes, [job(1, cluster="a", node="n2")]), GREEDY)
     assert placed(plan) == []
 
 
-@pytest.mark.xfail(strict=True, reason="feasibility.never_fits admits a job pinned to a node outside its cluster")
 def test_admission_refuses_a_pin_outside_the_jobs_cluster():
     nodes = [node("n1", 4, cluster="a"), node("n2", 4, offset=4, cluster="b")]
     assert never_fits(job(1, cluster="a", node="n2"), nodes) is not None
