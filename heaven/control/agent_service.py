@@ -49,6 +49,7 @@ def register_agent(ctl: Controller, body: AgentRegister) -> dict:
 def report(ctl: Controller, node: str, body: AgentReport) -> None:
     now, actor = ctl.clock(), f"agent:{node}"
     freed = False
+    others: set[str] = set()
     with ctl.store.begin() as conn:
         row = nodes.get(conn, node)
         if row is None:
@@ -59,7 +60,10 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
             conn.execute(update(job_table).where(*_this_run(node, s.job, s.run)).values(pid=s.pid, pids=[s.pid]))
         for e in body.exits:
             if _is_this_run(conn, node, e.job, e.run):
-                freed |= jobs.finish(conn, e.job, e.exit_code, now, actor)
+                parts = jobs.nodes_of(conn, e.job)
+                if jobs.finish_part(conn, e.job, node, e.exit_code, now, actor):
+                    freed = True
+                    others |= set(parts) - {node}  # a gang's other parts must stop too
         for f in body.failed_to_start:
             if _is_this_run(conn, node, f.job, f.run):
                 freed |= jobs.transition(conn, f.job, JobState.RUNNING, JobState.FAILED, now, actor=actor, node=node,
@@ -68,6 +72,8 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
             _record_usage(conn, node, body, ctl.settings.steal_window)
     if came_back:
         ctl.notifier.touch([node])  # it must drop what was requeued while it was away
+    if others:
+        ctl.notifier.touch(others)
     if freed or came_back:
         ctl.wake()
 
@@ -87,10 +93,10 @@ def _record_usage(conn, node: str, body: AgentReport, window: int) -> None:
 
 
 def _this_run(node: str, job_id: int, run: int) -> tuple:
-    """Conditions naming one attempt of a running job on one node: a report about
-    an earlier attempt (the job was requeued meanwhile) must not touch it."""
-    return (job_table.c.id == job_id, job_table.c.node == node, job_table.c.runs == run,
-            job_table.c.state == JobState.RUNNING.value)
+    """Conditions naming one attempt of a running job with a part on one node: a report
+    about an earlier attempt (the job was requeued meanwhile) must not touch it."""
+    on_node = select(core_claims.c.job_id).where(core_claims.c.job_id == job_id, core_claims.c.node == node).exists()
+    return (job_table.c.id == job_id, on_node, job_table.c.runs == run, job_table.c.state == JobState.RUNNING.value)
 
 
 def _is_this_run(conn, node: str, job_id: int, run: int) -> bool:
@@ -103,12 +109,13 @@ def assignments(ctl: Controller, node: str) -> list[Assignment]:
         row = nodes.get(conn, node)
         if row is None:
             raise not_found("node", node)
-        running = conn.execute(select(job_table).where(job_table.c.node == node,
-                                                       job_table.c.state == JobState.RUNNING.value)).all()
         held: dict[int, list[int]] = {}
         claims = select(core_claims.c.job_id, core_claims.c.core).where(core_claims.c.node == node).order_by(core_claims.c.core)
         for job_id, core in conn.execute(claims):
             held.setdefault(job_id, []).append(core)
+        # Every job with cores here (a gang has a part on several nodes), adopted PIDs included.
+        running = conn.execute(select(job_table).where(job_table.c.id.in_(list(held)),
+                                                       job_table.c.state == JobState.RUNNING.value)).all()
     local = row["local_cores"]
     return [Assignment(id=j.id, run=j.runs, kind=j.kind, command=j.command, memory_mb=j.memory_mb, pid=j.pid if j.kind == "adopted" else None,
                        local_cores=[local[c - row["core_offset"]] for c in held.get(j.id, [])]) for j in running]

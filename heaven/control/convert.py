@@ -26,11 +26,16 @@ def jobs_out(conn: Connection, rows: list[dict], positions: bool = True) -> list
     out = []
     for r in rows:
         cores = claims.get(r["id"], [])
-        out.append(job_out(r, cores, local_of(node_by_name.get(r["node"]), cores), positions.get(r["id"])))
+        placed = [n for n in node_by_name.values() if any(n["core_offset"] <= c < n["core_offset"] + len(n["local_cores"])
+                                                          for c in cores)]
+        local = [c for n in placed for c in local_of(n, [g for g in cores if n["core_offset"] <= g
+                                                          < n["core_offset"] + len(n["local_cores"])])]
+        out.append(job_out(r, cores, local, positions.get(r["id"]), [n["name"] for n in placed]))
     return out
 
 
-def job_out(r: dict, cores: list[int] = (), local_cores: list[int] = (), position: int | None = None) -> JobOut:
+def job_out(r: dict, cores: list[int] = (), local_cores: list[int] = (), position: int | None = None,
+            placed_on: list[str] = ()) -> JobOut:
     """One job row as the API shows it (a new pending job needs nothing more than its row)."""
     return JobOut(
         id=r["id"], name=r["name"], kind=r["kind"], state=r["state"], reason=r["reason"],
@@ -39,7 +44,8 @@ def job_out(r: dict, cores: list[int] = (), local_cores: list[int] = (), positio
         priority=r["priority"], node=r["node"], cores=list(cores), local_cores=list(local_cores),
         gpu_ids=r["gpu_ids"] or [], pid=r["pid"], pids=r["pids"] or [], cpu_percent=r["cpu_percent"],
         rss_mb=r["rss_mb"], exit_code=r["exit_code"], walltime=r["walltime"],
-        depends_on=r["depends_on"] or [], cluster=r["cluster"], submitted_at=r["submitted_at"],
+        depends_on=r["depends_on"] or [], cluster=r["cluster"], nodes=r["nodes"], placed_on=list(placed_on),
+        submitted_at=r["submitted_at"],
         started_at=r["started_at"], finished_at=r["finished_at"], runs=r["runs"],
     )
 

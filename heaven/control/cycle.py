@@ -17,6 +17,7 @@ from heaven.core.states import JobState, NodeState
 from heaven.store import jobs, nodes
 from heaven.store.apply import Applied, apply_plan, lock_core_map
 from heaven.store.snapshot import UsagePolicy, load_snapshot
+from heaven.store.tables import core_claims
 from heaven.store.tables import jobs as job_table
 
 
@@ -48,7 +49,8 @@ def sweep_silent_nodes(conn: Connection, now: float, timeout: float) -> set[str]
                                f"no heartbeat for {timeout:g}s", "controller"):
             continue
         gone.add(name)
-        running = conn.execute(select(job_table.c.id).where(job_table.c.node == name,
+        on_node = select(core_claims.c.job_id).where(core_claims.c.node == name)
+        running = conn.execute(select(job_table.c.id).where(job_table.c.id.in_(on_node),
                                                             job_table.c.state == JobState.RUNNING.value)).scalars()
         for job_id in list(running):
             jobs.requeue_or_end(conn, job_id, JobState.LOST, now, f"node {name} stopped heartbeating", "controller")

@@ -39,7 +39,7 @@ def values_of(body: JobSubmit) -> dict:
         "name": body.name or body.command[0].rsplit("/", 1)[-1][:200], "kind": "batch", "command": body.command,
         "cores": body.cores, "min_cores": min_cores, "memory_mb": body.memory_mb, "storage_mb": body.storage_mb,
         "gpus": body.gpus, "priority": body.priority, "node_pin": body.node, "walltime": body.walltime,
-        "cluster": body.cluster,
+        "cluster": body.cluster, "nodes": body.nodes,
         "depends_on": [{"job": j, "type": "afterok"} for j in body.after]
                       + [{"job": j, "type": "afterany"} for j in body.after_any],
     }
@@ -51,7 +51,8 @@ def submit(ctl: Controller, body: JobSubmit, actor: str = "api") -> int:
 
 def as_core_job(values: dict) -> Job:
     return Job(0, cores=values["cores"], memory_mb=values["memory_mb"], storage_mb=values["storage_mb"],
-               gpus=values["gpus"], node=values.get("node_pin"), cluster=values.get("cluster"))
+               gpus=values["gpus"], node=values.get("node_pin"), cluster=values.get("cluster"),
+               nodes=values.get("nodes", 1))
 
 
 def insert_checked(conn, values: dict, nodes: list, org_id: int, now: float, actor: str) -> dict:
@@ -88,10 +89,11 @@ def cancel(ctl: Controller, job_id: int, actor: str = "api") -> dict:
         state = JobState(row["state"])
         if state in TERMINAL_JOB_STATES:
             raise ApiError(409, "already_finished", f"job {job_id} already ended ({state})", "id")
+        held_on = jobs.nodes_of(conn, job_id)
         jobs.transition(conn, job_id, state, JobState.CANCELLED, ctl.clock(), detail="cancelled by request",
                         actor=actor, node=row["node"])
         row = jobs.get(conn, job_id)
     if state == JobState.RUNNING:
-        ctl.notifier.touch([row["node"]])  # its agent stops the process
+        ctl.notifier.touch(held_on)  # their agents stop the processes
         ctl.wake()  # its cores are free for the queue
     return row

@@ -83,6 +83,11 @@ def never_fits(job: Job, nodes: tuple[Node, ...] | list[Node]) -> Reason | None:
     if not candidates:
         return None
     asked = {"cores": job.cores, "memory_mb": job.memory_mb, "storage_mb": job.storage_mb, "gpus": job.gpus}
+    if job.nodes > 1:
+        able = [n for n in candidates if all(_ceilings(n)[r] >= a for r, a in asked.items())]
+        if len(able) < job.nodes:
+            return Reason(reasons.NEVER_FITS, f"nodes={job.nodes} can never be satisfied: only {len(able)} nodes "
+                                              f"could each hold {job.cores} cores", "nodes")
     for resource, amount in asked.items():
         best = max(candidates, key=lambda n: _ceilings(n)[resource])
         largest = _ceilings(best)[resource]

@@ -25,7 +25,7 @@ def hungry(cycle: Cycle) -> list:
     for alloc in cycle.snapshot.allocations:
         job = cycle.jobs.get(alloc.job_id)
         held = len(alloc.cores)
-        if job is None or held >= job.cores or alloc.recent_cores is None:
+        if job is None or held >= job.cores or alloc.recent_cores is None or job.nodes > 1:
             continue
         if alloc.recent_cores >= SATURATED * held:
             out.append((alloc, job))

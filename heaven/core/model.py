@@ -67,6 +67,8 @@ class Job:
     cluster: str | None = None
     # (job id, "afterok" | "afterany"): jobs that must end (successfully, for afterok) first.
     depends_on: tuple[tuple[int, str], ...] = ()
+    # A gang: ``cores`` (and memory, GPUs) on each of this many distinct nodes, all at once or not at all.
+    nodes: int = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ def _victims(cycle: Cycle, job: Job, node: str) -> list[tuple[Allocation, Job]]:
     for alloc in cycle.snapshot.allocations:
         victim = cycle.jobs.get(alloc.job_id)
         if alloc.node == node and victim is not None and victim.priority < job.priority \
-                and alloc.job_id not in cycle.touched:
+                and victim.nodes == 1 and alloc.job_id not in cycle.touched:
             out.append((alloc, victim))
     newest = cycle.config.victim_order == NEWEST_FIRST
     out.sort(key=lambda av: (av[1].priority, -av[0].started_at if newest else av[0].started_at, av[0].job_id))

@@ -103,6 +103,8 @@ def _donors(cycle: Cycle, node: str) -> list[tuple[int, Allocation]]:
     for alloc in cycle.snapshot.allocations:
         if alloc.node != node or alloc.used_cores is None or alloc.job_id in cycle.touched:
             continue
+        if jobs.get(alloc.job_id) is not None and jobs[alloc.job_id].nodes > 1:
+            continue  # a gang's part is never shrunk
         if alloc.resized_at is not None and cycle.now - alloc.resized_at < config.cooldown:
             continue  # not shrunk twice within the cool-down
         n = spare(alloc, jobs.get(alloc.job_id), config.headroom, config.min_cores)

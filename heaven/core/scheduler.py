@@ -29,7 +29,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from heaven.core import backfill, dependencies, giveback, preemption, queue, reasons, reclaim
+from heaven.core import backfill, dependencies, gang, giveback, preemption, queue, reasons, reclaim
 from heaven.core.feasibility import first_reason
 from heaven.core.model import Allocation, Job, Reservation
 from heaven.core.placement import BEST_FIT, LEAST_LOADED, FreeIndex, choose_cores, find_node
@@ -215,6 +215,12 @@ def schedule(snapshot: Snapshot, now: float, rng: random.Random, config: Schedul
             if gate is not None:
                 cycle.wait(job, gate)
                 continue
+        if job.nodes > 1:
+            why = gang.place(cycle, job)
+            if why is not None:
+                unplaced.append(job)
+                cycle.wait(job, why)
+            continue  # gangs neither steal, nor evict, nor hold the head (they would block all behind)
         shape = _shape(job)
         if shape in no_room:
             unplaced.append(job)
@@ -239,6 +245,8 @@ def schedule(snapshot: Snapshot, now: float, rng: random.Random, config: Schedul
     if config.preempt:
         hopeless: dict[tuple, int] = {}  # shape -> highest priority that could not evict enough
         for job in unplaced:  # phase two: evict only for jobs nothing else could place
+            if job.nodes > 1:
+                continue
             shape = _shape(job)
             if hopeless.get(shape, -10**9) >= job.priority:
                 continue
@@ -257,7 +265,7 @@ def schedule(snapshot: Snapshot, now: float, rng: random.Random, config: Schedul
     head, rest = ordered[head_at], ordered[head_at + 1:]
     if config.policy in BACKFILLING:
         # Only jobs free to start may backfill; the others get their dependency reason below.
-        ready = [j for j in rest if not j.depends_on or dependencies.blocker(j, snapshot.ended) is None]
+        ready = [j for j in rest if j.nodes == 1 and (not j.depends_on or dependencies.blocker(j, snapshot.ended) is None)]
         for job in rest:
             if job.depends_on and job not in ready:
                 gate = dependencies.blocker(job, snapshot.ended)

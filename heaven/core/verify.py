@@ -61,12 +61,22 @@ def verify(snapshot: Snapshot, plan: Plan) -> Verified:
             mine.difference_update(s.cores_removed)
             _free(caps[held[s.job_id].node], set(s.cores_removed))
     placed: set[int] = set(held)
+    parts: dict[int, list[Place]] = {}
     for place in plan.placements:
-        problem = _placement_problem(place, jobs, placed, caps)
-        if accept(place, problem, out.placements):
-            cap = caps[place.node]
-            _take(cap, place.cores, place.memory_mb, place.storage_mb, place.gpu_ids)
-            placed.add(place.job_id)
+        parts.setdefault(place.job_id, []).append(place)
+    for job_id, places in parts.items():  # a gang's parts are accepted together or not at all
+        job = jobs.get(job_id)
+        problem = None
+        if job is not None and (len(places) != job.nodes or len({p.node for p in places}) != len(places)):
+            problem = f"job {job_id} needs {job.nodes} parts on distinct nodes, plan gives {len(places)}"
+        for place in places:
+            problem = problem or _placement_problem(place, jobs, placed, caps)
+        for place in places:
+            accept(place, problem, out.placements)
+        if problem is None:
+            for place in places:
+                _take(caps[place.node], place.cores, place.memory_mb, place.storage_mb, place.gpu_ids)
+            placed.add(job_id)
     for g in plan.grows:
         job, mine = jobs.get(g.job_id), cores_of.get(g.job_id)
         cap = caps.get(g.node)

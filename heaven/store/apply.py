@@ -66,17 +66,23 @@ def apply_plan(conn: Connection, plan: Plan, now: float, actor: str = "scheduler
     for s in done.shrinks:
         conn.execute(delete(core_claims).where(core_claims.c.job_id == s.job_id, core_claims.c.core.in_(s.cores_removed)))
         _resized(conn, s.job_id, s.node, now, "shrink", f"gave up cores {list(s.cores_removed)}", actor)
+    started: set[int] = set()
     for place in done.placements:
         donors = dict(place.lent)
         conn.execute(insert(core_claims), [{"core": c, "job_id": place.job_id, "node": place.node,
                                             "lent_by": donors.get(c)} for c in place.cores])
-        detail = f"on {place.node} cores {list(place.cores)}"
+        if place.job_id in started:
+            continue  # a further part of a gang: its start was the first part's
+        started.add(place.job_id)
+        gang = [p for p in done.placements if p.job_id == place.job_id]
+        detail = f"on {place.node} cores {list(place.cores)}" if len(gang) == 1 else \
+            "gang on " + ", ".join(f"{p.node} cores {list(p.cores)}" for p in gang)
         if donors:
             detail += f" ({len(donors)} taken from idle jobs {sorted(set(donors.values()))})"
         moved = job_rows.transition(
             conn, place.job_id, JobState.PENDING, JobState.RUNNING, now, detail=detail, actor=actor, node=place.node,
             started_at=now, gpu_ids=list(place.gpu_ids), reason="", exit_code=None, finished_at=None,
-            cpu_percent=None, rss_mb=None, usage=[], resized_at=None, runs=jobs.c.runs + 1,
+            cpu_percent=None, rss_mb=None, usage=[], resized_at=None, part_exits={}, runs=jobs.c.runs + 1,
         )
         assert moved, f"verified job {place.job_id} was not pending"  # the lock makes this impossible
     for g in done.grows:

@@ -34,7 +34,7 @@ def insert_job_row(conn: Connection, values: dict, now: float, actor: str = "api
     """Insert a pending job and its ``submit`` event; returns the whole new row."""
     row = {column.name: None for column in jobs.columns}
     row.update({"state": JobState.PENDING.value, "reason": "", "gpu_ids": [], "pids": [], "runs": 0, "usage": [],
-                "depends_on": [], "submitted_at": now, **values})
+                "depends_on": [], "nodes": 1, "part_exits": {}, "submitted_at": now, **values})
     del row["id"]
     # Values as parameters of one cached statement: building a statement with the
     # values in it costs more than the insert itself.
@@ -140,3 +140,23 @@ def pending_rows(conn: Connection) -> list:
 
 def newest_id(conn: Connection) -> int:
     return conn.execute(select(func.max(jobs.c.id))).scalar() or 0
+
+
+def nodes_of(conn: Connection, job_id: int) -> list[str]:
+    """The nodes a job holds cores on (several for a gang)."""
+    return sorted(set(conn.execute(select(core_claims.c.node).where(core_claims.c.job_id == job_id)).scalars()))
+
+
+def finish_part(conn: Connection, job_id: int, node: str, exit_code: int, now: float, actor: str) -> bool:
+    """One part of a running job ended on ``node``. A single-node job ends with it; a gang
+    fails with its first failing part and succeeds when every part has succeeded."""
+    row = get(conn, job_id)
+    if row is None or row["state"] != JobState.RUNNING.value:
+        return False
+    if row["nodes"] == 1 or exit_code != 0:
+        return finish(conn, job_id, exit_code, now, actor)
+    exits = {**(row["part_exits"] or {}), node: exit_code}
+    conn.execute(update(jobs).where(jobs.c.id == job_id).values(part_exits=exits))
+    if len(exits) < row["nodes"]:
+        return False  # the other parts still run
+    return finish(conn, job_id, 0, now, actor)

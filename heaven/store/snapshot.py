@@ -42,7 +42,8 @@ def to_core_node(row) -> Node:
 # on a queue of thousands, decoding "[]" per row per cycle is most of the cost.
 _JOB_FIELDS = (jobs.c.id, jobs.c.cores, jobs.c.min_cores, jobs.c.memory_mb, jobs.c.storage_mb, jobs.c.gpus,
                jobs.c.priority, jobs.c.submitted_at, jobs.c.node_pin, jobs.c.walltime, jobs.c.state, jobs.c.name,
-               jobs.c.cluster, type_coerce(jobs.c.depends_on, Text).label("depends_on"), jobs.c.started_at)
+               jobs.c.cluster, type_coerce(jobs.c.depends_on, Text).label("depends_on"), jobs.c.started_at,
+               jobs.c.nodes)
 _STATES = {s.value: s for s in JobState}
 
 
@@ -53,7 +54,7 @@ def to_core_job(row) -> Job:
     return Job(
         row.id, row.cores, row.min_cores, row.memory_mb, row.storage_mb, row.gpus, row.priority, row.submitted_at,
         row.node_pin, row.walltime, _STATES[row.state], row.name, row.cluster,
-        tuple((d["job"], d["type"]) for d in deps or ()),
+        tuple((d["job"], d["type"]) for d in deps or ()), row.nodes,
     )
 
 
@@ -78,21 +79,27 @@ def load_snapshot(conn: Connection, now: float | None = None, usage: UsagePolicy
     running = conn.execute(select(*_JOB_FIELDS, jobs.c.node, jobs.c.gpu_ids, jobs.c.usage, jobs.c.resized_at)
                            .where(jobs.c.state == JobState.RUNNING.value)).all()
     job_rows = sorted([*pending, *running], key=lambda r: r.id)
-    held: dict[int, list[int]] = {}
+    held: dict[tuple[int, str], list[int]] = {}  # (job, node) -> cores: a gang holds cores on several nodes
     lent: dict[int, list[tuple[int, int]]] = {}
-    for job_id, core, donor in conn.execute(select(core_claims.c.job_id, core_claims.c.core, core_claims.c.lent_by)
-                                            .order_by(core_claims.c.core)):
-        held.setdefault(job_id, []).append(core)
+    for job_id, node, core, donor in conn.execute(select(core_claims.c.job_id, core_claims.c.node, core_claims.c.core,
+                                                         core_claims.c.lent_by).order_by(core_claims.c.core)):
+        held.setdefault((job_id, node), []).append(core)
         if donor is not None:
             lent.setdefault(job_id, []).append((core, donor))
+    parts: dict[int, list[str]] = {}
+    for job_id, node in held:
+        parts.setdefault(job_id, []).append(node)
     allocations = []
     for row in running:
         recent = row.usage[-1] / 100.0 if row.usage else None
-        allocations.append(Allocation(
-            row.id, row.node, tuple(held.get(row.id, ())), row.memory_mb, row.storage_mb,
-            tuple(row.gpu_ids or ()), row.started_at or 0.0, usage.estimate(row.usage or [], row.started_at, now),
-            recent, row.resized_at, tuple(lent.get(row.id, ())),
-        ))
+        used = usage.estimate(row.usage or [], row.started_at, now)
+        for node in parts.get(row.id, [row.node]):
+            allocations.append(Allocation(
+                row.id, node, tuple(held.get((row.id, node), ())), row.memory_mb, row.storage_mb,
+                tuple(row.gpu_ids or ()) if node == row.node else (), row.started_at or 0.0,
+                used if row.nodes == 1 else None, recent if row.nodes == 1 else None, row.resized_at,
+                tuple(lent.get(row.id, ())),
+            ))
     core_jobs = tuple(to_core_job(r) for r in job_rows)
     return Snapshot(
         tuple(to_core_node(r) for r in node_rows), core_jobs, tuple(allocations), reservation,

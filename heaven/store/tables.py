@@ -69,6 +69,8 @@ jobs = Table(
     # The last CPU% samples of the running attempt (newest last), for the usage estimate.
     Column("usage", JSON, nullable=False, default=list),
     Column("resized_at", Float),  # last live shrink or grow: the cool-down starts here
+    Column("nodes", Integer, nullable=False, default=1),  # a gang runs a part on each of this many nodes
+    Column("part_exits", JSON, nullable=False, default=dict),  # gang: {node: exit code} of the parts that ended
     Index("ix_jobs_state", "state"),
     Index("ix_jobs_node_name", "node_pin", "name"),
 )

@@ -30,6 +30,7 @@ class JobSubmit(Strict):
     priority: int | str = 0
     node: str | None = Field(None, min_length=1, max_length=100)
     walltime: float | None = Field(None, gt=0, le=365 * 86400)
+    nodes: int = Field(1, ge=1, le=1024, description="a gang: cores (memory, GPUs) on each of this many nodes at once")
     after: list[int] = Field(default_factory=list, max_length=100, description="start after these jobs succeed")
     after_any: list[int] = Field(default_factory=list, max_length=100, description="start after these jobs end")
     cluster: str | None = Field(None, min_length=1, max_length=100)
@@ -81,6 +82,8 @@ class JobOut(BaseModel):
     walltime: float | None
     depends_on: list[dict]
     cluster: str | None
+    nodes: int  # how many nodes it asked for (a gang when more than one)
+    placed_on: list[str]  # the nodes it runs on now
     submitted_at: float
     started_at: float | None
     finished_at: float | None
