@@ -127,8 +127,8 @@ class Agent:
                     self.finished.add((job.id, job.run))
                     self.outbox["failed_to_start"].append({"job": job.id, "run": job.run, "exit_code": 127})
                     started = True
-        if started:
-            self.flush_soon()
+        if started:  # a start is reported at once: it is on the submit-to-running path
+            asyncio.ensure_future(self.report(with_telemetry=False))
 
     def _carry_out(self, step) -> bool:
         if isinstance(step, Start):

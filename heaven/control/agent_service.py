@@ -55,7 +55,7 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
         if row is None:
             raise not_found("node", node)
         came_back = row["state"] == "down"
-        nodes.heartbeat(conn, node, now, body.node, actor=actor)
+        nodes.heartbeat(conn, node, now, body.node, actor=actor, was_down=came_back)
         for s in body.started:
             conn.execute(update(job_table).where(*_this_run(node, s.job, s.run)).values(pid=s.pid, pids=[s.pid]))
         for e in body.exits:

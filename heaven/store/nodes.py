@@ -49,15 +49,18 @@ def register(conn: Connection, values: dict, now: float, actor: str) -> tuple[di
     return get(conn, values["name"]), False
 
 
-def heartbeat(conn: Connection, name: str, now: float, telemetry: dict | None = None, actor: str = "agent") -> bool:
-    """Record that a node is alive; a down node comes back up. False if unknown."""
+def heartbeat(conn: Connection, name: str, now: float, telemetry: dict | None = None, actor: str = "agent",
+              was_down: bool = True) -> bool:
+    """Record that a node is alive; a down node comes back up. False if unknown.
+    ``was_down=False``: the caller just read the row as not down (skips the state check)."""
     values: dict = {"last_heartbeat": now}
     if telemetry is not None:
         values["telemetry"] = telemetry
     result = conn.execute(update(nodes).where(nodes.c.name == name).values(**values))
     if result.rowcount != 1:
         return False
-    set_state(conn, name, NodeState.DOWN, NodeState.UP, now, "heartbeat resumed", actor)
+    if was_down:
+        set_state(conn, name, NodeState.DOWN, NodeState.UP, now, "heartbeat resumed", actor)
     return True
 
 
