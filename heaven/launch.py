@@ -16,7 +16,24 @@ from typing import Annotated
 
 import typer
 
+from heaven.cli import sim_command
 from heaven.cli.main import app, err, out
+
+
+def _history_as_swf(url: str) -> str:
+    """What ``heaven sim --from-events`` replays: the store's job history as SWF."""
+    from heaven.store.engine import Store
+    from heaven.store.export import swf_text
+
+    store = Store(url)
+    try:
+        with store.begin() as conn:
+            return swf_text(conn)
+    finally:
+        store.dispose()
+
+
+sim_command.event_log_reader = _history_as_swf
 
 
 @app.command()

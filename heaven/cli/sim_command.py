@@ -12,6 +12,8 @@ import dataclasses
 import json
 import math
 import sys
+import tempfile
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -47,8 +49,15 @@ class Protocol(str, Enum):
     rlscheduler = "rlscheduler"
 
 
+# Set by the program's entry point (heaven.launch): reads a store's job history as SWF text.
+# The CLI itself never imports the store (see .importlinter).
+event_log_reader: Callable[[str], str] | None = None
+
+
 def sim(
-    trace: Annotated[Path, typer.Argument(help="an SWF trace (Standard Workload Format), plain or .gz")],
+    trace: Annotated[Path | None, typer.Argument(help="an SWF trace (Standard Workload Format), plain or .gz")] = None,
+    from_events: Annotated[str | None, typer.Option("--from-events", help="replay the jobs recorded in this "
+                                                    "database (a URL, or an SQLite file) under another policy")] = None,
     policy: Annotated[Policy, typer.Option(help="backfilling: fcfs (none), rl-backfill (published variant), easy")] = Policy.easy,
     order: Annotated[Order, typer.Option(help="queue order: fifo, sjf (shortest estimate first), f1")] = Order.fifo,
     steal: Annotated[bool, typer.Option("--steal", help="reclaim idle cores from running jobs for waiting ones")] = False,
@@ -64,8 +73,13 @@ def sim(
 ) -> None:
     """Replay TRACE through the same scheduling core the controller uses, and measure it."""
     err = Console(stderr=True)
+    if (trace is None) == (from_events is None):
+        err.print("[red]error:[/red] give either a TRACE file or --from-events DATABASE")
+        raise typer.Exit(2)
     try:
         extra = _preemption(preempt)
+        if from_events is not None:
+            trace = _exported(from_events)
         workload = prepare(read_swf(trace), protocol.value, cores)
         config = config_for(policy.value, order.value, steal, protocol.value, headroom, **extra)
     except (SwfError, OSError, ValueError) as exc:
@@ -90,6 +104,22 @@ def sim(
     Console().print(_table(result))
     if plot is not None:
         Console().print(f"plot written to {plot}")
+
+
+def _exported(database: str) -> Path:
+    """The store's history as a temporary SWF file."""
+    if event_log_reader is None:
+        raise ValueError("--from-events is not available in this program")
+    url = database if "://" in database else f"sqlite:///{Path(database).resolve()}"
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise ValueError(f"{database}: no such database file")
+    handle = tempfile.NamedTemporaryFile("w", suffix=".swf", prefix="heaven-history-", delete=False)
+    with handle:
+        try:
+            handle.write(event_log_reader(url))
+        except Exception as exc:  # a missing table, a refused connection: one line, not a traceback
+            raise ValueError(f"{database}: cannot read its job history ({type(exc).__name__}: {exc})") from exc
+    return Path(handle.name)
 
 
 def _preemption(preempt: bool) -> dict:

@@ -26,7 +26,3 @@ def since(conn: Connection, after: int = 0, limit: int = 500, job: int | None = 
         query = query.where(events.c.job == job)
     query = query.order_by(events.c.seq.desc() if newest_first else events.c.seq).limit(limit)
     return [dict(r._mapping) for r in conn.execute(query)]
-
-
-def last_seq(conn: Connection) -> int:
-    return conn.execute(select(events.c.seq).order_by(events.c.seq.desc()).limit(1)).scalar() or 0

@@ -76,10 +76,6 @@ def claims_of(conn: Connection, job_ids: list[int]) -> dict[int, list[int]]:
     return out
 
 
-def count_by_state(conn: Connection) -> dict[str, int]:
-    return dict(conn.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state)).all())
-
-
 def transition(conn: Connection, job_id: int, old: JobState, new: JobState, now: float, *,
                detail: str = "", actor: str = "system", node: str | None = None, **fields) -> bool:
     """Move one job from ``old`` to ``new`` and write exactly one event.
@@ -130,10 +126,6 @@ def held_per_node(conn: Connection) -> dict[str, int]:
     return dict(conn.execute(select(core_claims.c.node, func.count()).group_by(core_claims.c.node)).all())
 
 
-def set_reason(conn: Connection, job_id: int, reason: str) -> None:
-    conn.execute(update(jobs).where(jobs.c.id == job_id).values(reason=reason))
-
-
 def pending_rows(conn: Connection) -> list:
     return conn.execute(select(jobs).where(jobs.c.state == JobState.PENDING.value)).all()
 
@@ -160,3 +152,8 @@ def finish_part(conn: Connection, job_id: int, node: str, exit_code: int, now: f
     if len(exits) < row["nodes"]:
         return False  # the other parts still run
     return finish(conn, job_id, 0, now, actor)
+
+
+def set_fields(conn: Connection, job_id: int, **values) -> None:
+    """Write columns of a job directly (imports and tests; states move through ``transition``)."""
+    conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))

@@ -1,7 +1,7 @@
 """Node rows: registration, heartbeats, and the move to ``down``."""
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from heaven.core.states import NodeState, check_node_transition
 from heaven.store import events
@@ -78,7 +78,3 @@ def silent_since(conn: Connection, deadline: float) -> list[str]:
     """Nodes that are up but have not heartbeated since ``deadline``."""
     query = select(nodes.c.name).where(nodes.c.state != NodeState.DOWN.value, nodes.c.last_heartbeat < deadline)
     return list(conn.execute(query).scalars())
-
-
-def count(conn: Connection) -> int:
-    return conn.execute(select(func.count()).select_from(nodes)).scalar_one()
