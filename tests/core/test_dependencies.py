@@ -6,7 +6,7 @@ from heaven.core.plan import Cancel
 from heaven.core.scheduler import SchedulerConfig
 from heaven.core.states import JobState
 from tests.builders import job, node, running, snapshot_with
-from tests.core.harness import DependencyBroken, run_cycle
+from tests.core.harness import run_cycle
 
 GREEDY = SchedulerConfig()
 S, F, C = JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED

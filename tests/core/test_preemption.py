@@ -33,7 +33,7 @@ def evicted(plan):
 def test_a_high_priority_job_evicts_the_oldest_or_the_newest_low_job(config, victim):
     snap = snapshot([node("n1", 4)], [job(1, priority=5)], full_of_low_jobs())
     plan = run_cycle(snap, config, now=50.0)
-    assert plan.preemptions == [Preempt(victim, "n1", f"evicted for job 1 (priority 5 > 0)")]
+    assert plan.preemptions == [Preempt(victim, "n1", "evicted for job 1 (priority 5 > 0)")]
     assert [(p.job_id, p.cores) for p in plan.placements] == [(1, (victim - 10,))]  # on the victim's core
     assert (plan.counts.preempted, plan.counts.scheduled, plan.counts.unschedulable) == (1, 1, 0)
     assert 1 not in plan.waiting

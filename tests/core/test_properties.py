@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import random
 
-import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -29,7 +28,7 @@ from heaven.core.model import Job, Node, Quota
 from heaven.core.scheduler import SchedulerConfig, schedule
 from heaven.core.states import JobState, NodeState
 from heaven.core.verify import verify
-from tests.core.harness import DependencyBroken, Model, QuotaExceeded, check_plan
+from tests.core.harness import Model, check_plan
 
 CLUSTERS = ("a", "b")
 

@@ -11,7 +11,7 @@ from heaven.core.plan import Grow
 from heaven.core.quotas import OVER_QUOTA
 from heaven.core.scheduler import SchedulerConfig
 from tests.builders import borrowing, job, node, running, snapshot_with
-from tests.core.harness import QuotaExceeded, run_cycle
+from tests.core.harness import run_cycle
 
 GREEDY = SchedulerConfig()
 

@@ -1,5 +1,4 @@
 """A job runs as a real process pinned to exactly its granted cores; children inherit them."""
-import os
 
 import pytest
 
