@@ -16,11 +16,11 @@ class ControllerSettings(BaseSettings):
     port: int = 8000
     scheduler_interval: float = Field(1.0, gt=0, description="seconds between scheduling cycles when nothing wakes the loop")
     node_timeout: float = Field(10.0, gt=0, description="seconds without heartbeat before a node is marked down")
-    policy: str = "greedy"
-    placement: str = "best-fit"
+    policy: str = Field("greedy", pattern="^(greedy|fcfs|easy|rl-backfill)$")
+    placement: str = Field("best-fit", pattern="^(best-fit|least-loaded)$")
     reserve_cores: list[int] = Field(default_factory=list, description="kernel CPU numbers kept for the system on every node")
     legacy_timeout: float = Field(6.0, gt=0, description="seconds to wait on agents of the original protocol")
-    order: str = "priority"
+    order: str = Field("priority", pattern="^(priority|fifo|sjf|f1)$")
     preempt: bool = Field(True, description="a waiting job of strictly higher priority may evict lower ones")
     victim_order: str = Field("newest-first", pattern="^(newest-first|oldest-first)$")
     # Core stealing: "on" moves idle cores live, "recommend" only records what it would move, "off".
