@@ -72,8 +72,8 @@ def give_back(cycle: Cycle) -> None:
 
 
 def _borrowers(cycle: Cycle, donor) -> list:
-    out = [a for a in cycle.snapshot.allocations
-           if a.node == donor.node and a.job_id not in cycle.touched and any(d == donor.job_id for _, d in a.lent)]
+    out = [a for a in cycle.allocations_on(donor.node)
+           if a.job_id not in cycle.touched and any(d == donor.job_id for _, d in a.lent)]
     # Take back from the lowest priority, most recently started borrower first.
     out.sort(key=lambda a: (cycle.jobs[a.job_id].priority if a.job_id in cycle.jobs else 0, -a.started_at))
     return out

@@ -29,9 +29,10 @@ VICTIM_ORDERS = (NEWEST_FIRST, OLDEST_FIRST)
 
 def _victims(cycle: Cycle, job: Job, node: str) -> list[tuple[Allocation, Job]]:
     out = []
-    for alloc in cycle.snapshot.allocations:
-        victim = cycle.jobs.get(alloc.job_id)
-        if alloc.node == node and victim is not None and victim.priority < job.priority \
+    jobs = cycle.jobs
+    for alloc in cycle.allocations_on(node):
+        victim = jobs.get(alloc.job_id)
+        if victim is not None and victim.priority < job.priority \
                 and victim.nodes == 1 and alloc.job_id not in cycle.touched:
             out.append((alloc, victim))
     newest = cycle.config.victim_order == NEWEST_FIRST

@@ -100,8 +100,8 @@ def _donors(cycle: Cycle, node: str) -> list[tuple[int, Allocation]]:
     config = cycle.config
     jobs = cycle.jobs
     donors = []
-    for alloc in cycle.snapshot.allocations:
-        if alloc.node != node or alloc.used_cores is None or alloc.job_id in cycle.touched:
+    for alloc in cycle.allocations_on(node):
+        if alloc.used_cores is None or alloc.job_id in cycle.touched:
             continue
         if jobs.get(alloc.job_id) is not None and jobs[alloc.job_id].nodes > 1:
             continue  # a gang's part is never shrunk

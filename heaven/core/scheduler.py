@@ -96,7 +96,7 @@ class Cycle:
     Created fresh by every ``schedule`` call and shared by its stages.
     """
 
-    __slots__ = ("snapshot", "now", "config", "plan", "caps", "index", "_jobs", "_largest", "touched", "ledger")
+    __slots__ = ("snapshot", "now", "config", "plan", "caps", "index", "_jobs", "_on_node", "touched", "ledger")
 
     def __init__(self, snapshot: Snapshot, now: float, config: SchedulerConfig) -> None:
         self.snapshot = snapshot
@@ -106,7 +106,7 @@ class Cycle:
         self.caps = capacities(snapshot)
         self.index = _Index(self.caps)
         self._jobs: dict[int, Job] | None = None
-        self._largest: int | None = None
+        self._on_node: dict[str, list[Allocation]] | None = None
         self.touched: set[int] = set()  # running jobs already shrunk, grown or evicted in this plan
         self.ledger = QuotaLedger(snapshot)
 
@@ -117,13 +117,23 @@ class Cycle:
             self._jobs = {j.id: j for j in self.snapshot.jobs}
         return self._jobs
 
+    def allocations_on(self, node: str) -> list[Allocation]:
+        """The running allocations of one node (grouped on first use, once per cycle)."""
+        if self._on_node is None:
+            self._on_node = {}
+            for alloc in self.snapshot.allocations:
+                self._on_node.setdefault(alloc.node, []).append(alloc)
+        return self._on_node.get(node, [])
+
     def largest_free(self, excluding: str | None = None) -> int:
-        """The most free cores on any ready node (but ``excluding``): a job larger fits nowhere."""
-        if excluding is not None:
-            return max((c.free_cores for c in self.caps.values() if c.ready and c.node.name != excluding), default=0)
-        if self._largest is None:
-            self._largest = max((c.free_cores for c in self.caps.values() if c.ready), default=0)
-        return self._largest
+        """The most free cores on any ready node (but ``excluding``): a job larger fits nowhere.
+
+        Read from the free-core buckets (at most one per core count), never by walking the nodes."""
+        buckets = self.index.buckets
+        for count in range(len(buckets) - 1, 0, -1):
+            if any(name != excluding for name in buckets[count]):
+                return count
+        return 0
 
     def fit(self, job: Job, avoid: str | None = None) -> tuple[NodeCapacity | None, Reason | None]:
         """The node ``job`` goes to now (never ``avoid``), or why it can go nowhere.
@@ -131,7 +141,7 @@ class Cycle:
         Without ``explain`` a job larger than every free block is turned away
         before any node is looked at, with no reason built.
         """
-        if job.cores > self.largest_free() and not self.config.explain:
+        if not self.config.explain and job.cores > self.largest_free():
             return None, None
         admit = self.ledger.check if self.ledger.quotas else None
         cap, reason = find_node(job, self.index, self.config.placement, admit)
@@ -158,7 +168,6 @@ class Cycle:
         gpu_ids = cap.take(positions, memory_mb, storage_mb, gpus)
         if cap.ready:
             self.index.moved(cap.node.name, before)
-        self._largest = None
         return gpu_ids
 
     def release(self, alloc: Allocation) -> None:
@@ -171,7 +180,6 @@ class Cycle:
         cap.gpu_ids.extend(alloc.gpu_ids)
         if cap.ready:
             self.index.moved(cap.node.name, before)
-        self._largest = None
         self.touched.add(alloc.job_id)
         self.ledger.charge(cap.node.cluster, -len(alloc.cores), -alloc.memory_mb, -len(alloc.gpu_ids))
 
