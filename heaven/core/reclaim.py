@@ -55,7 +55,7 @@ def spare(alloc: Allocation, job: Job | None, headroom: float, floor: int = 1) -
 def steal(cycle: Cycle, job: Job) -> bool:
     """Place ``job`` on free plus reclaimed cores; False (and no change) if it cannot."""
     best: tuple[int, str, list[tuple[int, Allocation]]] | None = None
-    for cap in cycle.caps.values():
+    for cap in _by_free_cores(cycle, job):
         node = cap.node
         if cap.free_cores >= job.cores or _capacity(node) < job.cores:
             continue  # too small ever, or cores are not what it lacks
@@ -64,11 +64,10 @@ def steal(cycle: Cycle, job: Job) -> bool:
         if any(check(job, cap) is not None for check in _OTHER_RESOURCES) or cycle.ledger.check(job, cap) is not None:
             continue
         missing = job.cores - cap.free_cores
-        if best is not None and missing >= best[0]:
-            continue
         donors = _donors(cycle, node.name)
         if sum(n for n, _ in donors) >= missing:
             best = (missing, node.name, donors)
+            break  # nodes come with the most free cores first: none later needs fewer taken
     if best is None:
         return False
     missing, name, donors = best
@@ -89,6 +88,20 @@ def steal(cycle: Cycle, job: Job) -> bool:
         missing -= n
     cycle.place(job, cap, sorted(cap.free) + sorted(taken), lent=tuple(lent))
     return True
+
+
+def _by_free_cores(cycle: Cycle, job: Job):
+    """Candidate nodes, the most free cores first (below the request: those at or above it
+    would have taken the job without stealing), so the first that works takes the fewest."""
+    if job.node is not None:
+        cap = cycle.caps.get(job.node)
+        if cap is not None:
+            yield cap
+        return
+    buckets = cycle.index.buckets
+    for count in range(min(job.cores - 1, len(buckets) - 1), -1, -1):
+        for name in list(buckets[count]):
+            yield cycle.caps[name]
 
 
 def _capacity(node) -> int:
