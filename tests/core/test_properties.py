@@ -254,7 +254,7 @@ TestQuotaHistoriesWithoutStealing.settings = FAST
 
 
 class TestQuotaHistories(QuotaHistories.TestCase):
-    settings = settings(FIXED, max_examples=600)  # one history in about a hundred breaks a quota
+    settings = settings(FIXED, max_examples=600)  # about one history in a hundred broke a quota before the fix
 
 
 class TestBackfillHistories(BackfillHistories.TestCase):
