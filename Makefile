@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test bench lint clean
+.PHONY: up test bench clean system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,13 @@ $(STAMP): pyproject.toml
 up: $(STAMP)
 	$(BIN)/heaven up
 
-test: $(STAMP)
+# Debian packages the suite needs: PostgreSQL's server binaries (the suite starts its own server).
+system-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+	  (echo "installing PostgreSQL server binaries (Debian package postgresql)" && \
+	   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql)
+
+test: system-deps $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
