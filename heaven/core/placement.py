@@ -25,17 +25,23 @@ class FreeIndex:
         for name, cap in caps.items():
             if cap.ready:
                 self.buckets[cap.free_cores][name] = None
+        # The highest non-empty bucket: kept as nodes move, so "the most free cores anywhere"
+        # costs nothing (it moves down by whole buckets, up only when cores are released).
+        self.top = max((c for c, bucket in enumerate(self.buckets) if bucket), default=0)
 
     @property
     def most_free(self) -> tuple[int, str | None]:
-        for count in range(len(self.buckets) - 1, -1, -1):
-            if self.buckets[count]:
-                return count, next(iter(self.buckets[count]))
-        return 0, None
+        bucket = self.buckets[self.top] if self.buckets else {}
+        return self.top, next(iter(bucket), None)
 
     def moved(self, name: str, before: int) -> None:
         del self.buckets[before][name]
-        self.buckets[self.caps[name].free_cores][name] = None
+        now = self.caps[name].free_cores
+        self.buckets[now][name] = None
+        if now > self.top:
+            self.top = now
+        while self.top > 0 and not self.buckets[self.top]:
+            self.top -= 1
 
     def candidates(self, need: int, rule: str):
         counts = range(need, len(self.buckets))

@@ -98,10 +98,12 @@ def _by_free_cores(cycle: Cycle, job: Job):
         if cap is not None:
             yield cap
         return
-    buckets = cycle.index.buckets
-    for count in range(min(job.cores - 1, len(buckets) - 1), -1, -1):
-        for name in list(buckets[count]):
-            yield cycle.caps[name]
+    index = cycle.index
+    for count in range(min(job.cores - 1, index.top), -1, -1):
+        bucket = index.buckets[count]
+        if bucket:
+            for name in list(bucket):
+                yield cycle.caps[name]
 
 
 def _capacity(node) -> int:

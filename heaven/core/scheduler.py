@@ -128,9 +128,11 @@ class Cycle:
     def largest_free(self, excluding: str | None = None) -> int:
         """The most free cores on any ready node (but ``excluding``): a job larger fits nowhere.
 
-        Read from the free-core buckets (at most one per core count), never by walking the nodes."""
-        buckets = self.index.buckets
-        for count in range(len(buckets) - 1, 0, -1):
+        Read from the free-core buckets, never by walking the nodes."""
+        buckets, top = self.index.buckets, self.index.top
+        if excluding is None:
+            return top
+        for count in range(top, 0, -1):
             if any(name != excluding for name in buckets[count]):
                 return count
         return 0
