@@ -20,16 +20,10 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import datetime as dt
-import fcntl
 import io
 import multiprocessing as mp
-import os
-import platform
 import pstats
 import random
-import re
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -37,7 +31,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _report import machine_md, md_table, write_section  # noqa: E402
 from heaven.core import Allocation, Job, Node, SchedulerConfig, Snapshot, schedule  # noqa: E402
 from heaven.core.states import JobState  # noqa: E402
 
@@ -210,51 +206,6 @@ def verdict(s: Scenario, explain: bool, r: dict) -> str:
 HEADERS = ["scenario", "explain", "cycle time", "placed", "placements/s", "shrunk", "evicted", "targets"]
 
 
-def md_table(headers, rows) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
-
-
-def machine() -> list[list[str]]:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "heaven/core"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        revision = f"{head}{' + uncommitted changes in heaven/core' if dirty else ''}"
-    except (OSError, subprocess.SubprocessError):
-        revision = "unknown"
-    return [["CPUs (nproc)", str(os.cpu_count())], ["CPUs usable", str(len(os.sched_getaffinity(0)))],
-            ["CPU model", model], ["Python", platform.python_version()], ["Kernel", platform.release()],
-            ["Date", dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")], ["Revision", revision],
-            ["Reproduce", f"`{COMMAND}`"]]
-
-
-def write_section(body: str, path: Path = DOC) -> None:
-    """Replace only the ``bench:core`` section of docs/benchmarks.md (the file is locked while rewritten)."""
-    start, end = f"<!-- bench:{SECTION} -->", f"<!-- /bench:{SECTION} -->"
-    block = f"{start}\n{body.strip()}\n{end}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+", encoding="utf-8") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        fh.seek(0)
-        text = fh.read() or "# Benchmarks\n"
-        pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
-        text = pattern.sub(lambda _m: block, text, count=1) if pattern.search(text) else \
-            text.rstrip("\n") + "\n\n" + block + "\n"
-        fh.seek(0)
-        fh.truncate()
-        fh.write(text)
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1,000-node scenarios only; docs not written")
@@ -294,7 +245,7 @@ def main(argv: list[str]) -> int:
         f"usage (5–100 % of what it holds). Headroom 0.25. Best of {args.repeat} cycles at 1,000 nodes, one at "
         f"10,000; a measurement still running after {args.timeout:.0f} s is stopped and reported as such.",
         "",
-        md_table(["", ""], machine()),
+        machine_md(COMMAND),
         "",
         f"Targets: ≥ {TARGET_RATE:,} placements/s in every row, and a full cycle at 10,000 nodes × 100,000 jobs "
         f"in < {TARGET_CYCLE:g} s.",
@@ -316,7 +267,7 @@ def main(argv: list[str]) -> int:
             body += [""] + hot_spots(s)
     if args.notes and args.notes.exists():
         body += ["", args.notes.read_text().strip()]
-    write_section("\n".join(body))
+    write_section(SECTION, "\n".join(body))
     print(f"\nwrote the bench:{SECTION} section of {DOC.relative_to(ROOT)}")
     return 0
 
