@@ -19,18 +19,16 @@ def local_of(node: dict | None, cores: list[int]) -> list[int]:
 
 def jobs_out(conn: Connection, rows: list[dict], positions: bool = True) -> list[JobOut]:
     """``positions``: compute queue positions (reads the whole queue; a submit answer skips it)."""
-    claims = job_rows.claims_of(conn, [r["id"] for r in rows if r["state"] == JobState.RUNNING.value])
+    claims = job_rows.claims_by_node(conn, [r["id"] for r in rows if r["state"] == JobState.RUNNING.value])
     node_by_name = {n["name"]: n for n in node_rows.listing(conn)} if claims else {}
     wanted = positions and any(r["state"] == JobState.PENDING.value for r in rows)
     positions = queue_positions(conn) if wanted else {}
     out = []
     for r in rows:
-        cores = claims.get(r["id"], [])
-        placed = [n for n in node_by_name.values() if any(n["core_offset"] <= c < n["core_offset"] + len(n["local_cores"])
-                                                          for c in cores)]
-        local = [c for n in placed for c in local_of(n, [g for g in cores if n["core_offset"] <= g
-                                                          < n["core_offset"] + len(n["local_cores"])])]
-        out.append(job_out(r, cores, local, positions.get(r["id"]), [n["name"] for n in placed]))
+        parts = claims.get(r["id"], {})
+        cores = sorted(c for held in parts.values() for c in held)
+        local = [c for name, held in parts.items() for c in local_of(node_by_name.get(name), held)]
+        out.append(job_out(r, cores, local, positions.get(r["id"]), sorted(parts)))
     return out
 
 

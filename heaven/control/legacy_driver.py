@@ -27,22 +27,35 @@ class LegacyDriver:
         self.ctl = ctl
         self.client = httpx.AsyncClient(timeout=ctl.settings.legacy_timeout)
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Node name -> kind, as last read: placements on the project's own agents (nearly
+        # all of them) cost no database read here; an unknown node triggers one.
+        self._kinds: dict[str, str] = {}
         ctl.on_placed.append(self.placed)
 
     def _legacy_nodes(self) -> dict[str, dict]:
         with self.ctl.store.begin() as conn:
-            return {n["name"]: n for n in nodes.listing(conn) if n["kind"] == "legacy" and n["endpoint"]}
+            listed = nodes.listing(conn)
+        self._kinds = {n["name"]: n["kind"] for n in listed}
+        return {n["name"]: n for n in listed if n["kind"] == "legacy" and n["endpoint"]}
 
     def placed(self, applied: Applied) -> None:
-        """Called after a committed cycle, from any thread."""
+        """Called after a committed cycle, from any thread (the event loop's included):
+        hands placements on nodes of the original design to a worker thread."""
+        if self._loop is None or all(self._kinds.get(p.node) == "heaven" for p in applied.placed):
+            return
+        placements = list(applied.placed)
+        self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(asyncio.to_thread(self._allocate, placements)))
+
+    def _allocate(self, placements: list) -> None:
         legacy = self._legacy_nodes()
-        mine = [p for p in applied.placed if p.node in legacy]
-        if mine and self._loop is not None:
-            with self.ctl.store.begin() as conn:
-                rows = {r.id: r for r in conn.execute(select(job_table).where(job_table.c.id.in_([p.job_id for p in mine])))}
-            for p in mine:
-                body = {"job": rows[p.job_id].name, "pid": rows[p.job_id].pid, "cores": list(p.cores)}
-                self._send(legacy[p.node]["endpoint"] + "/allocate", body)
+        mine = [p for p in placements if p.node in legacy]
+        if not mine:
+            return
+        with self.ctl.store.begin() as conn:
+            rows = {r.id: r for r in conn.execute(select(job_table).where(job_table.c.id.in_([p.job_id for p in mine])))}
+        for p in mine:
+            body = {"job": rows[p.job_id].name, "pid": rows[p.job_id].pid, "cores": list(p.cores)}
+            self._send(legacy[p.node]["endpoint"] + "/allocate", body)
 
     def released(self, node: dict, job_name: str) -> None:
         if node["kind"] == "legacy" and node["endpoint"]:

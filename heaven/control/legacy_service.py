@@ -12,6 +12,7 @@ from heaven.control.agent_service import register_node
 from heaven.control.errors import ApiError
 from heaven.control.job_service import admit
 from heaven.control.runtime import Controller
+from heaven.control.summary import collect
 from heaven.core.model import Job
 from heaven.core.states import JobState
 from heaven.store import events, jobs, nodes
@@ -19,7 +20,7 @@ from heaven.store.engine import default_org_id
 from heaven.wire.legacy import LegacyComplete, LegacyRegister, LegacyRequest
 
 
-def _unknown_agent(vm: str) -> ApiError:
+def _unknown_agent() -> ApiError:
     return ApiError(400, "unknown_node", "unknown agent", "vm", extra={"status": "error"})
 
 
@@ -44,7 +45,7 @@ def request(ctl: Controller, body: LegacyRequest) -> dict:
     placed = None
     with ctl.store.begin() as conn:
         if nodes.get(conn, body.vm) is None:
-            raise _unknown_agent(body.vm)
+            raise _unknown_agent()
         current = jobs.find_adopted(conn, body.vm, body.job)
         if current is not None and current["state"] == JobState.RUNNING.value and current["pid"] == body.pid:
             return {"status": "allocated", "cores": jobs.claims_of(conn, [current["id"]])[current["id"]]}
@@ -93,7 +94,6 @@ def _activity_line(e: dict) -> str:
 
 
 def summary(ctl: Controller) -> dict:
-    from heaven.control.summary import collect
     with ctl.store.begin() as conn:
         data = collect(conn)
         recent = events.since(conn, 0, limit=200, newest_first=True)

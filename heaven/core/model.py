@@ -41,9 +41,6 @@ class Node:
     def global_index(self, position: int) -> int:
         return self.core_offset + position
 
-    def to_local(self, global_cores: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(self.local_cores[g - self.core_offset] for g in global_cores)
-
     def owns(self, global_core: int) -> bool:
         return self.core_offset <= global_core < self.core_offset + self.total_cores
 

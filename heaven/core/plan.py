@@ -86,7 +86,3 @@ class Plan:
     # Applied first of all: evictions free cores that placements in this plan use.
     preemptions: list[Preempt] = field(default_factory=list)
     cancellations: list[Cancel] = field(default_factory=list)
-
-    @property
-    def empty(self) -> bool:
-        return not (self.placements or self.shrinks or self.grows or self.preemptions or self.cancellations)

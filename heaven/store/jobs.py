@@ -67,12 +67,18 @@ def listing(conn: Connection, states: list[str] | None = None, limit: int = 200,
 
 
 def claims_of(conn: Connection, job_ids: list[int]) -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {j: [] for j in job_ids}
+    """Global cores held per job."""
+    return {job_id: [c for cores in parts.values() for c in cores] for job_id, parts in claims_by_node(conn, job_ids).items()}
+
+
+def claims_by_node(conn: Connection, job_ids: list[int]) -> dict[int, dict[str, list[int]]]:
+    """Global cores held per job and node (a gang holds cores on several nodes)."""
+    out: dict[int, dict[str, list[int]]] = {j: {} for j in job_ids}
     if job_ids:
-        rows = conn.execute(select(core_claims.c.job_id, core_claims.c.core)
+        rows = conn.execute(select(core_claims.c.job_id, core_claims.c.node, core_claims.c.core)
                             .where(core_claims.c.job_id.in_(job_ids)).order_by(core_claims.c.core))
-        for job_id, core in rows:
-            out[job_id].append(core)
+        for job_id, node, core in rows:
+            out[job_id].setdefault(node, []).append(core)
     return out
 
 
