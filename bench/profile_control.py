@@ -74,9 +74,9 @@ def instrument() -> None:
 
     timed(job_service, "admit", "submit: admit() (never_fits over load_snapshot)")
     timed(store_jobs, "insert_job", "submit: jobs.insert_job()")
-    timed(job_service, "submit", "submit: job_service.submit() (whole unit of work incl. lock wait)")
+    timed(job_service, "insert_checked", "submit: job_service.insert_checked() (admission, dependencies, insert)")
     timed(jobs_router, "jobs_out", "response: convert.jobs_out() (POST and GET bodies)")
-    timed(convert, "queue_positions", "response: convert.queue_positions()")
+    timed(apply, "_store_positions", "cycle: _store_positions()")
     timed(runtime, "run_cycle", "cycle: run_cycle() (snapshot + schedule + apply)")
     timed(cycle, "schedule", "cycle: core schedule()")
     timed(cycle, "load_snapshot", "cycle: load_snapshot() before schedule")
@@ -154,15 +154,15 @@ def trace_milestones(job_service, runtime, agent_service) -> None:
     def mark(what: str, job_id: int) -> None:
         MILESTONES[what].setdefault(job_id, time.perf_counter())
 
-    submit = job_service.submit
+    insert = job_service.insert_checked
 
-    def submit_traced(ctl, body, *a, **kw):
+    def insert_traced(*a, **kw):
         t0 = time.perf_counter()
-        job_id = submit(ctl, body, *a, **kw)
-        MILESTONES["submit request in"][job_id] = t0
-        mark("submit committed", job_id)
-        return job_id
-    job_service.submit = submit_traced
+        row = insert(*a, **kw)
+        MILESTONES["submit request in"][row["id"]] = t0
+        mark("submit committed", row["id"])  # inserted; the batch commits right after
+        return row
+    job_service.insert_checked = insert_traced
 
     placed = runtime.Controller.placed
 

@@ -142,7 +142,9 @@ class Agent:
             job = step.job
             self.executor.adopt(job.id, job.pid, job.local_cores)
             self.runs[job.id] = job.run
-            return False
+            # Pinned: the controller may now show (and the program may trust) the allocation.
+            self.outbox["started"].append({"job": job.id, "run": job.run, "pid": job.pid})
+            return True
         if isinstance(step, Resize):
             self.executor.set_cores(step.id, step.local_cores)
             log.info("job %s now on cores %s", step.id, list(step.local_cores))

@@ -5,7 +5,7 @@ import time
 
 from rich.table import Table
 
-STATE_STYLE = {"running": "green", "pending": "yellow", "succeeded": "cyan", "failed": "red",
+STATE_STYLE = {"assigned": "blue", "running": "green", "pending": "yellow", "succeeded": "cyan", "failed": "red",
                "cancelled": "magenta", "preempted": "yellow", "lost": "red"}
 
 

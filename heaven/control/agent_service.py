@@ -50,6 +50,7 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
     now, actor = ctl.clock(), f"agent:{node}"
     freed = False
     others: set[str] = set()
+    started: list[int] = []
     with ctl.store.begin() as conn:
         row = nodes.get(conn, node)
         if row is None:
@@ -57,7 +58,12 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
         came_back = row["state"] == "down"
         nodes.heartbeat(conn, node, now, body.node, actor=actor, was_down=came_back)
         for s in body.started:
-            conn.execute(update(job_table).where(*_this_run(node, s.job, s.run)).values(pid=s.pid, pids=[s.pid]))
+            if not _is_this_run(conn, node, s.job, s.run):
+                continue
+            if jobs.mark_started(conn, s.job, now, actor, node, s.pid):
+                started.append(s.job)
+            else:  # already running: another part of a gang, or a restarted agent ran it afresh
+                conn.execute(update(job_table).where(*_this_run(node, s.job, s.run)).values(pid=s.pid, pids=[s.pid]))
         for e in body.exits:
             if _is_this_run(conn, node, e.job, e.run):
                 parts = jobs.nodes_of(conn, e.job)
@@ -66,10 +72,12 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
                     others |= set(parts) - {node}  # a gang's other parts must stop too
         for f in body.failed_to_start:
             if _is_this_run(conn, node, f.job, f.run):
-                freed |= jobs.transition(conn, f.job, JobState.RUNNING, JobState.FAILED, now, actor=actor, node=node,
+                freed |= jobs.transition(conn, f.job, JobState.ASSIGNED, JobState.FAILED, now, actor=actor, node=node,
                                          detail="the agent could not start the command", exit_code=f.exit_code)
         if body.jobs:
             _record_usage(conn, node, body, ctl.settings.steal_window)
+    if started:
+        ctl.started(started)
     if came_back:
         ctl.notifier.touch([node])  # it must drop what was requeued while it was away
     if others:
@@ -93,10 +101,10 @@ def _record_usage(conn, node: str, body: AgentReport, window: int) -> None:
 
 
 def _this_run(node: str, job_id: int, run: int) -> tuple:
-    """Conditions naming one attempt of a running job with a part on one node: a report
+    """Conditions naming one attempt of a job holding a part on one node: a report
     about an earlier attempt (the job was requeued meanwhile) must not touch it."""
     on_node = select(core_claims.c.job_id).where(core_claims.c.job_id == job_id, core_claims.c.node == node).exists()
-    return (job_table.c.id == job_id, on_node, job_table.c.runs == run, job_table.c.state == JobState.RUNNING.value)
+    return (job_table.c.id == job_id, on_node, job_table.c.runs == run, job_table.c.state.in_(jobs.HOLDING_STATE_VALUES))
 
 
 def _is_this_run(conn, node: str, job_id: int, run: int) -> bool:
@@ -105,7 +113,7 @@ def _is_this_run(conn, node: str, job_id: int, run: int) -> bool:
 
 def assignments(ctl: Controller, node: str) -> list[Assignment]:
     """Everything that should run on ``node`` now: the level the agent reconciles to."""
-    with ctl.store.begin() as conn:
+    with ctl.store.read() as conn:
         row = nodes.get(conn, node)
         if row is None:
             raise not_found("node", node)
@@ -115,7 +123,7 @@ def assignments(ctl: Controller, node: str) -> list[Assignment]:
             held.setdefault(job_id, []).append(core)
         # Every job with cores here (a gang has a part on several nodes), adopted PIDs included.
         running = conn.execute(select(job_table).where(job_table.c.id.in_(list(held)),
-                                                       job_table.c.state == JobState.RUNNING.value)).all()
+                                                       job_table.c.state.in_(jobs.HOLDING_STATE_VALUES))).all()
     local = row["local_cores"]
     return [Assignment(id=j.id, run=j.runs, kind=j.kind, command=j.command, memory_mb=j.memory_mb, pid=j.pid if j.kind == "adopted" else None,
                        local_cores=[local[c - row["core_offset"]] for c in held.get(j.id, [])]) for j in running]

@@ -3,11 +3,9 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
-from heaven.core import queue
 from heaven.core.states import JobState
 from heaven.store import jobs as job_rows
 from heaven.store import nodes as node_rows
-from heaven.store.snapshot import to_core_job
 from heaven.wire.api import JobOut, NodeOut
 
 
@@ -17,27 +15,25 @@ def local_of(node: dict | None, cores: list[int]) -> list[int]:
     return [node["local_cores"][c - node["core_offset"]] for c in cores]
 
 
-def jobs_out(conn: Connection, rows: list[dict], positions: bool = True) -> list[JobOut]:
-    """``positions``: compute queue positions (reads the whole queue; a submit answer skips it)."""
-    claims = job_rows.claims_by_node(conn, [r["id"] for r in rows if r["state"] == JobState.RUNNING.value])
+def jobs_out(conn: Connection, rows: list[dict]) -> list[JobOut]:
+    claims = job_rows.claims_by_node(conn, [r["id"] for r in rows if r["state"] in job_rows.HOLDING_STATE_VALUES])
     node_by_name = {n["name"]: n for n in node_rows.listing(conn)} if claims else {}
-    wanted = positions and any(r["state"] == JobState.PENDING.value for r in rows)
-    positions = queue_positions(conn) if wanted else {}
     out = []
     for r in rows:
         parts = claims.get(r["id"], {})
         cores = sorted(c for held in parts.values() for c in held)
         local = [c for name, held in parts.items() for c in local_of(node_by_name.get(name), held)]
-        out.append(job_out(r, cores, local, positions.get(r["id"]), sorted(parts)))
+        out.append(job_out(r, cores, local, sorted(parts)))
     return out
 
 
-def job_out(r: dict, cores: list[int] = (), local_cores: list[int] = (), position: int | None = None,
-            placed_on: list[str] = ()) -> JobOut:
-    """One job row as the API shows it (a new pending job needs nothing more than its row)."""
+def job_out(r: dict, cores: list[int] = (), local_cores: list[int] = (), placed_on: list[str] = ()) -> JobOut:
+    """One job row as the API shows it (a new pending job needs nothing more than its row).
+    The queue position is the scheduler's own (stored by its last look at the queue head)."""
     return JobOut(
         id=r["id"], name=r["name"], kind=r["kind"], state=r["state"], reason=r["reason"],
-        queue_position=position, command=r["command"], cores_requested=r["cores"],
+        queue_position=r["queue_position"] if r["state"] == JobState.PENDING.value else None,
+        command=r["command"], cores_requested=r["cores"],
         min_cores=r["min_cores"], memory_mb=r["memory_mb"], storage_mb=r["storage_mb"], gpus=r["gpus"],
         priority=r["priority"], node=r["node"], cores=list(cores), local_cores=list(local_cores),
         gpu_ids=r["gpu_ids"] or [], pid=r["pid"], pids=r["pids"] or [], cpu_percent=r["cpu_percent"],
@@ -46,13 +42,6 @@ def job_out(r: dict, cores: list[int] = (), local_cores: list[int] = (), positio
         submitted_at=r["submitted_at"],
         started_at=r["started_at"], finished_at=r["finished_at"], runs=r["runs"],
     )
-
-
-def queue_positions(conn: Connection) -> dict[int, int]:
-    """1-based position of every pending job, in the order the scheduler looks at them."""
-    rows = job_rows.pending_rows(conn)
-    ordered = queue.order([to_core_job(r) for r in rows], "priority")
-    return {j.id: i for i, j in enumerate(ordered, start=1)}
 
 
 def nodes_out(conn: Connection) -> list[NodeOut]:

@@ -1,8 +1,7 @@
 """One scheduling cycle against the store, and the node-timeout sweep.
 
-Both are plain functions over a unit of work, so the background loop, a
-request that wants an answer now (``/request``, ``--no-wait``) and the tests
-all run exactly the same code.
+Both are plain functions over a unit of work. Only the scheduler loop calls
+them (see runtime.py): requests that want an answer now ask the loop.
 """
 from __future__ import annotations
 
@@ -27,15 +26,18 @@ def run_cycle(conn: Connection, config: SchedulerConfig, now: float, rng: random
               pending_limit: int | None = None) -> tuple[Plan, Applied, list]:
     """One cycle. With ``recommend_only`` the steals the core proposes are
     returned (for the event log) but the plan applied is the one without stealing.
-    ``pending_after`` limits the queue to jobs submitted since (see Controller.run)."""
+    ``pending_after`` limits the queue to jobs submitted since (see Controller.run);
+    ``pending_limit`` to its head, read in the core's own order."""
     lock_core_map(conn)
-    snapshot = load_snapshot(conn, now, usage, reservation, pending_after, pending_limit)
+    snapshot = load_snapshot(conn, now, usage, reservation, pending_after, pending_limit, config.order)
     plan = schedule(snapshot, now, rng, config)
     recommended: list = []
     if recommend_only and (plan.shrinks or plan.grows):
         recommended = plan.shrinks + plan.grows
         plan = schedule(snapshot, now, rng, replace(config, steal=False))
-    return plan, apply_plan(conn, plan, now, snapshot=snapshot), recommended
+    # Positions mean something only when the cycle saw the head of the whole queue.
+    applied = apply_plan(conn, plan, now, snapshot=snapshot, positions=pending_after is None)
+    return plan, applied, recommended
 
 
 def sweep_silent_nodes(conn: Connection, now: float, timeout: float) -> set[str]:
@@ -51,7 +53,7 @@ def sweep_silent_nodes(conn: Connection, now: float, timeout: float) -> set[str]
         gone.add(name)
         on_node = select(core_claims.c.job_id).where(core_claims.c.node == name)
         running = conn.execute(select(job_table.c.id).where(job_table.c.id.in_(on_node),
-                                                            job_table.c.state == JobState.RUNNING.value)).scalars()
+                                                            job_table.c.state.in_(jobs.HOLDING_STATE_VALUES))).scalars()
         for job_id in list(running):
             jobs.requeue_or_end(conn, job_id, JobState.LOST, now, f"node {name} stopped heartbeating", "controller")
     return gone

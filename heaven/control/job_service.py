@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from heaven.control.errors import ApiError, not_found
-from heaven.control.runtime import Controller
+from heaven.control.runtime import Controller, NotPlaced
 from heaven.core.feasibility import never_fits
 from heaven.core.model import Job
-from heaven.core.states import TERMINAL_JOB_STATES, JobState
+from heaven.core.states import HOLDING_JOB_STATES, TERMINAL_JOB_STATES, JobState
 from heaven.store import jobs
 from heaven.store.engine import default_org_id
 from heaven.store.snapshot import load_nodes
@@ -45,10 +45,6 @@ def values_of(body: JobSubmit) -> dict:
     }
 
 
-def submit(ctl: Controller, body: JobSubmit, actor: str = "api") -> int:
-    return submit_values(ctl, values_of(body), no_wait=body.no_wait, actor=actor)
-
-
 def as_core_job(values: dict) -> Job:
     return Job(0, cores=values["cores"], memory_mb=values["memory_mb"], storage_mb=values["storage_mb"],
                gpus=values["gpus"], node=values.get("node_pin"), cluster=values.get("cluster"),
@@ -62,23 +58,19 @@ def insert_checked(conn, values: dict, nodes: list, org_id: int, now: float, act
     return jobs.insert_job_row(conn, {"org_id": org_id, **values}, now, actor=actor)
 
 
-def submit_values(ctl: Controller, values: dict, *, no_wait: bool, actor: str) -> int:
-    """Insert a job; with ``no_wait`` run a cycle in the same transaction and
-    roll everything back when the job could not start."""
-    placed = None
-    with ctl.store.begin() as conn:
-        job_id = insert_checked(conn, values, load_nodes(conn), default_org_id(conn), ctl.clock(), actor)["id"]
-        if no_wait:
-            plan, placed = ctl.cycle_in(conn)
-            if job_id not in {p.job_id for p in placed.placed}:
-                reason = plan.waiting.get(job_id)
-                message = str(reason) if reason else "the job could not start now"
-                raise NotPlaceable(409, reason.code if reason else "not_placeable", message, reason.field if reason else None)
-    if placed is not None:
-        ctl.placed(placed)
-    else:
-        ctl.wake(new_jobs_only=True)
-    return job_id
+def submit_now(ctl: Controller, body: JobSubmit, actor: str = "api") -> int:
+    """``--no-wait``: the scheduler loop writes the job and runs a cycle in one
+    transaction, rolled back whole when the job could not start now (a 409)."""
+    values = values_of(body)
+
+    def write(conn) -> int:
+        return insert_checked(conn, values, load_nodes(conn), default_org_id(conn), ctl.clock(), actor)["id"]
+    try:
+        return ctl.decide(write, keep=False).job_id
+    except NotPlaced as refused:
+        reason = refused.reason
+        raise NotPlaceable(409, reason.code if reason else "not_placeable", str(refused),
+                           reason.field if reason else None) from None
 
 
 def cancel(ctl: Controller, job_id: int, actor: str = "api") -> dict:
@@ -93,7 +85,7 @@ def cancel(ctl: Controller, job_id: int, actor: str = "api") -> dict:
         jobs.transition(conn, job_id, state, JobState.CANCELLED, ctl.clock(), detail="cancelled by request",
                         actor=actor, node=row["node"])
         row = jobs.get(conn, job_id)
-    if state == JobState.RUNNING:
+    if state in HOLDING_JOB_STATES:
         ctl.notifier.touch(held_on)  # their agents stop the processes
         ctl.wake()  # its cores are free for the queue
     return row

@@ -42,27 +42,37 @@ def register(ctl: Controller, body: LegacyRegister) -> dict:
 
 
 def request(ctl: Controller, body: LegacyRequest) -> dict:
-    placed = None
-    with ctl.store.begin() as conn:
+    """A program asks cores for its own PID. As the original controller did, it hears
+    "allocated" only once its agent has pinned the PID (the job is running); until
+    then, or if that takes longer than ``legacy_timeout``, it hears "queued" and
+    finds its allocation in /summary once pinned."""
+    with ctl.store.read() as conn:
         if nodes.get(conn, body.vm) is None:
             raise _unknown_agent()
         current = jobs.find_adopted(conn, body.vm, body.job)
-        if current is not None and current["state"] == JobState.RUNNING.value and current["pid"] == body.pid:
-            return {"status": "allocated", "cores": jobs.claims_of(conn, [current["id"]])[current["id"]]}
-        if current is not None and current["state"] == JobState.PENDING.value:
-            return {"status": "queued"}
-        admit(conn, Job(0, cores=body.cores_requested, node=body.vm))
-        job_id = jobs.insert_job(conn, {
-            "org_id": default_org_id(conn), "name": body.job, "kind": "adopted", "command": [],
-            "cores": body.cores_requested, "min_cores": body.cores_requested, "memory_mb": 0, "storage_mb": 0,
-            "gpus": 0, "priority": 0, "node_pin": body.vm, "pid": body.pid, "pids": [body.pid],
-        }, ctl.clock(), actor=f"pid:{body.pid}")
-        _, placed = ctl.cycle_in(conn)
-        mine = next((p for p in placed.placed if p.job_id == job_id), None)
-    ctl.placed(placed)
-    if mine is None:
+    if current is not None and current["pid"] == body.pid and current["state"] in jobs.HOLDING_STATE_VALUES:
+        job_id = current["id"]
+    elif current is not None and current["state"] == JobState.PENDING.value:
         return {"status": "queued"}
-    return {"status": "allocated", "cores": list(mine.cores)}
+    else:
+        def write(conn) -> int:
+            admit(conn, Job(0, cores=body.cores_requested, node=body.vm))
+            return jobs.insert_job(conn, {
+                "org_id": default_org_id(conn), "name": body.job, "kind": "adopted", "command": [],
+                "cores": body.cores_requested, "min_cores": body.cores_requested, "memory_mb": 0, "storage_mb": 0,
+                "gpus": 0, "priority": 0, "node_pin": body.vm, "pid": body.pid, "pids": [body.pid],
+            }, ctl.clock(), actor=f"pid:{body.pid}")
+        outcome = ctl.decide(write, keep=True)
+        if not outcome.placed:
+            return {"status": "queued"}
+        job_id = outcome.job_id
+    if not ctl.wait_running(job_id, ctl.settings.legacy_timeout):
+        with ctl.store.read() as conn:  # it may have been running before this request (a repeat)
+            row = jobs.get(conn, job_id)
+        if row is None or row["state"] != JobState.RUNNING.value:
+            return {"status": "queued"}
+    with ctl.store.read() as conn:
+        return {"status": "allocated", "cores": jobs.claims_of(conn, [job_id])[job_id]}
 
 
 def complete(ctl: Controller, body: LegacyComplete) -> tuple[dict, dict | None]:
@@ -75,6 +85,10 @@ def complete(ctl: Controller, body: LegacyComplete) -> tuple[dict, dict | None]:
         if state == JobState.RUNNING:
             freed = jobs.claims_of(conn, [row["id"]])[row["id"]]
             jobs.finish(conn, row["id"], 0, ctl.clock(), actor=f"pid:{row['pid']}")
+        elif state == JobState.ASSIGNED:  # done before its agent pinned it: it never ran with those cores
+            freed = jobs.claims_of(conn, [row["id"]])[row["id"]]
+            jobs.transition(conn, row["id"], state, JobState.CANCELLED, ctl.clock(), detail="completed before it was pinned",
+                            actor=f"pid:{row['pid']}", node=body.vm)
         elif state == JobState.PENDING:
             freed = []
             jobs.transition(conn, row["id"], state, JobState.CANCELLED, ctl.clock(), detail="completed while queued",
@@ -94,7 +108,7 @@ def _activity_line(e: dict) -> str:
 
 
 def summary(ctl: Controller) -> dict:
-    with ctl.store.begin() as conn:
+    with ctl.store.read() as conn:
         data = collect(conn)
         recent = events.since(conn, 0, limit=200, newest_first=True)
     data["activity"] = [_activity_line(e) for e in recent]

@@ -41,7 +41,8 @@ class NodeNotifier:
         """Return the node's generation as soon as it differs from ``seen`` (or on timeout)."""
         async with self._changed:
             try:
-                await asyncio.wait_for(self._changed.wait_for(lambda: self.generation(node) != seen), timeout)
+                async with asyncio.timeout(timeout):  # not wait_for (see Controller.run)
+                    await self._changed.wait_for(lambda: self.generation(node) != seen)
             except TimeoutError:
                 pass
             return self.generation(node)

@@ -1,31 +1,72 @@
 """The controller's long-lived parts: store, notifier, scheduler loop, clock.
 
-The scheduler loop runs a cycle on an interval and whenever something wakes it
-(submit, exit, a node coming up). Cycles run in a worker thread so the event
-loop keeps serving; the database lock serializes them with request-driven cycles.
+The scheduler loop is the one writer of scheduling decisions. It runs a cycle
+on an interval and whenever something wakes it (submit, exit, a node coming
+up), in a worker thread so the event loop keeps serving. A request that wants
+an answer now (``--no-wait``, the original ``/request``) does not run a cycle
+itself: it hands the loop a ``Decision`` and waits for the outcome. The loop's
+memory of the queue (what it has seen, the head's reservation) moves only after
+a cycle's transaction committed, so a refused request changes nothing of it.
 """
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from heaven.config import ControllerSettings
 from heaven.control.cycle import run_cycle, stop_overdue, sweep_silent_nodes
+from heaven.control.errors import ApiError
 from heaven.control.notifier import NodeNotifier
 from heaven.core import Plan, SchedulerConfig
+from heaven.core.plan import Place
+from heaven.core.queue import FIELD_KEYS
+from heaven.core.reasons import Reason
 from heaven.store.apply import Applied
 from heaven.store import events, jobs
 from heaven.store.engine import Store
 from heaven.store.snapshot import UsagePolicy
 
 log = logging.getLogger("heaven.controller")
+
+
+class NotPlaced(Exception):
+    """A ``keep=False`` decision: the job could not start now; nothing was written."""
+
+    def __init__(self, reason: Reason | None) -> None:
+        super().__init__(str(reason) if reason else "the job could not start now")
+        self.reason = reason
 LIGHT_CYCLE_DELAY = 0.003  # seconds; part of submit->running latency, so kept well under its 50 ms goal
 # A cycle woken by an event (an exit, a cancel) looks at this many jobs at the head of the
 # queue; the interval cycle looks at all of them (and refreshes every waiting reason).
 EVENT_CYCLE_HEAD = 64
+
+
+@dataclass
+class Decision:
+    """A request's question to the scheduler loop: write a job (``write`` runs inside
+    the loop's transaction and returns its id), then may it start now?
+    ``keep=False``: if it cannot start, the whole transaction rolls back."""
+
+    write: Callable[[object], int]
+    keep: bool
+    outcome: concurrent.futures.Future = field(default_factory=concurrent.futures.Future)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job_id: int
+    placed: tuple[Place, ...]  # one part per node (a gang has several); empty: it waits
+    reason: Reason | None
+
+
+class _Refused(Exception):
+    """Rolls back a ``keep=False`` decision's transaction."""
 
 
 class Controller:
@@ -52,6 +93,10 @@ class Controller:
         self._seen = 0  # the newest job id a cycle has considered
         self._loop: asyncio.AbstractEventLoop | None = None
         self.on_placed: list[Callable[[Applied], None]] = []
+        self._decisions: list[Decision] = []
+        self._decisions_lock = threading.Lock()
+        self._started = threading.Condition()  # notified when jobs become running (see wait_running)
+        self._running_seen: dict[int, float] = {}
 
     # -- waking and running cycles -------------------------------------------------
     def wake(self, new_jobs_only: bool = False) -> None:
@@ -65,30 +110,33 @@ class Controller:
         # A fresh seeded source per cycle: replaying a cycle gives the same plan.
         return random.Random(self.cycles)
 
-    def cycle_in(self, conn, full: bool = True, whole_queue: bool = True) -> tuple[Plan, Applied]:
-        """Run one cycle inside the caller's unit of work.
+    def cycle_in(self, conn, full: bool = True, whole_queue: bool = True) -> tuple[Plan, Applied, Callable[[], None]]:
+        """Run one cycle inside the caller's unit of work; returns the plan, what was
+        applied, and what the controller must remember once (and only if) it commits.
 
         ``full=False``: only jobs submitted since the last cycle (greedy policy only);
-        ``whole_queue=False``: only the head of the queue (priority order only)."""
+        ``whole_queue=False``: only the head of the queue (orderings of plain fields only)."""
         now = self.clock()
         greedy = self.config.policy == "greedy"
-        seen = self._seen
-        self._seen = jobs.newest_id(conn)
-        head = None if whole_queue or not greedy or self.config.order != "priority" else EVENT_CYCLE_HEAD
+        seen = jobs.newest_id(conn)
+        head = None if whole_queue or not greedy or self.config.order not in FIELD_KEYS else EVENT_CYCLE_HEAD
         plan, applied, recommended = run_cycle(conn, self.config, now, self.rng(), self.usage, self.reservation,
                                                recommend_only=self.settings.steal == "recommend",
-                                               pending_after=seen if not full and greedy else None,
+                                               pending_after=self._seen if not full and greedy else None,
                                                pending_limit=head)
-        self.reservation = plan.reservation
-        self.cycles += 1
-        self.last_counts = plan.counts.as_dict()
         self._record_recommendations(conn, recommended, now)
-        return plan, applied
+
+        def remember() -> None:
+            self._seen = seen
+            self.reservation = plan.reservation
+            self.cycles += 1
+            self.last_counts = plan.counts.as_dict()
+            self._recommended = set(recommended)
+        return plan, applied, remember
 
     def _record_recommendations(self, conn, recommended: list, now: float) -> None:
         """recommend-only mode: one event per new proposal, not one per cycle."""
         fresh = set(recommended) - self._recommended
-        self._recommended = set(recommended)
         for change in sorted(fresh, key=lambda c: c.job_id):
             cores = getattr(change, "cores_removed", None) or change.cores_added
             verb = "shrink" if hasattr(change, "cores_removed") else "grow"
@@ -97,7 +145,69 @@ class Controller:
 
     def cycle_now(self, full: bool = True, whole_queue: bool = True) -> Applied:
         with self.store.begin() as conn:
-            return self.cycle_in(conn, full, whole_queue)[1]
+            _, applied, remember = self.cycle_in(conn, full, whole_queue)
+        remember()
+        return applied
+
+    # -- decisions asked by requests ------------------------------------------------------
+    def decide(self, write: Callable[[object], int], keep: bool, timeout: float = 30.0) -> Outcome:
+        """From a request thread: have the loop write a job and run a cycle; wait for the outcome.
+        Raises what ``write`` raised, or ``NotPlaced`` (with the reason) when ``keep`` is false."""
+        decision = Decision(write, keep)
+        with self._decisions_lock:
+            self._decisions.append(decision)
+        self.wake()
+        try:
+            return decision.outcome.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise ApiError(503, "scheduler_busy", f"the scheduler did not answer within {timeout:g}s; "
+                                                  "nothing was written", None) from None
+
+    def _decide_all(self) -> list[Applied]:
+        with self._decisions_lock:
+            decisions, self._decisions = self._decisions, []
+        done = []
+        for decision in decisions:
+            if not decision.outcome.set_running_or_notify_cancel():
+                continue
+            try:
+                outcome, applied = self._decide(decision)
+            except Exception as exc:  # ApiError from write, NotPlaced, or a store failure: the caller hears it
+                decision.outcome.set_exception(exc)
+                continue
+            decision.outcome.set_result(outcome)
+            done.append(applied)
+        return done
+
+    def _decide(self, decision: Decision) -> tuple[Outcome, Applied]:
+        try:
+            with self.store.begin() as conn:
+                job_id = decision.write(conn)
+                plan, applied, remember = self.cycle_in(conn, full=True, whole_queue=True)
+                parts = tuple(p for p in applied.placed if p.job_id == job_id)
+                if not parts and not decision.keep:
+                    raise _Refused(plan.waiting.get(job_id))
+        except _Refused as refused:  # rolled back: the job, its events and the cycle's placements
+            raise NotPlaced(refused.args[0]) from None
+        remember()
+        return Outcome(job_id, parts, plan.waiting.get(job_id)), applied
+
+    # -- jobs becoming running ----------------------------------------------------------
+    def started(self, job_ids) -> None:
+        """From any thread, after a commit: these jobs are now running."""
+        with self._started:
+            now = time.monotonic()
+            for job_id in job_ids:
+                self._running_seen[job_id] = now
+            # Forget what nobody waited for within a minute.
+            for job_id in [j for j, t in self._running_seen.items() if now - t > 60]:
+                del self._running_seen[job_id]
+            self._started.notify_all()
+
+    def wait_running(self, job_id: int, timeout: float) -> bool:
+        """Block until ``job_id`` is reported running (True) or ``timeout`` passes (False)."""
+        with self._started:
+            return self._started.wait_for(lambda: job_id in self._running_seen, timeout)
 
     def placed(self, applied: Applied) -> None:
         """After a committed cycle: wake the agents whose assignments changed."""
@@ -128,7 +238,10 @@ class Controller:
         next_sweep = 0.0
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), self.settings.scheduler_interval)
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a
+                # cancellation that coincides with a wake-up, and the loop would never stop.
+                async with asyncio.timeout(self.settings.scheduler_interval):
+                    await self._wake.wait()
                 full, whole_queue = self._full, False
             except TimeoutError:
                 full, whole_queue = True, True
@@ -142,6 +255,9 @@ class Controller:
                 started = time.monotonic()
                 applied = await asyncio.to_thread(self.cycle_now, full, whole_queue)
                 self.placed(applied)
+                if self._decisions:
+                    for decided in await asyncio.to_thread(self._decide_all):
+                        self.placed(decided)
                 # Under a flood of wake-ups, leave the store to requests at least as long as a cycle took.
                 await asyncio.sleep(min(0.05, time.monotonic() - started))
                 if time.monotonic() >= next_sweep:

@@ -26,8 +26,15 @@ from heaven.core.model import Job
 
 OrderKey = Callable[[Job], tuple]
 
-_SUBMIT_ID = attrgetter("submitted_at", "id")
-_PRIORITY = attrgetter("priority")
+
+# Orderings whose key is plain job fields, as (field, descending) from the most
+# significant: a store may read the head of the queue in exactly this order
+# (``ORDER BY`` ... ``LIMIT``) instead of sorting everything. ``order`` and the
+# key functions below agree with it (a unit test holds them together).
+FIELD_KEYS: dict[str, tuple[tuple[str, bool], ...]] = {
+    "priority": (("priority", True), ("submitted_at", False), ("id", False)),
+    "fifo": (("submitted_at", False), ("id", False)),
+}
 
 
 def by_priority(job: Job) -> tuple:
@@ -68,13 +75,20 @@ def order(jobs: Iterable[Job], name: str) -> list[Job]:
     """The jobs in the named order (a new list).
 
     ``priority`` and ``fifo`` are the orderings every cycle of the controller
-    and every event of the simulator pays for, so they sort on C-level keys:
-    a stable sort by (submit, id), then a stable sort by priority.
+    and every event of the simulator pays for, so they sort on C-level keys
+    read from ``FIELD_KEYS``: stable sorts from the least significant run of
+    fields of one direction to the most significant.
     """
-    if name == "fifo":
-        return sorted(jobs, key=_SUBMIT_ID)
-    if name == "priority":
-        ordered = sorted(jobs, key=_SUBMIT_ID)
-        ordered.sort(key=_PRIORITY, reverse=True)  # reverse=True keeps equal keys in order
-        return ordered
-    return sorted(jobs, key=ORDERINGS[name])
+    fields = FIELD_KEYS.get(name)
+    if fields is None:
+        return sorted(jobs, key=ORDERINGS[name])
+    runs: list[tuple[list[str], bool]] = []
+    for field, descending in fields:
+        if runs and runs[-1][1] == descending:
+            runs[-1][0].append(field)
+        else:
+            runs.append(([field], descending))
+    ordered = list(jobs)
+    for names, descending in reversed(runs):
+        ordered.sort(key=attrgetter(*names), reverse=descending)  # reverse=True keeps equal keys in order
+    return ordered

@@ -11,6 +11,7 @@ from enum import StrEnum
 
 class JobState(StrEnum):
     PENDING = "pending"
+    ASSIGNED = "assigned"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -28,9 +29,15 @@ class NodeState(StrEnum):
 J = JobState
 JOB_TRANSITIONS: dict[JobState, dict[JobState, str]] = {
     J.PENDING: {
-        J.RUNNING: "placed: the scheduler granted cores on a node",
+        J.ASSIGNED: "placed: the scheduler granted cores on a node; no process exists yet",
         J.CANCELLED: "cancelled by a user, or a dependency failed",
+    },
+    J.ASSIGNED: {
+        J.RUNNING: "its agent reported a live process (or pinned an adopted one); walltime counts from here",
         J.FAILED: "could not be started at all (the agent refused the command)",
+        J.CANCELLED: "cancelled by a user before it started; its cores are freed",
+        J.PREEMPTED: "evicted for a job of strictly higher priority before it started",
+        J.LOST: "its node stopped heartbeating before it started",
     },
     J.RUNNING: {
         J.SUCCEEDED: "the process exited with status 0",
@@ -54,7 +61,9 @@ JOB_TRANSITIONS: dict[JobState, dict[JobState, str]] = {
 }
 
 TERMINAL_JOB_STATES = frozenset(s for s, out in JOB_TRANSITIONS.items() if not out)
-ACTIVE_JOB_STATES = frozenset({J.PENDING, J.RUNNING})
+# States in which a job holds cores (its claims): leaving them frees the cores.
+HOLDING_JOB_STATES = frozenset({J.ASSIGNED, J.RUNNING})
+ACTIVE_JOB_STATES = frozenset({J.PENDING, *HOLDING_JOB_STATES})
 
 N = NodeState
 NODE_TRANSITIONS: dict[NodeState, dict[NodeState, str]] = {

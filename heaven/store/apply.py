@@ -53,9 +53,11 @@ def lock_core_map(conn: Connection) -> None:
 
 
 def apply_plan(conn: Connection, plan: Plan, now: float, actor: str = "scheduler",
-               snapshot: Snapshot | None = None) -> Applied:
+               snapshot: Snapshot | None = None, positions: bool = False) -> Applied:
     """``snapshot``: one the caller read in this same transaction, after taking the
-    core-map lock (nothing can have changed since); otherwise it is read afresh."""
+    core-map lock (nothing can have changed since); otherwise it is read afresh.
+    ``positions``: the plan's queue positions are those of the head of the whole
+    queue (not of a subset), so they become what every reader shows."""
     lock_core_map(conn)
     done = verify(snapshot if snapshot is not None else load_snapshot(conn), plan)
     for p in done.preemptions:
@@ -79,22 +81,42 @@ def apply_plan(conn: Connection, plan: Plan, now: float, actor: str = "scheduler
             "gang on " + ", ".join(f"{p.node} cores {list(p.cores)}" for p in gang)
         if donors:
             detail += f" ({len(donors)} taken from idle jobs {sorted(set(donors.values()))})"
+        # Assigned, not running: walltime and usage count from the agent's report of a live process.
         moved = job_rows.transition(
-            conn, place.job_id, JobState.PENDING, JobState.RUNNING, now, detail=detail, actor=actor, node=place.node,
-            started_at=now, gpu_ids=list(place.gpu_ids), reason="", exit_code=None, finished_at=None,
+            conn, place.job_id, JobState.PENDING, JobState.ASSIGNED, now, detail=detail, actor=actor, node=place.node,
+            started_at=None, gpu_ids=list(place.gpu_ids), reason="", exit_code=None, finished_at=None,
             cpu_percent=None, rss_mb=None, usage=[], resized_at=None, part_exits={}, runs=jobs.c.runs + 1,
+            queue_position=None,
         )
         assert moved, f"verified job {place.job_id} was not pending"  # the lock makes this impossible
     for g in done.grows:
         conn.execute(insert(core_claims), [{"core": c, "job_id": g.job_id, "node": g.node} for c in g.cores_added])
         _resized(conn, g.job_id, g.node, now, "grow", f"got back cores {list(g.cores_added)}", actor)
     _store_reasons(conn, plan, now, actor)
+    if positions:
+        _store_positions(conn, plan, {p.job_id for p in done.placements}, done.cancellations)
     return Applied(done)
 
 
 def _resized(conn: Connection, job_id: int, node: str, now: float, action: str, detail: str, actor: str) -> None:
     conn.execute(update(jobs).where(jobs.c.id == job_id).values(resized_at=now))
     events.record(conn, now, action, detail, actor=actor, job=job_id, node=node)
+
+
+def _store_positions(conn: Connection, plan: Plan, placed: set[int], cancelled: list) -> None:
+    """The scheduler's own queue positions, written where they changed: the one authority
+    for queue order that the API, the CLI and /summary all read. Placed jobs left the queue."""
+    gone = placed | {c.job_id for c in cancelled}
+    remaining = sorted((pos, job_id) for job_id, pos in plan.positions.items() if job_id not in gone)
+    shown = {job_id: i for i, (_, job_id) in enumerate(remaining, start=1)}  # the queue after this cycle
+    if not shown:
+        return
+    current = dict(conn.execute(select(jobs.c.id, jobs.c.queue_position).where(
+        jobs.c.state == JobState.PENDING.value, jobs.c.id.in_(list(shown)))).all())
+    rows = [{"jid": job_id, "pos": pos} for job_id, pos in shown.items()
+            if job_id in current and current[job_id] != pos]
+    if rows:
+        conn.execute(update(jobs).where(jobs.c.id == bindparam("jid")).values(queue_position=bindparam("pos")), rows)
 
 
 def _store_reasons(conn: Connection, plan: Plan, now: float, actor: str) -> None:

@@ -14,6 +14,7 @@ from heaven.store.tables import organizations
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 DEFAULT_ORG = "default"
+READ_ONLY = "heaven_read_only"  # execution option of the connections Store.read opens
 
 
 def make_engine(url: str) -> Engine:
@@ -34,8 +35,9 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "begin")
         def _begin(conn):
             # IMMEDIATE takes the write lock at BEGIN: a transaction that reads
-            # then writes can never act on a stale read (no lost updates).
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # then writes can never act on a stale read (no lost updates). A read
+            # (Store.read) takes none: under WAL it reads a snapshot beside the writer.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
     if url.startswith("postgresql://"):
@@ -80,6 +82,15 @@ class Store:
             return
         with self._serialize, self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only unit of work: one consistent snapshot, no write lock, never queued
+        behind writers. Writing through it is a bug (SQLite would take the lock late)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{READ_ONLY: True})
+            with conn.begin():
+                yield conn
 
     def migrate(self) -> None:
         migrate(self.engine)

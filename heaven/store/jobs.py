@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from heaven.core.states import JobState, check_job_transition
+from heaven.core.states import HOLDING_JOB_STATES, JobState, check_job_transition
 from heaven.store import events
 from heaven.store.tables import core_claims, jobs
 
 EVENT_ACTION = {
+    JobState.ASSIGNED: "assign",
     JobState.RUNNING: "start",
     JobState.SUCCEEDED: "succeed",
     JobState.FAILED: "fail",
@@ -24,6 +25,7 @@ EVENT_ACTION = {
 
 
 _INSERT_JOB = insert(jobs)
+HOLDING_STATE_VALUES = frozenset(s.value for s in HOLDING_JOB_STATES)
 
 
 def insert_job(conn: Connection, values: dict, now: float, actor: str = "api") -> int:
@@ -86,42 +88,56 @@ def transition(conn: Connection, job_id: int, old: JobState, new: JobState, now:
                detail: str = "", actor: str = "system", node: str | None = None, **fields) -> bool:
     """Move one job from ``old`` to ``new`` and write exactly one event.
 
-    Leaving RUNNING frees the job's cores in the same transaction."""
+    Leaving the states that hold cores frees them in the same transaction."""
     check_job_transition(old, new)
     values = {"state": new.value, **fields}
-    if new == JobState.RUNNING:
+    if new == JobState.ASSIGNED:
         values["node"] = node  # where it runs: the event's node and the row's are one fact
     if new in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED) and "finished_at" not in values:
         values["finished_at"] = now
     result = conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.state == old.value).values(**values))
     if result.rowcount != 1:
         return False
-    if old == JobState.RUNNING:
+    if old in HOLDING_JOB_STATES and new not in HOLDING_JOB_STATES:
         conn.execute(delete(core_claims).where(core_claims.c.job_id == job_id))
     org_id = conn.execute(select(jobs.c.org_id).where(jobs.c.id == job_id)).scalar()
     events.record(conn, now, EVENT_ACTION[new], detail, actor=actor, job=job_id, node=node, org_id=org_id)
     return True
 
 
+def mark_started(conn: Connection, job_id: int, now: float, actor: str, node: str, pid: int | None = None) -> bool:
+    """Assigned -> running: a live process exists (walltime counts from now). Idempotent."""
+    pids = [pid] if pid is not None else []
+    return transition(conn, job_id, JobState.ASSIGNED, JobState.RUNNING, now, actor=actor, node=node,
+                      detail=f"pid {pid}" if pid is not None else "", started_at=now, pid=pid, pids=pids)
+
+
 def finish(conn: Connection, job_id: int, exit_code: int, now: float, actor: str) -> bool:
-    """A running job's process ended: succeeded on 0, failed otherwise. Idempotent."""
+    """A job's process ended: succeeded on 0, failed otherwise. Idempotent.
+
+    An exit of a job still ``assigned`` means its start was reported in the same
+    breath (or lost): the process existed, so the job passes through running."""
     row = get(conn, job_id)
-    if row is None or row["state"] != JobState.RUNNING.value:
+    if row is None or row["state"] not in HOLDING_STATE_VALUES:
         return False
+    if row["state"] == JobState.ASSIGNED.value:
+        mark_started(conn, job_id, now, actor, row["node"], row["pid"])
     new = JobState.SUCCEEDED if exit_code == 0 else JobState.FAILED
     return transition(conn, job_id, JobState.RUNNING, new, now, detail=f"exit code {exit_code}",
                       actor=actor, node=row["node"], exit_code=exit_code)
 
 
 def requeue_or_end(conn: Connection, job_id: int, via: JobState, now: float, detail: str, actor: str) -> None:
-    """Running -> preempted/lost, then batch jobs go back to the queue (keeping
+    """Assigned or running -> preempted/lost, then batch jobs go back to the queue (keeping
     their submit time) while adopted processes, which we cannot restart, end cancelled."""
     row = get(conn, job_id)
-    if row is None or not transition(conn, job_id, JobState.RUNNING, via, now, detail=detail, actor=actor, node=row["node"]):
+    if row is None or row["state"] not in HOLDING_STATE_VALUES:
+        return
+    if not transition(conn, job_id, JobState(row["state"]), via, now, detail=detail, actor=actor, node=row["node"]):
         return
     if row["kind"] == "batch":
         transition(conn, job_id, via, JobState.PENDING, now, detail="back to the queue", actor=actor,
-                   node=row["node"], pid=None, pids=[], gpu_ids=[])
+                   node=row["node"], pid=None, pids=[], gpu_ids=[], started_at=None)
     else:
         transition(conn, job_id, via, JobState.CANCELLED, now, actor=actor, node=row["node"],
                    detail=f"{detail}; an adopted process is not restarted")
@@ -133,7 +149,10 @@ def held_per_node(conn: Connection) -> dict[str, int]:
 
 
 def pending_rows(conn: Connection) -> list:
-    return conn.execute(select(jobs).where(jobs.c.state == JobState.PENDING.value)).all()
+    """Pending jobs in queue order: the positions the scheduler wrote (see apply.py); jobs
+    no cycle has placed in the queue yet come last, oldest first."""
+    return conn.execute(select(jobs).where(jobs.c.state == JobState.PENDING.value)
+                        .order_by(jobs.c.queue_position.is_(None), jobs.c.queue_position, jobs.c.id)).all()
 
 
 def newest_id(conn: Connection) -> int:
@@ -149,7 +168,7 @@ def finish_part(conn: Connection, job_id: int, node: str, exit_code: int, now: f
     """One part of a running job ended on ``node``. A single-node job ends with it; a gang
     fails with its first failing part and succeeds when every part has succeeded."""
     row = get(conn, job_id)
-    if row is None or row["state"] != JobState.RUNNING.value:
+    if row is None or row["state"] not in HOLDING_STATE_VALUES:
         return False
     if row["nodes"] == 1 or exit_code != 0:
         return finish(conn, job_id, exit_code, now, actor)

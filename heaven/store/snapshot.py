@@ -8,7 +8,9 @@ from sqlalchemy import Connection, Text, select, type_coerce
 
 from heaven.core import Allocation, Job, Node, Snapshot
 from heaven.core.model import Quota, Reservation
+from heaven.core.queue import FIELD_KEYS
 from heaven.core.states import JobState, NodeState
+from heaven.store.jobs import HOLDING_STATE_VALUES
 from heaven.store.tables import clusters, core_claims, jobs, nodes
 
 
@@ -47,6 +49,11 @@ _JOB_FIELDS = (jobs.c.id, jobs.c.cores, jobs.c.min_cores, jobs.c.memory_mb, jobs
 _STATES = {s.value: s for s in JobState}
 
 
+def head_order(order: str) -> list:
+    """ORDER BY clauses reading pending jobs in the core's named order (orderings of plain fields only)."""
+    return [jobs.c[name].desc() if descending else jobs.c[name] for name, descending in FIELD_KEYS[order]]
+
+
 def to_core_job(row) -> Job:
     deps = row.depends_on
     if isinstance(deps, str):
@@ -64,20 +71,20 @@ def load_nodes(conn: Connection) -> list[Node]:
 
 def load_snapshot(conn: Connection, now: float | None = None, usage: UsagePolicy = UsagePolicy(),
                   reservation: Reservation | None = None, pending_after: int | None = None,
-                  pending_limit: int | None = None) -> Snapshot:
+                  pending_limit: int | None = None, order: str = "priority") -> Snapshot:
     """Everything active, as the core sees it. Without ``now`` no usage is
     trusted (nothing can be stolen): verification does not need it.
     ``pending_after``: only pending jobs with a larger id (a cycle for new submissions);
-    ``pending_limit``: only the head of the queue in priority-then-FIFO order."""
+    ``pending_limit``: only the head of the queue in the core's ``order`` (one of FIELD_KEYS)."""
     node_rows = conn.execute(select(nodes)).all()
     query = select(*_JOB_FIELDS).where(jobs.c.state == JobState.PENDING.value)
     if pending_after is not None:
         query = query.where(jobs.c.id > pending_after)
     if pending_limit is not None:
-        query = query.order_by(jobs.c.priority.desc(), jobs.c.submitted_at, jobs.c.id).limit(pending_limit)
+        query = query.order_by(*head_order(order)).limit(pending_limit)
     pending = conn.execute(query).all()
     running = conn.execute(select(*_JOB_FIELDS, jobs.c.node, jobs.c.gpu_ids, jobs.c.usage, jobs.c.resized_at)
-                           .where(jobs.c.state == JobState.RUNNING.value)).all()
+                           .where(jobs.c.state.in_(HOLDING_STATE_VALUES))).all()
     job_rows = sorted([*pending, *running], key=lambda r: r.id)
     held: dict[tuple[int, str], list[int]] = {}  # (job, node) -> cores: a gang holds cores on several nodes
     lent: dict[int, list[tuple[int, int]]] = {}
@@ -91,12 +98,15 @@ def load_snapshot(conn: Connection, now: float | None = None, usage: UsagePolicy
         parts.setdefault(job_id, []).append(node)
     allocations = []
     for row in running:
+        # An assigned job's process is about to start: for backfill's end estimates and
+        # preemption's newest-first it started now.
+        started = row.started_at if row.started_at is not None else (now or 0.0)
         recent = row.usage[-1] / 100.0 if row.usage else None
         used = usage.estimate(row.usage or [], row.started_at, now)
         for node in parts.get(row.id, [row.node]):
             allocations.append(Allocation(
                 row.id, node, tuple(held.get((row.id, node), ())), row.memory_mb, row.storage_mb,
-                tuple(row.gpu_ids or ()) if node == row.node else (), row.started_at or 0.0,
+                tuple(row.gpu_ids or ()) if node == row.node else (), started,
                 used if row.nodes == 1 else None, recent if row.nodes == 1 else None, row.resized_at,
                 tuple(lent.get(row.id, ())),
             ))

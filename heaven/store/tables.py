@@ -71,6 +71,8 @@ jobs = Table(
     Column("resized_at", Float),  # last live shrink or grow: the cool-down starts here
     Column("nodes", Integer, nullable=False, default=1),  # a gang runs a part on each of this many nodes
     Column("part_exits", JSON, nullable=False, default=dict),  # gang: {node: exit code} of the parts that ended
+    # Where the scheduler's last look at the head of the queue put this pending job (1 = next).
+    Column("queue_position", Integer),
     Index("ix_jobs_state", "state"),
     Index("ix_jobs_node_name", "node_pin", "name"),
 )

@@ -65,6 +65,6 @@ def test_submit_show_jobs_cancel_and_api_errors(tmp_path):
         missing = run("show", "999", url=cluster.url)
         assert missing.returncode == 1 and "job 999 does not exist" in missing.stderr
         events = json.loads(run("events", "--json", "--job", str(job_id), url=cluster.url).stdout)
-        assert [e["action"] for e in events if e["action"] != "wait"] == ["submit", "start", "cancel"]
+        assert [e["action"] for e in events if e["action"] != "wait"] == ["submit", "assign", "start", "cancel"]
     finally:
         cluster.stop()

@@ -160,7 +160,8 @@ class Model:
                                             lent=tuple((c, d) for c, d in a.lent if c not in gone), resized_at=now)
             self.events.append(Event(now, "shrink", s.job_id, s.node, detail=str(list(s.cores_removed))))
         for p in plan.placements:
-            self.transition(p.job_id, J.RUNNING, f"on {p.node} cores {list(p.cores)}", p.node)
+            self.transition(p.job_id, J.ASSIGNED, f"on {p.node} cores {list(p.cores)}", p.node)
+            self.transition(p.job_id, J.RUNNING, "its agent started it at once", p.node)
             self.allocs[p.job_id] = Allocation(p.job_id, p.node, tuple(sorted(p.cores)), p.memory_mb, p.storage_mb,
                                                p.gpu_ids, started_at=now, lent=tuple(p.lent))
         for g in plan.grows:

@@ -201,7 +201,8 @@ class ClusterHistory(RuleBasedStateMachine):
         check_plan(snap, plan, self.m.now, config)
         before = len(self.m.events)
         self.m.apply(plan)
-        changes = 2 * len(plan.preemptions) + len(plan.cancellations) + len(plan.placements)
+        # A placement is two transitions here: assigned, then running (its agent starts it at once).
+        changes = 2 * len(plan.preemptions) + len(plan.cancellations) + 2 * len(plan.placements)
         assert len(self.m.events) - before == changes + len(plan.shrinks) + len(plan.grows), \
             "one event per transition and per live resize"
         self.expected_transitions += changes

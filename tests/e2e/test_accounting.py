@@ -55,9 +55,9 @@ def test_every_transition_writes_exactly_one_event(live, store_url):
     cluster.http.post(f"/api/v1/jobs/{slow['id']}/cancel")
     wait_for(lambda: not alive(pid), what="the cancelled process to be stopped by its agent")
     per_job = {j: cluster.actions(j) for j in (ok["id"], bad["id"], slow["id"])}
-    assert per_job == {ok["id"]: ["submit", "start", "succeed"], bad["id"]: ["submit", "start", "fail"],
-                       slow["id"]: ["submit", "start", "cancel"]}
+    assert per_job == {ok["id"]: ["submit", "assign", "start", "succeed"], bad["id"]: ["submit", "assign", "start", "fail"],
+                       slow["id"]: ["submit", "assign", "start", "cancel"]}
     # Cancelling or completing again changes nothing.
     again = cluster.http.post(f"/api/v1/jobs/{slow['id']}/cancel")
     assert again.status_code == 409 and again.json()["field"] == "id"
-    assert cluster.actions(slow["id"]) == ["submit", "start", "cancel"]
+    assert cluster.actions(slow["id"]) == ["submit", "assign", "start", "cancel"]

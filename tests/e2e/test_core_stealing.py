@@ -43,7 +43,7 @@ def test_idle_cores_move_live_and_come_back(live, tmp_path, mode):
     assert cluster.job(b["id"])["state"] in ("pending", "running")
     a_events = cluster.actions(a["id"])
     b_events = cluster.actions(b["id"])
-    assert a_events[:4] == ["submit", "start", "shrink", "grow"]
-    assert b_events[:4] == ["submit", "start", "preempt", "requeue"]
+    assert a_events[:5] == ["submit", "assign", "start", "shrink", "grow"]
+    assert b_events[:5] == ["submit", "assign", "start", "preempt", "requeue"]
     cluster.http.post(f"/api/v1/jobs/{a['id']}/cancel")
     cluster.http.post(f"/api/v1/jobs/{b['id']}/cancel")

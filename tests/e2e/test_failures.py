@@ -81,7 +81,7 @@ def test_a_silent_agent_is_marked_down_and_kills_what_it_should_no_longer_run(li
     wait_for(lambda: not alive(first["pid"]), 15, what="n1 to kill the job it no longer owns")
     assert alive(again["pid"]) and again["runs"] == 2
     actions = cluster.actions(job["id"])
-    assert actions == ["submit", "start", "lose", "requeue", "start"]
+    assert actions == ["submit", "assign", "start", "lose", "requeue", "assign", "start"]
     _no_core_twice(cluster)
 
 

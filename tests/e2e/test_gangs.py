@@ -24,7 +24,7 @@ def test_a_gang_runs_one_part_per_node_and_ends_with_its_parts(live):
     parts = wait_for(lambda: len(p := _pids_of("sleep 2.437")) == 2 and p, what="a part on each node")
     assert sorted(cpus_allowed(p) for p in parts) == ["0", "1"]
     assert cluster.wait_state(job["id"], "succeeded")["exit_code"] == 0
-    assert cluster.actions(job["id"]) == ["submit", "start", "succeed"]
+    assert cluster.actions(job["id"]) == ["submit", "assign", "start", "succeed"]
 
 
 def test_a_failing_part_fails_the_gang_and_stops_the_other_parts(live):

@@ -1,9 +1,11 @@
 """The original controller's wire protocol at the root, byte-compatible."""
 import json
+import threading
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.live import alive, cpus_allowed, wait_for
@@ -85,3 +87,46 @@ def test_a_running_program_pins_itself_on_a_heaven_agent(live, sleeper):
     assert cluster.http.post("/complete", json={"vm": "n1", "job": "selfpin"}).json() == {"ok": True, "freed": [0]}
     wait_for(lambda: cpus_allowed(proc.pid) == "0-1", what="the agent to release the PID")
     assert alive(proc.pid)  # an adopted program is released, never killed
+
+
+def _watch_summary(cluster, pid: int, key: str, expected_cpus: str, stop: threading.Event, seen: list) -> None:
+    """Poll /summary as fast as it answers; every time it shows ``key`` allocated,
+    the process must already be pinned (the original controller recorded an
+    allocation only after the agent's /allocate answered ok)."""
+    with httpx.Client(base_url=cluster.url, timeout=30) as http:
+        while not stop.is_set():
+            if key in http.get("/summary").json()["allocations"]:
+                seen.append(cpus_allowed(pid))
+
+
+@pytest.mark.parametrize("agent_flags", [["--slow", "1.5"], ["--refuse-first"]], ids=["slow", "refuses-first"])
+def test_summary_never_shows_an_allocation_before_it_is_pinned(live, tmp_path, sleeper, agent_flags):
+    cluster = live()
+    cluster.start_controller()
+    calls = tmp_path / "calls.jsonl"
+    agent = subprocess.Popen([sys.executable, str(FIXTURE), str(calls), "4", *agent_flags], stdout=subprocess.PIPE,
+                             text=True)
+    stop, seen = threading.Event(), []
+    try:
+        endpoint = f"http://127.0.0.1:{agent.stdout.readline().strip()}"
+        register = {"vm_name": "vm1", "endpoint": endpoint, "total_cores": 2, "core_offset": 4}
+        assert cluster.http.post("/register", json=register).json() == {"ok": True}
+        proc = sleeper()
+        watcher = threading.Thread(target=_watch_summary, args=(cluster, proc.pid, "vm1|train", "0", stop, seen))
+        watcher.start()
+        answer = cluster.http.post("/request", json={"vm": "vm1", "job": "train", "pid": proc.pid, "cores_requested": 1})
+        if answer.json()["status"] == "allocated":  # answered only once pinned
+            assert answer.json() == {"status": "allocated", "cores": [4]}
+            assert cpus_allowed(proc.pid) == "0"
+        else:
+            assert answer.json() == {"status": "queued"}
+        wait_for(lambda: cluster.http.get("/summary").json()["allocations"].get("vm1|train") == [4], timeout=20,
+                 what="the allocation to show once pinned")
+        assert cpus_allowed(proc.pid) == "0"
+        assert cluster.job(cluster.http.get("/summary").json()["live_jobs"]["vm1"][0]["id"])["state"] == "running"
+    finally:
+        stop.set()
+        agent.kill()
+        agent.wait()
+    watcher.join()
+    assert seen and set(seen) == {"0"}, f"/summary showed the allocation while the process was on CPUs {set(seen)}"

@@ -22,7 +22,7 @@ def test_a_critical_job_evicts_the_newest_low_job_which_is_requeued_and_finishes
     assert cluster.wait_state(critical["id"], "succeeded")["exit_code"] == 0
     finished = cluster.wait_state(new["id"], "succeeded", timeout=20)
     assert finished["runs"] == 2 and finished["submitted_at"] == new["submitted_at"]
-    assert cluster.actions(new["id"]) == ["submit", "start", "preempt", "requeue", "start", "succeed"]
+    assert cluster.actions(new["id"]) == ["submit", "assign", "start", "preempt", "requeue", "assign", "start", "succeed"]
     assert cluster.wait_state(old["id"], "succeeded")["runs"] == 1
     waits = [e["detail"] for e in cluster.events(job=new["id"]) if e["action"] == "wait"]
     assert waits and waits[0].startswith("Insufficient CPU")  # why it waited is in the log

@@ -24,4 +24,4 @@ def test_walltime_stops_the_job_with_term_then_kill(live):
         wait_for(lambda: not alive(pid), 10, what="the overdue process to be gone")
     assert time.monotonic() - started < 10
     actions = [e["action"] for e in cluster.events(job=stubborn["id"])]
-    assert actions == ["submit", "start", "fail"]
+    assert actions == ["submit", "assign", "start", "fail"]

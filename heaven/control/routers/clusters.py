@@ -8,7 +8,7 @@ from sqlalchemy import func, insert, select, update
 
 from heaven.control.deps import controller
 from heaven.control.runtime import Controller
-from heaven.core.states import JobState
+from heaven.store.jobs import HOLDING_STATE_VALUES
 from heaven.store.engine import default_org_id
 from heaven.store.tables import clusters, core_claims, jobs, nodes
 from heaven.wire.api import ClusterIn, ClusterOut
@@ -32,13 +32,13 @@ def put(name: str, body: ClusterIn, ctl: Ctl) -> ClusterOut:
 
 @router.get("", response_model=list[ClusterOut])
 def listing(ctl: Ctl) -> list[ClusterOut]:
-    with ctl.store.begin() as conn:
+    with ctl.store.read() as conn:
         quotas = {r.name: r for r in conn.execute(select(clusters))}
         node_rows = conn.execute(select(nodes.c.name, nodes.c.cluster)).all()
         used_cores = dict(conn.execute(select(nodes.c.cluster, func.count()).select_from(
             core_claims.join(nodes, core_claims.c.node == nodes.c.name)).group_by(nodes.c.cluster)).all())
         used_memory = dict(conn.execute(select(nodes.c.cluster, func.sum(jobs.c.memory_mb)).select_from(
-            jobs.join(nodes, jobs.c.node == nodes.c.name)).where(jobs.c.state == JobState.RUNNING.value)
+            jobs.join(nodes, jobs.c.node == nodes.c.name)).where(jobs.c.state.in_(HOLDING_STATE_VALUES))
             .group_by(nodes.c.cluster)).all())
     names = sorted(set(quotas) | {c for _, c in node_rows})
     return [ClusterOut(

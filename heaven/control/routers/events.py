@@ -17,5 +17,5 @@ Ctl = Annotated[Controller, Depends(controller)]
 @router.get("", response_model=list[EventOut])
 def since(ctl: Ctl, after: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=10000)] = 500,
           job: Annotated[int | None, Query()] = None) -> list[EventOut]:
-    with ctl.store.begin() as conn:
+    with ctl.store.read() as conn:
         return [EventOut(**e) for e in events.since(conn, after, limit, job)]

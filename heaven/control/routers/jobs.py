@@ -24,8 +24,8 @@ STATES = [s.value for s in JobState]
 
 @router.post("", status_code=201, response_model=JobOut)
 async def submit(body: JobSubmit, request: Request, ctl: Ctl) -> JobOut:
-    if body.no_wait:  # needs a scheduling cycle in its own transaction
-        job_id = await run_in_threadpool(job_service.submit, ctl, body)
+    if body.no_wait:  # the scheduler loop decides, in its own transaction
+        job_id = await run_in_threadpool(job_service.submit_now, ctl, body)
         return await run_in_threadpool(show, job_id, ctl)
     row = await request.app.state.submits.submit(job_service.values_of(body), "api")
     return job_out(row)
@@ -37,13 +37,13 @@ def listing(ctl: Ctl, state: Annotated[list[str] | None, Query()] = None,
     for s in state or []:
         if s not in STATES:
             raise ApiError(422, "invalid_input", f"state: must be one of {', '.join(STATES)}", "state")
-    with ctl.store.begin() as conn:
+    with ctl.store.read() as conn:
         return jobs_out(conn, jobs.listing(conn, state, limit))
 
 
 @router.get("/{job_id}", response_model=JobOut)
 def show(job_id: int, ctl: Ctl) -> JobOut:
-    with ctl.store.begin() as conn:
+    with ctl.store.read() as conn:
         row = jobs.get(conn, job_id)
         if row is None:
             raise not_found("job", job_id)
@@ -60,7 +60,7 @@ def cancel(job_id: int, ctl: Ctl) -> JobOut:
 def logs(job_id: int, ctl: Ctl, stream: Annotated[str, Query(pattern="^(stdout|stderr)$")] = "stdout",
          offset: Annotated[int, Query(ge=0)] = 0) -> str:
     """The job's output, fetched from the agent that ran it."""
-    with ctl.store.begin() as conn:
+    with ctl.store.read() as conn:
         row = jobs.get(conn, job_id)
         if row is None:
             raise not_found("job", job_id)

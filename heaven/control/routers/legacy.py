@@ -29,7 +29,7 @@ def request_cores(body: LegacyRequest, ctl: Ctl) -> dict:
 def complete(body: LegacyComplete, ctl: Ctl, request: Request) -> dict:
     answer, released = legacy_service.complete(ctl, body)
     if released is not None:
-        with ctl.store.begin() as conn:
+        with ctl.store.read() as conn:
             node = nodes.get(conn, body.vm)
         request.app.state.legacy.released(node, body.job)
     return answer

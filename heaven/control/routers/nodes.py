@@ -17,7 +17,7 @@ Ctl = Annotated[Controller, Depends(controller)]
 
 @router.get("", response_model=list[NodeOut])
 def listing(ctl: Ctl) -> list[NodeOut]:
-    with ctl.store.begin() as conn:
+    with ctl.store.read() as conn:
         return nodes_out(conn)
 
 
