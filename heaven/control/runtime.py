@@ -41,6 +41,8 @@ class NotPlaced(Exception):
     def __init__(self, reason: Reason | None) -> None:
         super().__init__(str(reason) if reason else "the job could not start now")
         self.reason = reason
+
+
 LIGHT_CYCLE_DELAY = 0.003  # seconds; part of submit->running latency, so kept well under its 50 ms goal
 # A cycle woken by an event (an exit, a cancel) looks at this many jobs at the head of the
 # queue; the interval cycle looks at all of them (and refreshes every waiting reason).
@@ -160,6 +162,8 @@ class Controller:
         try:
             return decision.outcome.result(timeout)
         except concurrent.futures.TimeoutError:
+            if not decision.outcome.cancel():  # the loop is deciding it right now: its answer comes
+                return decision.outcome.result()
             raise ApiError(503, "scheduler_busy", f"the scheduler did not answer within {timeout:g}s; "
                                                   "nothing was written", None) from None
 
