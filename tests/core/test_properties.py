@@ -150,7 +150,7 @@ class ClusterHistory(RuleBasedStateMachine):
         each holds; None is a job still warming up."""
         for i, job_id in enumerate(self.m.running()[skip:]):
             used, recent = samples[i % len(samples)]
-            held = len(self.m.allocs[job_id].cores)
+            held = len(self.m.allocs[job_id][0].cores)  # the parts of a gang are never resized
             self.m.report(job_id, None if used is None else used * held, None if recent is None else recent * held)
         self.wake(wake)
 
@@ -201,7 +201,8 @@ class ClusterHistory(RuleBasedStateMachine):
         check_plan(snap, plan, self.m.now, config)
         before = len(self.m.events)
         self.m.apply(plan)
-        changes = 2 * len(plan.preemptions) + len(plan.cancellations) + len(plan.placements)
+        started = len({p.job_id for p in plan.placements})  # a gang starts once, however many parts
+        changes = 2 * len(plan.preemptions) + len(plan.cancellations) + started
         assert len(self.m.events) - before == changes + len(plan.shrinks) + len(plan.grows), \
             "one event per transition and per live resize"
         self.expected_transitions += changes
