@@ -5,8 +5,9 @@ import pytest
 
 from heaven.core import SchedulerConfig, schedule
 from heaven.core.feasibility import never_fits
-from heaven.core.model import Quota
+from heaven.core.model import Quota, Reservation
 from heaven.core.quotas import OVER_QUOTA
+from heaven.core.reasons import BLOCKED_BY_HEAD
 from heaven.core.verify import verify
 from tests.builders import job, node, running, snapshot, snapshot_with
 from tests.core.harness import run_cycle
@@ -87,3 +88,25 @@ def test_a_gang_part_goes_to_another_cluster_when_the_quota_is_the_limit():
     plan = run_cycle(snapshot_with(nodes, [job(1, memory_mb=800, nodes=2)], quotas={"a": Quota(memory_mb=1000)}),
                      GREEDY)
     assert sorted(p.node for p in plan.placements)[1] == "n3" and len(plan.placements) == 2
+
+
+# -- a blocked gang at the head of a strict or backfilling queue -------------------------------------
+def _blocked_gang_first():
+    """Job 1, a gang of two 2-core parts, cannot start (n2 is busy); job 2 (1 core, short) could start now."""
+    busy = running(job(9, cores=2, walltime=100.0), "n2", (2, 3))
+    return snapshot([node("n1", 2), node("n2", 2, offset=2)], [job(1, cores=2, nodes=2), job(2, walltime=1.0)], [busy])
+
+
+@pytest.mark.parametrize("policy", ["fcfs", "easy", "rl-backfill"])
+@pytest.mark.parametrize("explain", [True, False])
+def test_a_blocked_gang_holds_back_everything_behind_it(policy, explain):
+    plan = run_cycle(_blocked_gang_first(), SchedulerConfig(policy=policy, order="fifo", explain=explain))
+    assert plan.placements == [], f"{policy}: a job behind the blocked gang started"
+    assert plan.reservation == Reservation(1)  # held at the head; no start is promised to a gang
+    if explain:
+        assert plan.waiting[2].code == BLOCKED_BY_HEAD and "behind job 1" in str(plan.waiting[2])
+
+
+def test_greedy_still_lets_jobs_pass_a_blocked_gang():
+    plan = run_cycle(_blocked_gang_first(), GREEDY)
+    assert [p.job_id for p in plan.placements] == [2] and plan.reservation is None
