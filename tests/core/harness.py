@@ -21,6 +21,7 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 
+from heaven.core import queue
 from heaven.core.model import Allocation, Job, Node, Quota, Reservation
 from heaven.core.plan import Place, Plan
 from heaven.core.snapshot import Snapshot
@@ -304,15 +305,22 @@ def check_plan(snapshot: Snapshot, plan: Plan, now: float, config) -> None:
         _expect(job.state == J.PENDING, f"placed job {job.id} is {job.state}")
         _expect(node.state == NodeState.UP, f"job {job.id} placed on {node.name}, which is {node.state}")
         for dep, kind in job.depends_on:
-            state = snapshot.ended.get(dep)
-            ok = state == J.SUCCEEDED if kind == "afterok" else state is not None
-            if not ok:
+            if not _met(dep, kind, snapshot.ended):
                 raise DependencyBroken(f"job {job.id} starts while its {kind} dependency {dep} is "
-                                       f"{state or 'still active'}")
+                                       f"{snapshot.ended.get(dep) or 'still active'}")
         for core, donor in p.lent:
             shrink = next((s for s in plan.shrinks if s.job_id == donor), None)
             _expect(shrink is not None and core in shrink.cores_removed,
                     f"job {job.id} says core {core} was lent by {donor}, which gave up no such core")
+
+    if config.policy == "fcfs" and not config.hold_head:
+        # Strict: once a job free to start (its dependencies met) stays pending, nothing behind it starts.
+        blocked = None
+        for job in queue.order(snapshot.pending(), config.order):
+            if job.id in placed:
+                _expect(blocked is None, f"fcfs started job {job.id} behind job {blocked}, which could not start")
+            elif blocked is None and all(_met(dep, kind, snapshot.ended) for dep, kind in job.depends_on):
+                blocked = job.id
 
     for cancel in plan.cancellations:
         job = jobs[cancel.job_id]
@@ -368,6 +376,12 @@ def check_plan(snapshot: Snapshot, plan: Plan, now: float, config) -> None:
                 f"job {job.id} grown though it was not shrunk and busy (holds {held}/{job.cores}, recent "
                 f"{alloc.recent_cores})")
         _expect(held + len(g.cores_added) <= job.cores, f"job {job.id} grown beyond its request")
+
+
+def _met(dep: int, kind: str, ended: dict) -> bool:
+    """A dependency allows its job to start: ``afterok`` once it succeeded, ``afterany`` once it ended."""
+    state = ended.get(dep)
+    return state == J.SUCCEEDED if kind == "afterok" else state is not None
 
 
 def run_cycle(snapshot: Snapshot, config, now: float = 0.0, seed: int = 0) -> Plan:
