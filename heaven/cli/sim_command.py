@@ -8,7 +8,6 @@ code 1, never a traceback.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import sys
@@ -23,7 +22,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from heaven.core.scheduler import SchedulerConfig
 from heaven.sim.plot import plot_runs
 from heaven.sim.protocol import prepare
 from heaven.sim.reader import SwfError, read_swf
@@ -77,11 +75,10 @@ def sim(
         err.print("[red]error:[/red] give either a TRACE file or --from-events DATABASE")
         raise typer.Exit(2)
     try:
-        extra = _preemption(preempt)
         if from_events is not None:
             trace = _exported(from_events)
         workload = prepare(read_swf(trace), protocol.value, cores)
-        config = config_for(policy.value, order.value, steal, protocol.value, headroom, **extra)
+        config = config_for(policy.value, order.value, steal, protocol.value, headroom, preempt=preempt)
     except (SwfError, OSError, ValueError) as exc:
         err.print(f"[red]error:[/red] {_message(exc, trace)}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
@@ -120,16 +117,6 @@ def _exported(database: str) -> Path:
         except Exception as exc:  # a missing table, a refused connection: one line, not a traceback
             raise ValueError(f"{database}: cannot read its job history ({type(exc).__name__}: {exc})") from exc
     return Path(handle.name)
-
-
-def _preemption(preempt: bool) -> dict:
-    """Pass --preempt to the core if it has a preemption stage; refuse clearly if not."""
-    if not preempt:
-        return {}
-    if "preempt" in {f.name for f in dataclasses.fields(SchedulerConfig)}:
-        return {"preempt": True}
-    raise ValueError("--preempt: the scheduling core has no preemption stage yet "
-                     "(and SWF traces carry no priorities, so nothing would be preempted)")
 
 
 def _message(exc: Exception, trace: Path) -> str:

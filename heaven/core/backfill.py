@@ -21,6 +21,9 @@ jobs behind it are tried in turn. Two policies, both stages of the same core:
 
 The reservation covers cores only: memory, storage and GPUs are checked when
 a job is placed, not promised ahead.
+
+A reservation is for one node: a gang head is never passed here. The scheduler
+holds it with no start and backfills nothing past it (see scheduler.py).
 """
 from __future__ import annotations
 

@@ -22,9 +22,13 @@ class QuotaLedger:
                 used[1] += alloc.memory_mb
                 used[2] += len(alloc.gpu_ids)
 
-    def check(self, job: Job, cap: NodeCapacity, credit: tuple[int, int, int] = (0, 0, 0)) -> Reason | None:
+    def check(self, job: Job, cap: NodeCapacity, credit: tuple[int, int, int] = (0, 0, 0),
+              parts: int = 1) -> Reason | None:
         """Why ``job`` would break its cluster's quota on ``cap``'s node; ``credit`` is
-        (cores, memory, GPUs) the same plan frees in that cluster first (evictions)."""
+        (cores, memory, GPUs) the same plan frees in that cluster first (evictions).
+
+        ``parts``: how many parts of a gang would land in that cluster, each asking
+        the job's full request; they are checked together, as one request."""
         cluster = cap.node.cluster
         quota: Quota | None = self.quotas.get(cluster)
         if quota is None:
@@ -35,8 +39,10 @@ class QuotaLedger:
             (quota.memory_mb, used[1], job.memory_mb, "MB of memory", "memory_mb"),
             (quota.gpus, used[2], job.gpus, "GPUs", "gpus"),
         ):
-            if limit is not None and have + want > limit:
-                return Reason(OVER_QUOTA, f"cluster {cluster} quota: {have} of {limit} {label} in use, job requires {want}", field)
+            if limit is not None and have + want * parts > limit:
+                asks = f"job requires {want}" if parts == 1 else \
+                    f"the gang requires {want * parts} ({parts} parts of {want})"
+                return Reason(OVER_QUOTA, f"cluster {cluster} quota: {have} of {limit} {label} in use, {asks}", field)
         return None
 
     def cores_left(self, cluster: str) -> int | None:

@@ -17,6 +17,12 @@ Policies (``SchedulerConfig.policy``):
   cycle and a later job may also start if it only uses cores the head will not
   need at its reservation ("extra" cores).
 
+A gang (``Job.nodes > 1``, see gang.py) that cannot start blocks a strict or
+backfilling pass like any other head; greedy lets later jobs pass it. The
+backfilling policies cannot reason about a gang's reservation (it needs cores on
+several nodes at once), so a gang head is held with no start time
+(``Reservation(head.id)``) and nothing behind it is backfilled until it starts.
+
 ``steal`` adds the reclaim stage: a job that does not fit may take idle cores
 from running jobs (see reclaim.py). ``hold_head`` keeps the blocked head first
 across cycles even when the ordering would now put another job before it (the
@@ -225,12 +231,16 @@ def schedule(snapshot: Snapshot, now: float, rng: random.Random, config: Schedul
             if gate is not None:
                 cycle.wait(job, gate)
                 continue
-        if job.nodes > 1:
+        if job.nodes > 1:  # gangs neither steal nor evict
             why = gang.place(cycle, job)
-            if why is not None:
-                unplaced.append(job)
-                cycle.wait(job, why)
-            continue  # gangs neither steal, nor evict, nor hold the head (they would block all behind)
+            if why is None:
+                continue
+            unplaced.append(job)
+            cycle.wait(job, why)
+            if config.policy != "greedy":
+                head_at = i  # a blocked gang is a blocked head like any other
+                break
+            continue
         shape = _shape(job)
         if shape in no_room:
             unplaced.append(job)
@@ -283,7 +293,13 @@ def schedule(snapshot: Snapshot, now: float, rng: random.Random, config: Schedul
                     plan.cancellations.append(gate)
                 else:
                     cycle.wait(job, gate)
-        plan.reservation = backfill.protect(cycle, head, ready, snapshot.reservation)
+        if head.nodes > 1:
+            # backfill.protect reserves cores on one node; it cannot tell when, nor on which nodes, a gang's
+            # parts will all fit. So a gang head gets no start time and nothing backfills past it: the pass
+            # stays strict, as fcfs, until the gang starts.
+            plan.reservation = Reservation(head.id)
+        else:
+            plan.reservation = backfill.protect(cycle, head, ready, snapshot.reservation)
     else:
         plan.reservation = Reservation(head.id)
     if config.explain:

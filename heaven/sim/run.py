@@ -42,7 +42,7 @@ class Result:
             "cores": self.workload.cores,
             "sequences": len(self.workload.sequences),
             "dropped": self.workload.dropped,
-            "policy": c.policy, "order": c.order, "steal": c.steal, "headroom": c.headroom,
+            "policy": c.policy, "order": c.order, "steal": c.steal, "preempt": c.preempt, "headroom": c.headroom,
             "seed": self.seed, "usage_noise": self.usage_noise,
             "metrics": self.metrics.as_dict(),
         }

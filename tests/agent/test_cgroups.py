@@ -16,9 +16,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from heaven.agent.affinity import format_cpu_list, parse_cpu_list
-from heaven.agent.cgroups import Layout, ScopeCgroups, parse_mountinfo, parse_proc_cgroup
+from heaven.agent.cgroups import Layout, ScopeCgroups, join_and_pin, parse_mountinfo, parse_proc_cgroup
 
 CPUS = sorted(os.sched_getaffinity(0))
+MIB = 1024 * 1024
 
 V1_MOUNTINFO = """\
 31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
@@ -77,6 +78,48 @@ def test_cpu_lists_use_ranges():
     assert parse_cpu_list("0-2,5,7-8\n") == [0, 1, 2, 5, 7, 8]
 
 
+# -- each version's files, on a recorded hierarchy (whatever this machine mounts) --------------------
+
+def _recorded(tmp_path, version: int, memory: bool) -> Layout:
+    """A hierarchy of plain files: the levels and the job group exist, with the files the kernel would show."""
+    cpuset = tmp_path / "cpuset" if version == 1 else tmp_path
+    layout = Layout(version, cpuset, (tmp_path / "memory" if version == 1 else tmp_path) if memory else None)
+    scope = ScopeCgroups(layout, "s")
+    for d in scope.job(1).dirs:
+        d.mkdir(parents=True)
+        for name in ("cpuset.cpus", "cpuset.mems", "memory.limit_in_bytes", "memory.max", "cgroup.procs"):
+            (d / name).touch()
+    (cpuset / "heaven" / "s" / "cpuset.mems").write_text("0\n")
+    return layout
+
+
+@pytest.mark.parametrize("version, memory, limit_name", [
+    (1, True, "memory.limit_in_bytes"), (1, False, None), (2, True, "memory.max"), (2, False, None),
+])
+def test_each_version_writes_its_own_files(tmp_path, version, memory, limit_name):
+    job = ScopeCgroups(_recorded(tmp_path, version, memory), "s").job(1)
+    job.create([0, 2, 3], memory_mb=32)
+    assert (job.cpuset_dir / "cpuset.cpus").read_text() == "0,2-3"
+    # v1 children start with empty memory nodes and refuse tasks until they are copied from the parent.
+    assert (job.cpuset_dir / "cpuset.mems").read_text() == ("0" if version == 1 else "")
+    limit = job.memory_limit_file()
+    assert (limit and limit.name) == limit_name
+    if limit_name is None:
+        assert not any((d / name).read_text() for d in job.dirs for name in ("memory.limit_in_bytes", "memory.max"))
+    else:
+        assert limit.read_text() == str(32 * MIB)
+
+
+def test_without_cgroups_the_hook_pins_by_affinity_alone():
+    # Affinity mode: no group to join, sched_setaffinity before exec, so the whole tree inherits it.
+    proc = subprocess.Popen(["sleep", "30"], preexec_fn=join_and_pin([], {CPUS[-1]}))
+    try:
+        assert os.sched_getaffinity(proc.pid) == {CPUS[-1]}
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 # -- the real hierarchy ----------------------------------------------------------
 
 @pytest.fixture
@@ -97,6 +140,17 @@ def scope():
         assert not any(d.exists() for d in scope.dirs())
 
 
+def test_a_memory_hierarchy_is_used_where_this_machine_has_one(scope):
+    # The machine's own facts, read apart from Layout.detect: a v1 mount with the memory controller, or
+    # memory among the controllers of the v2 root.
+    mounts = parse_mountinfo(Path("/proc/self/mountinfo").read_text())
+    if scope.layout.version == 1:
+        has_memory = any(m.fstype == "cgroup" and "memory" in m.options for m in mounts)
+    else:
+        has_memory = "memory" in (scope.layout.cpuset / "cgroup.controllers").read_text().split()
+    assert (scope.layout.memory is not None) == has_memory
+
+
 def test_intermediate_levels_are_usable(scope):
     for d in scope.dirs():
         assert d.is_dir()
@@ -113,8 +167,12 @@ def test_job_group_is_configured_and_removed(scope):
     job = scope.job(7)
     job.create([CPUS[-1]], memory_mb=32)
     assert (job.cpuset_dir / "cpuset.cpus").read_text().strip() == str(CPUS[-1])
-    if job.memory_limit_file() is not None:
-        assert int(job.memory_limit_file().read_text()) == 32 * 1024 * 1024
+    limit = job.memory_limit_file()
+    if scope.layout.memory is None:  # a cpuset-only layout: the job gets no group with a limit anywhere
+        assert limit is None and job.dirs == [job.cpuset_dir]
+    else:
+        assert limit.name == ("memory.limit_in_bytes" if scope.layout.version == 1 else "memory.max")
+        assert int(limit.read_text()) == 32 * MIB
     job.set_cpus(CPUS)
     assert parse_cpu_list((job.cpuset_dir / "cpuset.cpus").read_text()) == CPUS
     assert job.pids() == []

@@ -7,6 +7,10 @@ evictions → requeue, cancellations, shrinks, placements, grows; ``lent`` pairs
 and ``resized_at`` kept as the core-claims table keeps them), and
 ``Model.check()`` raises on any broken invariant of DESIGN.md.
 
+A job holds one allocation per node: a gang (``Job.nodes > 1``) is one job with
+one ``Place`` per node in a plan and as many parts in ``Model.allocs``; it
+starts, ends, is lost and is cancelled as a whole.
+
 Every job state change goes through ``Model.transition`` (one legal edge of the
 lifecycle table, one event), every node state change through
 ``Model.node_transition``; live resizes write one event each, as the store does.
@@ -17,14 +21,20 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 
+from heaven.core import queue
 from heaven.core.model import Allocation, Job, Node, Quota, Reservation
-from heaven.core.plan import Plan
+from heaven.core.plan import Place, Plan
 from heaven.core.snapshot import Snapshot
 from heaven.core.states import (
     ACTIVE_JOB_STATES, TERMINAL_JOB_STATES, JobState, NodeState, check_job_transition, check_node_transition,
 )
 
 J = JobState
+# The state a placement leaves a pending job in; ``Model.start`` is the only place that makes the move:
+# assigned (placed), then running at once (its agents start every part without delay).
+PLACED = J.RUNNING
+# The states in which a job holds cores.
+HOLDS_CORES = frozenset({J.ASSIGNED, J.RUNNING})
 SATURATED = 0.85  # giveback.SATURATED, restated: the tests judge the core, they do not import its constants
 
 
@@ -55,7 +65,7 @@ class Event:
 class Model:
     nodes: dict[str, Node] = field(default_factory=dict)
     jobs: dict[int, Job] = field(default_factory=dict)  # every job ever accepted, in its current state
-    allocs: dict[int, Allocation] = field(default_factory=dict)
+    allocs: dict[int, list[Allocation]] = field(default_factory=dict)  # job id -> its parts, one per node
     quotas: dict[str, Quota] = field(default_factory=dict)
     reservation: Reservation | None = None
     now: float = 0.0
@@ -75,7 +85,7 @@ class Model:
         for j in snapshot.jobs:
             m.jobs[j.id] = j
         for a in snapshot.allocations:
-            m.allocs[a.job_id] = a
+            m.allocs.setdefault(a.job_id, []).append(a)
         m.next_id = max(m.jobs, default=0) + 1
         m.baseline = {j.id: str(j.state) for j in m.jobs.values()}
         return m
@@ -93,7 +103,7 @@ class Model:
         wanted = {dep for j in active for dep, _ in j.depends_on}
         ended = {d: self.jobs[d].state for d in wanted
                  if d in self.jobs and self.jobs[d].state not in ACTIVE_JOB_STATES}
-        allocs = tuple(self.allocs[j.id] for j in active if j.state == J.RUNNING)
+        allocs = tuple(a for j in active if j.state in HOLDS_CORES for a in self.allocs[j.id])
         return Snapshot(tuple(self.nodes.values()), active, allocs, self.reservation, ended, dict(self.quotas))
 
     def running(self) -> list[int]:
@@ -102,12 +112,29 @@ class Model:
     def pending(self) -> list[int]:
         return sorted(j.id for j in self.jobs.values() if j.state == J.PENDING)
 
+    def parts(self) -> list[Allocation]:
+        """Every allocation held, a gang's parts each on their own."""
+        return [a for parts in self.allocs.values() for a in parts]
+
+    def part(self, job_id: int, node: str) -> int:
+        """The position in ``allocs[job_id]`` of the job's part on ``node``."""
+        return next(i for i, a in enumerate(self.allocs[job_id]) if a.node == node)
+
     # -- the one way a state changes ----------------------------------------------------------
     def transition(self, job_id: int, new: JobState, detail: str = "", node: str | None = None) -> None:
         job = self.jobs[job_id]
         check_job_transition(job.state, new)  # raises IllegalTransition
         self.jobs[job_id] = replace(job, state=new)
         self.events.append(Event(self.now, "transition", job_id, node, str(job.state), str(new), detail))
+
+    def start(self, job_id: int, places: list[Place]) -> None:
+        """A placement: the job's parts become allocations and the job moves, with one event per
+        transition, through ``assigned`` into ``PLACED``."""
+        detail = "; ".join(f"on {p.node} cores {list(p.cores)}" for p in places)
+        self.transition(job_id, J.ASSIGNED, detail, places[0].node)
+        self.transition(job_id, PLACED, "its agents started it", places[0].node)
+        self.allocs[job_id] = [Allocation(job_id, p.node, tuple(sorted(p.cores)), p.memory_mb, p.storage_mb, p.gpu_ids,
+                                          started_at=self.now, lent=tuple(p.lent)) for p in places]
 
     def node_transition(self, name: str, new: NodeState) -> None:
         node = self.nodes[name]
@@ -118,25 +145,27 @@ class Model:
     # -- what users, agents and the node monitor do -------------------------------------------
     def complete(self, job_id: int, ok: bool = True) -> bool:
         """The agent reports an exit. A second report of an ended job changes nothing."""
-        if self.jobs[job_id].state != J.RUNNING:
+        if job_id not in self.allocs:
             return False
-        alloc = self.allocs.pop(job_id)
-        self.transition(job_id, J.SUCCEEDED if ok else J.FAILED, node=alloc.node)
+        parts = self.allocs.pop(job_id)
+        self.transition(job_id, J.SUCCEEDED if ok else J.FAILED, node=parts[0].node)
         return True
 
     def cancel(self, job_id: int) -> bool:
         if self.jobs[job_id].state not in ACTIVE_JOB_STATES:
             return False
-        alloc = self.allocs.pop(job_id, None)
-        self.transition(job_id, J.CANCELLED, "cancelled by a user", alloc.node if alloc else None)
+        parts = self.allocs.pop(job_id, None)
+        self.transition(job_id, J.CANCELLED, "cancelled by a user", parts[0].node if parts else None)
         return True
 
     def report(self, job_id: int, used: float | None, recent: float | None) -> None:
-        self.allocs[job_id] = replace(self.allocs[job_id], used_cores=used, recent_cores=recent)
+        """Usage of each part of the job (in cores)."""
+        self.allocs[job_id] = [replace(a, used_cores=used, recent_cores=recent) for a in self.allocs[job_id]]
 
     def lose_node(self, name: str) -> int:
-        """The node stops heartbeating: its running jobs are lost and go back to the queue."""
-        lost = [a.job_id for a in self.allocs.values() if a.node == name]
+        """The node stops heartbeating: its running jobs are lost and go back to the queue (a gang with a
+        part there loses every part)."""
+        lost = {a.job_id for a in self.parts() if a.node == name}
         self.node_transition(name, NodeState.DOWN)
         for job_id in sorted(lost):
             del self.allocs[job_id]
@@ -154,19 +183,19 @@ class Model:
         for c in plan.cancellations:
             self.transition(c.job_id, J.CANCELLED, c.reason)
         for s in plan.shrinks:
-            a = self.allocs[s.job_id]
-            gone = set(s.cores_removed)
-            self.allocs[s.job_id] = replace(a, cores=tuple(c for c in a.cores if c not in gone),
-                                            lent=tuple((c, d) for c, d in a.lent if c not in gone), resized_at=now)
+            parts, i = self.allocs[s.job_id], self.part(s.job_id, s.node)
+            a, gone = parts[i], set(s.cores_removed)
+            parts[i] = replace(a, cores=tuple(c for c in a.cores if c not in gone),
+                               lent=tuple((c, d) for c, d in a.lent if c not in gone), resized_at=now)
             self.events.append(Event(now, "shrink", s.job_id, s.node, detail=str(list(s.cores_removed))))
+        places: dict[int, list[Place]] = {}
         for p in plan.placements:
-            self.transition(p.job_id, J.ASSIGNED, f"on {p.node} cores {list(p.cores)}", p.node)
-            self.transition(p.job_id, J.RUNNING, "its agent started it at once", p.node)
-            self.allocs[p.job_id] = Allocation(p.job_id, p.node, tuple(sorted(p.cores)), p.memory_mb, p.storage_mb,
-                                               p.gpu_ids, started_at=now, lent=tuple(p.lent))
+            places.setdefault(p.job_id, []).append(p)
+        for job_id, parts_of_job in places.items():
+            self.start(job_id, parts_of_job)
         for g in plan.grows:
-            a = self.allocs[g.job_id]
-            self.allocs[g.job_id] = replace(a, cores=tuple(sorted(a.cores + tuple(g.cores_added))), resized_at=now)
+            parts, i = self.allocs[g.job_id], self.part(g.job_id, g.node)
+            parts[i] = replace(parts[i], cores=tuple(sorted(parts[i].cores + tuple(g.cores_added))), resized_at=now)
             self.events.append(Event(now, "grow", g.job_id, g.node, detail=str(list(g.cores_added))))
         self.reservation = plan.reservation
 
@@ -174,13 +203,16 @@ class Model:
     def check(self) -> None:
         owner: dict[int, int] = {}
         per_cluster: dict[str, list[int]] = {}
+        held = self.parts()
         for node in self.nodes.values():
-            mine = [a for a in self.allocs.values() if a.node == node.name]
+            mine = [a for a in held if a.node == node.name]
             cores = sum(len(a.cores) for a in mine)
             memory = sum(a.memory_mb for a in mine)
+            storage = sum(a.storage_mb for a in mine)
             gpu_ids = [g for a in mine for g in a.gpu_ids]
             _expect(cores <= node.schedulable_cores, f"node {node.name} over capacity: {cores} cores held")
             _expect(memory <= node.memory_mb, f"node {node.name} over memory: {memory} > {node.memory_mb}")
+            _expect(storage <= node.storage_mb, f"node {node.name} over storage: {storage} > {node.storage_mb}")
             _expect(len(set(gpu_ids)) == len(gpu_ids) and all(0 <= g < node.gpus for g in gpu_ids),
                     f"node {node.name} GPUs {gpu_ids} double-booked or unknown")
             _expect(not mine or node.state != NodeState.DOWN, f"jobs still held on down node {node.name}")
@@ -188,10 +220,14 @@ class Model:
             used[0] += cores
             used[1] += memory
             used[2] += len(gpu_ids)
-        for a in self.allocs.values():
+        for job_id, parts in self.allocs.items():
+            nodes = {a.node for a in parts}
+            _expect(len(parts) == self.jobs[job_id].nodes == len(nodes),
+                    f"job {job_id} asked for {self.jobs[job_id].nodes} nodes and holds parts on {sorted(nodes)}")
+        for a in held:
             job = self.jobs[a.job_id]
             node = self.nodes[a.node]
-            _expect(job.state == J.RUNNING, f"job {job.id} holds cores but is {job.state}")
+            _expect(job.state in HOLDS_CORES, f"job {job.id} holds cores but is {job.state}")
             _expect(len(set(a.cores)) == len(a.cores), f"job {job.id} holds a core twice: {a.cores}")
             for c in a.cores:
                 _expect(c not in owner, f"core {c} held by jobs {owner.get(c)} and {job.id}")
@@ -210,7 +246,7 @@ class Model:
         for j in self.jobs.values():
             _expect(j.state in ACTIVE_JOB_STATES or j.state in TERMINAL_JOB_STATES,
                     f"job {j.id} left in transient state {j.state}")
-            _expect((j.state == J.RUNNING) == (j.id in self.allocs), f"job {j.id} is {j.state} with allocation "
+            _expect((j.state in HOLDS_CORES) == (j.id in self.allocs), f"job {j.id} is {j.state} with allocations "
                     f"{self.allocs.get(j.id)}")
         for name, quota in self.quotas.items():
             cores, memory, gpus = per_cluster.get(name, [0, 0, 0])
@@ -252,16 +288,19 @@ def check_plan(snapshot: Snapshot, plan: Plan, now: float, config) -> None:
     Raises InvariantBroken (DependencyBroken for a start its dependency forbids).
     """
     jobs = {j.id: j for j in snapshot.jobs}
-    allocs = {a.job_id: a for a in snapshot.allocations}
+    allocs = {a.job_id: a for a in snapshot.allocations}  # the one part of each job that is not a gang
     nodes = {n.name: n for n in snapshot.nodes}
     placed = {p.job_id: p for p in plan.placements}
     grown = {g.job_id: g for g in plan.grows}
     c = plan.counts
     _expect((c.scheduled, c.preempted, c.shrunk, c.grown) ==
-            (len(plan.placements), len(plan.preemptions), len(plan.shrinks), len(plan.grows)),
-            f"counts {c} do not match the plan")
+            (len(placed), len(plan.preemptions), len(plan.shrinks), len(plan.grows)),
+            f"counts {c} do not match the plan (a gang is scheduled once)")
     touched = [x.job_id for part in (plan.preemptions, plan.shrinks, plan.grows) for x in part]
     _expect(len(touched) == len(set(touched)), f"a running job is changed twice in one plan: {sorted(touched)}")
+    gangs = sorted({j for j in touched if jobs[j].nodes > 1} |
+                   {p.job_id for p in plan.placements if p.lent and jobs[p.job_id].nodes > 1})
+    _expect(not gangs, f"gangs {gangs} are shrunk, grown, evicted or borrow cores")
 
     for p in plan.placements:
         job = jobs[p.job_id]
@@ -269,15 +308,22 @@ def check_plan(snapshot: Snapshot, plan: Plan, now: float, config) -> None:
         _expect(job.state == J.PENDING, f"placed job {job.id} is {job.state}")
         _expect(node.state == NodeState.UP, f"job {job.id} placed on {node.name}, which is {node.state}")
         for dep, kind in job.depends_on:
-            state = snapshot.ended.get(dep)
-            ok = state == J.SUCCEEDED if kind == "afterok" else state is not None
-            if not ok:
+            if not _met(dep, kind, snapshot.ended):
                 raise DependencyBroken(f"job {job.id} starts while its {kind} dependency {dep} is "
-                                       f"{state or 'still active'}")
+                                       f"{snapshot.ended.get(dep) or 'still active'}")
         for core, donor in p.lent:
             shrink = next((s for s in plan.shrinks if s.job_id == donor), None)
             _expect(shrink is not None and core in shrink.cores_removed,
                     f"job {job.id} says core {core} was lent by {donor}, which gave up no such core")
+
+    if config.policy == "fcfs" and not config.hold_head:
+        # Strict: once a job free to start (its dependencies met) stays pending, nothing behind it starts.
+        blocked = None
+        for job in queue.order(snapshot.pending(), config.order):
+            if job.id in placed:
+                _expect(blocked is None, f"fcfs started job {job.id} behind job {blocked}, which could not start")
+            elif blocked is None and all(_met(dep, kind, snapshot.ended) for dep, kind in job.depends_on):
+                blocked = job.id
 
     for cancel in plan.cancellations:
         job = jobs[cancel.job_id]
@@ -333,6 +379,12 @@ def check_plan(snapshot: Snapshot, plan: Plan, now: float, config) -> None:
                 f"job {job.id} grown though it was not shrunk and busy (holds {held}/{job.cores}, recent "
                 f"{alloc.recent_cores})")
         _expect(held + len(g.cores_added) <= job.cores, f"job {job.id} grown beyond its request")
+
+
+def _met(dep: int, kind: str, ended: dict) -> bool:
+    """A dependency allows its job to start: ``afterok`` once it succeeded, ``afterany`` once it ended."""
+    state = ended.get(dep)
+    return state == J.SUCCEEDED if kind == "afterok" else state is not None
 
 
 def run_cycle(snapshot: Snapshot, config, now: float = 0.0, seed: int = 0) -> Plan:

@@ -2,16 +2,18 @@
 
 A small in-memory cluster (``harness.Model``) lives through random histories:
 jobs are submitted (sizes, minimums, priorities, memory, GPUs, dependencies on
-earlier jobs, pins, clusters), complete (twice, sometimes), report usage, are
-cancelled; nodes are lost, come back, drain. ``cycle`` runs ``schedule`` with
-core stealing and preemption on, checks the plan (``harness.check_plan`` and
-``verify``), applies it as the store does and advances the clock. After every
-step the invariants of DESIGN.md must hold (``Model.check``), and every
+earlier jobs, pins, clusters, gangs of 2 or 3 nodes), complete (twice,
+sometimes), report usage, are cancelled; nodes are lost, come back, drain.
+``cycle`` runs ``schedule`` with core stealing and preemption on, checks the
+plan (``harness.check_plan`` and ``verify``; fcfs must stay strict), applies it
+as the store does and advances the clock. After every step the invariants of DESIGN.md must hold (``Model.check``), and every
 transition must have written exactly one event.
 
-Four machines, one per slice of the configuration space (all must pass):
+Four machines, one per slice of the configuration space (all must pass; all
+but the tight-quota one submit gangs):
 - greedy/fcfs, stealing and preemption, no quotas;
-- quotas with preemption but no stealing;
+- quotas with preemption but no stealing (random quotas of cores, memory and
+  GPUs, or quotas just short of the clusters' capacity in all three);
 - quotas with stealing and give-back (these once overran quotas);
 - the backfilling policies (these once started jobs whose dependencies had not ended).
 """
@@ -50,7 +52,8 @@ job_specs = st.fixed_dictionaries({
     "gpus": st.sampled_from([0, 0, 0, 1]),
     "deps": st.just([]) | st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(["afterok", "afterany"])),
                                    max_size=2),
-    "pin": st.integers(0, 12),  # pinned to the pin-th node when there is one
+    "pin": st.integers(0, 12),  # pinned to the pin-th node when there is one (never a gang)
+    "nodes": st.sampled_from([1, 1, 1, 2, 2, 3]),  # > 1: a gang, one part of the whole request per node
     "cluster": st.sampled_from([None, None, *CLUSTERS]),
     "walltime": st.sampled_from([None, 5.0, 20.0, 80.0]),
 })
@@ -80,8 +83,10 @@ wakes = st.none() | cycles
 class ClusterHistory(RuleBasedStateMachine):
     POLICIES: tuple[str, ...] = ("greedy", "fcfs")
     STEAL = True
-    # True: random quotas (or none) or tight ones; "tight": every cluster a core quota just short of its capacity.
+    # True: random quotas (or none) or tight ones in cores, memory and GPUs; "tight": every cluster a core quota
+    # just short of its capacity.
     QUOTAS: bool | str = False
+    GANGS = True  # False: every job is on one node (a spec's "nodes" is still drawn, then ignored)
 
     def __init__(self) -> None:
         super().__init__()
@@ -98,11 +103,15 @@ class ClusterHistory(RuleBasedStateMachine):
             self.m.nodes[name] = Node(name, offset, tuple(range(s["cores"])), memory_mb=s["memory_mb"], gpus=s["gpus"],
                                       reserved=reserved, cluster=s["cluster"])
             offset += s["cores"] + 3  # gaps in the core map: global indices are not positions
-        held = {c: sum(n.schedulable_cores for n in self.m.nodes.values() if n.cluster == c) for c in CLUSTERS}
+        nodes = self.m.nodes.values()
+        held = {c: sum(n.schedulable_cores for n in nodes if n.cluster == c) for c in CLUSTERS}
         if self.QUOTAS == "tight":  # every cluster ``tight`` cores short of what its nodes hold
             self.m.quotas = {c: Quota(cores=max(1, held[c] - tight)) for c in CLUSTERS}
-        elif self.QUOTAS:
-            self.m.quotas = quotas if tight % 2 else {c: Quota(cores=max(1, held[c] - tight)) for c in CLUSTERS}
+        elif self.QUOTAS:  # random, or short of what the nodes hold by ``tight`` cores, GB and GPUs
+            short = {c: Quota(cores=max(1, held[c] - tight),
+                              memory_mb=max(0, sum(n.memory_mb for n in nodes if n.cluster == c) - 1024 * tight),
+                              gpus=max(0, sum(n.gpus for n in nodes if n.cluster == c) - tight)) for c in CLUSTERS}
+            self.m.quotas = quotas if tight % 2 else short
         self.submit(first_jobs, wake)  # start from a busy cluster: most bugs need one
 
     # -- users ----------------------------------------------------------------------------------
@@ -112,14 +121,15 @@ class ClusterHistory(RuleBasedStateMachine):
             ids = sorted(self.m.jobs)
             depends_on = tuple(sorted({(ids[i % len(ids)], kind) for i, kind in s["deps"]})) if ids else ()
             names = sorted(self.m.nodes)
-            node = names[s["pin"]] if s["pin"] < len(names) else None
+            nodes = s["nodes"] if self.GANGS else 1
+            node = names[s["pin"]] if s["pin"] < len(names) and nodes == 1 else None
             cluster = s["cluster"]
             if node is not None and cluster is not None:
                 cluster = self.m.nodes[node].cluster  # a pin into another cluster: refused (test_quotas.py)
             cores = s["cores"]
             job = Job(0, cores=cores, min_cores=max(1, round(s["min_share"] * cores)), memory_mb=s["memory_mb"],
                       gpus=s["gpus"], priority=s["priority"], node=node, cluster=cluster, walltime=s["walltime"],
-                      depends_on=depends_on)
+                      depends_on=depends_on, nodes=nodes)
             if never_fits(job, list(self.m.nodes.values())) is None:  # admission, as the API does at submit
                 self.m.submit(job)
         self.wake(wake)
@@ -150,7 +160,7 @@ class ClusterHistory(RuleBasedStateMachine):
         each holds; None is a job still warming up."""
         for i, job_id in enumerate(self.m.running()[skip:]):
             used, recent = samples[i % len(samples)]
-            held = len(self.m.allocs[job_id].cores)
+            held = len(self.m.allocs[job_id][0].cores)  # the parts of a gang are never resized
             self.m.report(job_id, None if used is None else used * held, None if recent is None else recent * held)
         self.wake(wake)
 
@@ -201,8 +211,9 @@ class ClusterHistory(RuleBasedStateMachine):
         check_plan(snap, plan, self.m.now, config)
         before = len(self.m.events)
         self.m.apply(plan)
-        # A placement is two transitions here: assigned, then running (its agent starts it at once).
-        changes = 2 * len(plan.preemptions) + len(plan.cancellations) + 2 * len(plan.placements)
+        started = len({p.job_id for p in plan.placements})  # a gang starts once, however many parts
+        # A start is two transitions: assigned, then running.
+        changes = 2 * len(plan.preemptions) + len(plan.cancellations) + 2 * started
         assert len(self.m.events) - before == changes + len(plan.shrinks) + len(plan.grows), \
             "one event per transition and per live resize"
         self.expected_transitions += changes
@@ -222,7 +233,9 @@ class ClusterHistory(RuleBasedStateMachine):
         assert self.m.transitions() == self.expected_transitions
 
 
-FAST = settings(max_examples=150, stateful_step_count=40, deadline=None,
+# Example counts keep tests/core within about a minute on a 2-core machine: most of the time goes
+# into Hypothesis drawing the histories, not into the core.
+FAST = settings(max_examples=100, stateful_step_count=40, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
 # The machines that once found bugs replay a fixed seed with no example database, so a regression
 # shows on every run (the unit tests in test_quotas.py and test_dependencies.py show each bug minimal).
@@ -241,6 +254,10 @@ class QuotaHistoriesWithoutStealing(ClusterHistory):
 
 class QuotaHistories(ClusterHistory):
     QUOTAS = "tight"
+    # The replay of the stealing bugs. Gangs never steal: with them in the mix, the 300 histories of the
+    # fixed seed no longer found the stealing quota bug when it was put back by hand; without them they
+    # do. Gangs against quotas (cores, memory, GPUs) are QuotaHistoriesWithoutStealing's part.
+    GANGS = False
 
 
 class BackfillHistories(ClusterHistory):
@@ -255,7 +272,7 @@ TestQuotaHistoriesWithoutStealing.settings = FAST
 
 
 class TestQuotaHistories(QuotaHistories.TestCase):
-    settings = settings(FIXED, max_examples=600)  # about one history in a hundred broke a quota before the fix
+    settings = settings(FIXED, max_examples=300)  # about one history in a hundred broke a quota before the fix
 
 
 class TestBackfillHistories(BackfillHistories.TestCase):

@@ -82,11 +82,19 @@ def test_memory_and_gpu_quotas(quota, ask, field):
     assert placed(plan) == [1] and (plan.waiting[2].code, plan.waiting[2].field) == (OVER_QUOTA, field)
 
 
-def test_preemption_never_breaks_a_quota():
-    # The cluster is at its quota with low-priority work; whatever preemption does, the quota holds.
+@pytest.mark.parametrize("ask, evicted, started", [
+    (4, [10, 11], [1]),  # the node has room for 4, the quota only once both low jobs are gone
+    (5, [], []),  # the quota can never hold 5 cores: evicting would only lose work
+])
+def test_preemption_evicts_what_the_quota_needs_and_never_in_vain(ask, evicted, started):
+    # The cluster is at its quota of 4 with low-priority work on half of an 8-core node.
     low = [running(job(10 + i, cores=2), "n1", (2 * i, 2 * i + 1), started_at=float(i)) for i in range(2)]
-    snap = snapshot_with([node("n1", 8, cluster="a")], [job(1, cores=2, priority=5)], low, quotas={"a": Quota(cores=4)})
-    run_cycle(snap, SchedulerConfig(preempt=True))  # raises QuotaExceeded if the quota breaks
+    snap = snapshot_with([node("n1", 8, cluster="a")], [job(1, cores=ask, priority=5)], low,
+                         quotas={"a": Quota(cores=4)})
+    plan = run_cycle(snap, SchedulerConfig(preempt=True))  # and the quota holds after it (QuotaExceeded)
+    assert sorted(p.job_id for p in plan.preemptions) == evicted and placed(plan) == started
+    if not started:
+        assert plan.waiting[1].code == OVER_QUOTA
 
 
 def test_preemption_frees_quota_in_the_jobs_own_cluster():
@@ -110,10 +118,14 @@ def test_stealing_never_breaks_a_quota():
 def test_give_back_from_free_cores_never_breaks_a_quota():
     # Cluster a: n1 and n2, 4 cores each, quota 6. Job 1 asked 4, holds 2 on n1 and is busy; job 2 holds all
     # of n2. Cluster use is 6 of 6; growing job 1 by n1's two free cores makes it 8.
+    # With a quota of 7 it may grow by one of them.
     nodes = [node("n1", 4, cluster="a"), node("n2", 4, offset=4, cluster="a")]
     jobs = [running(job(1, cores=4), "n1", (0, 1), recent_cores=2.0, used_cores=2.0),
             running(job(2, cores=4), "n2", (4, 5, 6, 7), used_cores=4.0)]
-    run_cycle(snapshot_with(nodes, [], jobs, quotas={"a": Quota(cores=6)}), SchedulerConfig(steal=True))
+    for quota, grows in ((6, []), (7, [Grow(1, "n1", (2,))])):
+        plan = run_cycle(snapshot_with(nodes, [], jobs, quotas={"a": Quota(cores=quota)}), SchedulerConfig(steal=True))
+        assert plan.grows == grows, f"quota {quota}"
+        assert plan.shrinks == [] and plan.preemptions == []
 
 
 def test_give_back_evicting_a_borrower_keeps_the_quota_ledger_right():

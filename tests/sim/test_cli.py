@@ -1,5 +1,4 @@
 """``heaven sim`` through Typer's CliRunner, on a throwaway app."""
-import dataclasses
 import json
 
 import pytest
@@ -7,7 +6,6 @@ import typer
 from typer.testing import CliRunner
 
 from heaven.cli.sim_command import sim
-from heaven.core.scheduler import SchedulerConfig
 from tests.sim.conftest import swf_line
 
 app = typer.Typer()
@@ -61,14 +59,20 @@ def test_a_malformed_line_names_line_and_field(tmp_path):
     assert "bad.swf:2 (field 5, allocated_processors): 'four' is not a number" in result.output
 
 
-def test_bad_choices_and_preemption_are_refused_clearly(tiny_trace):
+def test_bad_choices_are_refused_clearly(tiny_trace):
     result = run(tiny_trace, "--policy", "nope")
     assert result.exit_code == 2 and "nope" in result.output
-    result = run(tiny_trace, "--preempt")
-    if "preempt" in {f.name for f in dataclasses.fields(SchedulerConfig)}:
-        assert result.exit_code == 0, result.output  # the core grew a preemption stage: it is passed on
-    else:
-        assert result.exit_code == 1 and "no preemption stage" in result.output
+
+
+def test_preempt_reaches_the_core_and_evicts_nothing_in_a_trace_without_priorities(tiny_trace):
+    # SWF jobs share one priority, so with --preempt the replay must come out the same: the simulator stops
+    # with an error if the core ever plans an eviction.
+    plain = run(tiny_trace, "--policy", "fcfs", "--json")
+    result = run(tiny_trace, "--policy", "fcfs", "--json", "--preempt")
+    assert result.exit_code == 0, result.output
+    with_preempt, without = json.loads(result.stdout), json.loads(plain.stdout)
+    assert (with_preempt["preempt"], without["preempt"]) == (True, False)
+    assert with_preempt["metrics"] == without["metrics"]
 
 
 def test_the_rlscheduler_protocol_needs_a_long_trace(tiny_trace):

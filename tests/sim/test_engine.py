@@ -1,7 +1,7 @@
 """The replay: exact schedules on small workloads, the usage model, determinism."""
 import pytest
 
-from heaven.core.plan import Plan, Shrink
+from heaven.core.plan import Cancel, Grow, Place, Plan, Preempt, Shrink
 from heaven.sim.engine import NODE, Replay
 from heaven.sim.protocol import SimJob, prepare
 from heaven.sim.reader import read_swf
@@ -54,14 +54,22 @@ def test_a_job_shrunk_below_its_parallelism_stretches_in_proportion():
     assert engine.running[1].alloc.cores == (0, 1) and engine.busy_cores == 2
 
 
-def test_a_plan_part_the_simulator_does_not_model_stops_the_replay():
-    from heaven.core import plan as plans
-
-    if not hasattr(plans, "Preempt"):
-        pytest.skip("the core plans no evictions")
+@pytest.mark.parametrize("part, name", [
+    (Preempt(1, NODE, "test"), "preemptions"),
+    (Grow(1, NODE, (3,)), "grows"),
+    (Cancel(2, "test"), "cancellations"),
+])
+def test_a_plan_part_the_simulator_does_not_model_stops_the_replay(part, name):
     engine = Replay(JOBS, 4, config_for("fcfs", "fifo", False, WHOLE))
-    with pytest.raises(RuntimeError, match="does not carry out preemptions"):
-        engine._apply(Plan(preemptions=[plans.Preempt(1, NODE, "test")]))
+    engine._arrive(JOBS[0])
+    engine._cycle()  # job 1 runs on cores 0-1
+    engine._arrive(JOBS[1])
+    engine._arrive(JOBS[2])
+    before = (dict(engine.running), dict(engine.pending), engine.busy_cores)
+    plan = Plan(placements=[Place(3, NODE, (2, 3))], **{name: [part]})  # job 3 fits beside job 1
+    with pytest.raises(RuntimeError, match=f"does not carry out {name}"):
+        engine._apply(plan)
+    assert (dict(engine.running), dict(engine.pending), engine.busy_cores) == before, "nothing is half-applied"
 
 
 def test_one_cycle_per_event_even_at_the_same_instant():
