@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, insert, select
 
+from heaven.store.organizations import new_invite_code
 from heaven.store.tables import organizations
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -54,7 +56,8 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
     with engine.begin() as conn:
         if conn.execute(select(organizations.c.id).where(organizations.c.name == DEFAULT_ORG)).first() is None:
-            conn.execute(insert(organizations).values(name=DEFAULT_ORG))
+            conn.execute(insert(organizations).values(name=DEFAULT_ORG, invite_code=new_invite_code(),
+                                                      created_at=time.time()))
 
 
 def default_org_id(conn) -> int:

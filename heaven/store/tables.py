@@ -14,6 +14,47 @@ organizations = Table(
     "organizations", metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(100), nullable=False, unique=True),
+    # Whoever holds the code may join as a member; admins regenerate it to shut old codes out.
+    Column("invite_code", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_organizations_invite_code", "invite_code", unique=True),
+)
+
+people = Table(
+    "people", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),  # stored lower-case
+    Column("email", String(254), nullable=False, unique=True),  # stored lower-case
+    Column("password_hash", String(200), nullable=False),  # argon2id, never the password
+    Column("created_at", Float, nullable=False),
+)
+
+memberships = Table(
+    "memberships", metadata,
+    Column("org_id", Integer, ForeignKey("organizations.id"), primary_key=True),
+    Column("person_id", Integer, ForeignKey("people.id"), primary_key=True, index=True),
+    Column("role", String(20), nullable=False),  # owner | admin | member; exactly one owner per organization
+    Column("joined_at", Float, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("person_id", Integer, ForeignKey("people.id"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    # sha256 of the secret: the secret itself is shown once and never stored. A fast hash
+    # is enough because the secret is 32 random bytes, not something a person chose.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float),  # None: until revoked
+)
+
+# Access tokens (JWTs) cannot be taken back by the signer, so logout writes their jti
+# here until the moment they would have expired anyway.
+revoked_tokens = Table(
+    "revoked_tokens", metadata,
+    Column("jti", String(64), primary_key=True),
+    Column("expires_at", Float, nullable=False, index=True),
 )
 
 nodes = Table(
