@@ -4,7 +4,7 @@ One class per process kind; the README lists every variable.
 """
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,6 +30,13 @@ class ControllerSettings(BaseSettings):
     steal_cooldown: float = Field(10.0, ge=0, description="seconds between two live changes of one job")
     steal_window: int = Field(30, ge=1, le=3600, description="usage samples (one a second) the estimate looks at")
     min_cores_per_job: int = Field(1, ge=1, description="no job is ever shrunk below this many cores")
+    # People and tokens. There is no default secret: without HEAVEN_SECRET_KEY the controller
+    # generates one on first start and keeps it (mode 0600) in the data directory.
+    data_dir: str | None = Field(None, description="where the signing secret lives (default: beside the SQLite "
+                                                    "file, or the working directory)")
+    secret_key: SecretStr | None = Field(None, min_length=32, description="signs access tokens; every replica needs the same")
+    access_token_minutes: int = Field(15, ge=1, le=24 * 60, description="lifetime of a password login's JWT")
+    auth_rate_per_minute: int = Field(10, ge=1, le=100_000, description="register and token calls per client address")
 
 
 class AgentSettings(BaseSettings):
@@ -52,3 +59,4 @@ class ClientSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HEAVEN_")
 
     url: str = "http://127.0.0.1:8000"
+    token: str | None = None  # HEAVEN_TOKEN: used instead of the one `heaven login` stored

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -15,16 +17,22 @@ from fastapi.responses import FileResponse
 import heaven
 from heaven.config import ControllerSettings
 from heaven.control import errors
+from heaven.control.auth import Authenticator
 from heaven.control.legacy_driver import LegacyDriver
-from heaven.control.routers import agents, clusters, events, jobs, legacy, nodes
+from heaven.control.ratelimit import TokenBucket
+from heaven.control.routers import agents, auth, clusters, events, jobs, legacy, nodes, organizations
 from heaven.control.runtime import Controller
+from heaven.control.signing_key import signing_key
+from heaven.control.tokens import AccessTokens
 from heaven.control.submit_batcher import SubmitBatcher
 from heaven.store.engine import Store
 
 STATIC = Path(heaven.__file__).parent / "web" / "static"
 
 
-def create_app(settings: ControllerSettings | None = None, store: Store | None = None) -> FastAPI:
+def create_app(settings: ControllerSettings | None = None, store: Store | None = None,
+               clock: Callable[[], float] = time.time) -> FastAPI:
+    """``clock`` is what tokens and the rate limit read (tests move it instead of sleeping)."""
     settings = settings or ControllerSettings()
     store = store or Store(settings.database_url)
     store.migrate()
@@ -49,8 +57,11 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     app.state.controller = ctl
     app.state.legacy = legacy_driver
     app.state.submits = submits
+    access = AccessTokens(signing_key(settings), settings.access_token_minutes * 60, clock)
+    app.state.auth = Authenticator(store, access, clock)
+    app.state.auth_limiter = TokenBucket(settings.auth_rate_per_minute, clock)
     errors.install(app)
-    for module in (jobs, nodes, clusters, agents, events, legacy):
+    for module in (auth, organizations, jobs, nodes, clusters, agents, events, legacy):
         app.include_router(module.router)
 
     @app.get("/health", tags=["health"])

@@ -6,15 +6,30 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from heaven.wire.api import ErrorOut
+
 
 class ApiError(Exception):
-    def __init__(self, status: int, error: str, message: str, field: str | None = None, extra: dict | None = None):
+    def __init__(self, status: int, error: str, message: str, field: str | None = None, extra: dict | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.error, self.message, self.field = status, error, message, field
         self.extra = extra or {}
+        self.headers = headers  # e.g. WWW-Authenticate on a 401, Retry-After on a 429
 
     def body(self) -> dict:
         return {**self.extra, "error": self.error, "message": self.message, "field": self.field}
+
+
+STATUS_TEXT = {400: "Bad request", 401: "No valid bearer token (WWW-Authenticate: Bearer)",
+               403: "The caller's role does not allow this", 404: "Does not exist, or belongs to another organization",
+               409: "Conflicts with what exists", 422: "Invalid input: the field and the limit are named",
+               429: "Too many requests from this address (Retry-After says when to try again)"}
+
+
+def documented(*statuses: int) -> dict:
+    """``responses=`` for a route: each error status it can answer, all in the one error shape."""
+    return {s: {"model": ErrorOut, "description": STATUS_TEXT[s]} for s in statuses}
 
 
 def not_found(what: str, key) -> ApiError:
@@ -38,7 +53,7 @@ def _validation_body(exc: RequestValidationError) -> dict:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError):
-        return JSONResponse(exc.body(), status_code=exc.status)
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError):

@@ -26,7 +26,7 @@ def create(conn: Connection, name: str, owner_id: int, now: float, actor: str) -
     org_id = conn.execute(insert(organizations).values(name=name, invite_code=new_invite_code(),
                                                        created_at=now)).inserted_primary_key[0]
     conn.execute(insert(memberships).values(org_id=org_id, person_id=owner_id, role="owner", joined_at=now))
-    events.record(conn, now, "org_create", f"organization {name}", actor=actor, org_id=org_id)
+    events.record(conn, now, "org_create", f"organization {org_id}", actor=actor, org_id=org_id)
     return org_id
 
 
@@ -58,7 +58,7 @@ def by_invite_code(conn: Connection, code: str) -> int | None:
 
 def rename(conn: Connection, org_id: int, name: str, now: float, actor: str) -> None:
     conn.execute(update(organizations).where(organizations.c.id == org_id).values(name=name))
-    events.record(conn, now, "org_rename", f"organization {org_id} is now {name}", actor=actor, org_id=org_id)
+    events.record(conn, now, "org_rename", f"organization {org_id} renamed", actor=actor, org_id=org_id)
 
 
 def regenerate_invite(conn: Connection, org_id: int, now: float, actor: str) -> None:

@@ -28,7 +28,7 @@ def taken(conn: Connection, username: str, email: str) -> str | None:
 def add(conn: Connection, username: str, email: str, password_hash: str, now: float) -> int:
     person_id = conn.execute(insert(people).values(username=username, email=email, password_hash=password_hash,
                                                    created_at=now)).inserted_primary_key[0]
-    events.record(conn, now, "register", f"person {username}", actor=username)
+    events.record(conn, now, "register", f"person {person_id}", actor=username)
     return person_id
 
 

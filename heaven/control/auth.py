@@ -1,0 +1,113 @@
+"""Who is calling, and what their role allows: the one place both are decided.
+
+``current_person`` accepts ``Authorization: Bearer`` with either an access token
+(a JWT from a password login) or an API token (``hph_…``); anything else (none,
+expired, forged, ``alg: none``, another audience, revoked) is a 401 with
+``WWW-Authenticate: Bearer``. ``require_role(role)`` adds the organization in
+the path: a person who is not a member gets 404, exactly as if the organization
+did not exist, so ids cannot be probed; a member with too weak a role gets 403.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from heaven.control.errors import ApiError, not_found
+from heaven.control.tokens import MAX_TOKEN_LENGTH, AccessTokens, InvalidToken, hash_api_token, is_api_token
+from heaven.store import organizations, people
+from heaven.store.engine import Store
+from heaven.wire.people import MAX_ID
+
+RANK = {"member": 1, "admin": 2, "owner": 3}
+# Reads the header and puts the password flow into the OpenAPI document ("Authorize" in /docs).
+bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+@dataclass(frozen=True)
+class Caller:
+    person_id: int
+    username: str
+    jti: str | None = None  # an access token: what logout revokes
+    token_id: int | None = None  # an API token: what logout deletes
+    expires_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Membership:
+    org_id: int
+    role: str
+    caller: Caller
+
+
+class Authenticator:
+    def __init__(self, store: Store, access: AccessTokens, clock: Callable[[], float]) -> None:
+        self.store, self.access, self.clock = store, access, clock
+
+    def authenticate(self, token: str) -> Caller:
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise InvalidToken("the token is too long")
+        if is_api_token(token):
+            with self.store.read() as conn:
+                row = people.by_token_hash(conn, hash_api_token(token))
+            if row is None:
+                raise InvalidToken("the API token is unknown or was revoked")
+            if row["expires_at"] is not None and row["expires_at"] <= self.clock():
+                raise InvalidToken("the API token has expired")
+            return Caller(row["person_id"], row["username"], token_id=row["token_id"], expires_at=row["expires_at"])
+        claims = self.access.read(token)
+        with self.store.read() as conn:
+            revoked = people.is_revoked(conn, claims.jti)
+            person = people.get(conn, claims.person_id)
+        if revoked:
+            raise InvalidToken("the token was revoked (logged out)")
+        if person is None:
+            raise InvalidToken("the token's person does not exist")
+        return Caller(person["id"], person["username"], jti=claims.jti, expires_at=claims.expires_at)
+
+
+def unauthorized(message: str, invalid: bool = True) -> ApiError:
+    challenge = 'Bearer error="invalid_token"' if invalid else "Bearer"
+    return ApiError(401, "unauthorized", message, "Authorization", headers={"WWW-Authenticate": challenge})
+
+
+def current_person(request: Request, token: Annotated[str | None, Depends(bearer)]) -> Caller:
+    if not token:
+        raise unauthorized("this needs Authorization: Bearer <token> (heaven login makes one)", invalid=False)
+    try:
+        return request.app.state.auth.authenticate(token)
+    except InvalidToken as exc:
+        raise unauthorized(str(exc)) from None
+
+
+Me = Annotated[Caller, Depends(current_person)]
+OrgId = Annotated[int, Path(ge=1, le=MAX_ID, description="organization id")]
+
+
+def require_role(least: str) -> Callable[..., Membership]:
+    """A dependency: the caller's membership of the organization ``{org_id}``, at least ``least``."""
+    if least not in RANK:
+        raise ValueError(f"unknown role {least!r}")
+
+    def check(org_id: OrgId, caller: Me, request: Request) -> Membership:
+        with request.app.state.controller.store.read() as conn:
+            role = organizations.role_of(conn, org_id, caller.person_id)
+        if role is None:
+            raise not_found("organization", org_id)
+        if RANK[role] < RANK[least]:
+            raise ApiError(403, "forbidden", f"this needs the {least} role in organization {org_id}; you are {role}",
+                           "role")
+        return Membership(org_id, role, caller)
+
+    return check
+
+
+def check_may_remove(member: Membership, target_id: int, target_role: str) -> None:
+    """Anyone but the owner may leave; otherwise only a stronger role removes a weaker one."""
+    if target_role == "owner":
+        raise ApiError(409, "conflict", "the owner cannot be removed; make another member owner first", "person_id")
+    if target_id != member.caller.person_id and RANK[member.role] <= RANK[target_role]:
+        raise ApiError(403, "forbidden", f"removing a {target_role} needs a stronger role than {member.role}", "role")
