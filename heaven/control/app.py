@@ -32,11 +32,11 @@ STATIC = Path(heaven.__file__).parent / "web" / "static"
 
 def create_app(settings: ControllerSettings | None = None, store: Store | None = None,
                clock: Callable[[], float] = time.time) -> FastAPI:
-    """``clock`` is what tokens and the rate limit read (tests move it instead of sleeping)."""
+    """``clock`` is the one clock of the app: the scheduler, tokens and the rate limit (tests move it)."""
     settings = settings or ControllerSettings()
     store = store or Store(settings.database_url)
     store.migrate()
-    ctl = Controller(settings, store)
+    ctl = Controller(settings, store, clock)
     legacy_driver = LegacyDriver(ctl)
     submits = SubmitBatcher(ctl)
 

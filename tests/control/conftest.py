@@ -33,3 +33,62 @@ def register(client: TestClient, name: str, cores: int, offset: int | None = Non
         body["core_offset"] = offset
     answer = client.post("/api/v1/agents/register", json=body)
     assert answer.status_code == 200, answer.text
+
+
+class FakeClock:
+    """A clock tests move by hand: token expiry and the rate limit without sleeping."""
+
+    def __init__(self, now: float = 1_900_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def auth_app(tmp_path, clock, monkeypatch):
+    """``make(**settings)`` -> a TestClient whose tokens and rate limit read ``clock``.
+
+    Passwords are still argon2id, with the cheapest parameters: the production cost
+    (tenths of a second a hash, by design) would make these tests take minutes."""
+    from argon2 import PasswordHasher
+
+    from heaven.control import passwords
+
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    clients: list[TestClient] = []
+
+    def make(**settings) -> TestClient:
+        settings = {"scheduler_interval": 60.0, "auth_rate_per_minute": 10_000, **settings}
+        app = create_app(ControllerSettings(database_url=f"sqlite:///{tmp_path / 'heaven.db'}", **settings),
+                         clock=clock)
+        client = TestClient(app)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+def person(client: TestClient, username: str, password: str = "correct horse battery") -> dict:
+    """Register and log in with the form flow; returns the Authorization header."""
+    answer = client.post("/api/v1/auth/register",
+                         json={"username": username, "email": f"{username}@example.org", "password": password})
+    assert answer.status_code == 201, answer.text
+    return login(client, username, password)
+
+
+def login(client: TestClient, username: str, password: str = "correct horse battery") -> dict:
+    answer = client.post("/api/v1/auth/token", data={"username": username, "password": password})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
