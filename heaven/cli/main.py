@@ -1,50 +1,27 @@
-"""``heaven``: the command line for users (submit, jobs, show, cancel, logs, nodes, events).
+"""``heaven``: the command line for users (submit, jobs, show, cancel, logs, nodes, events,
+login, logout, whoami, token, org).
 
 Every failure prints the API's message and exits non-zero; no tracebacks.
 The server commands (controller, agent, up) are added in ``heaven.launch``.
 """
 from __future__ import annotations
 
-import functools
 import json
 import sys
 import time
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from heaven.cli import render
-from heaven.client.http import Client, ClientError
-from heaven.config import ClientSettings
+from heaven.cli import orgs, people, render
+from heaven.cli.common import JsonFlag, client, emit, err, out, reports_errors  # noqa: F401 (launch uses out, err)
 
 app = typer.Typer(help="Hot-Plug Heaven: run jobs pinned to the cores they were granted.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
-out = Console()
-err = Console(stderr=True)
-JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
-
-
-def client() -> Client:
-    return Client(ClientSettings().url)
-
-
-def reports_errors(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except ClientError as exc:
-            err.print(f"[red]error:[/red] {exc.message}", highlight=False)
-            raise typer.Exit(1) from None
-    return wrapper
-
-
-def emit(data, as_json: bool, table) -> None:
-    if as_json:
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
-    else:
-        out.print(table(data))
+for command in (people.login, people.logout, people.whoami):
+    app.command()(command)
+app.add_typer(people.tokens, name="token")
+app.add_typer(orgs.app, name="org")
 
 
 @app.command(context_settings={"allow_interspersed_args": False})

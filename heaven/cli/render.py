@@ -57,3 +57,34 @@ def events_table(events: list[dict]) -> Table:
     for e in events:
         table.add_row(str(e["seq"]), _ago(e["ts"]), e["action"], str(e["job"] or "-"), e["node"] or "-", e["actor"], e["detail"])
     return table
+
+
+def tokens_table(tokens: list[dict]) -> Table:
+    table = Table("ID", "NAME", "CREATED", "EXPIRES")
+    for t in tokens:
+        expires = "never" if t["expires_at"] is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(t["expires_at"]))
+        table.add_row(str(t["id"]), t["name"], time.strftime("%Y-%m-%d %H:%M", time.localtime(t["created_at"])), expires)
+    return table
+
+
+def orgs_table(orgs: list[dict]) -> Table:
+    table = Table("ID", "NAME", "ROLE", "MEMBERS", "INVITE CODE")
+    for o in orgs:
+        table.add_row(str(o["id"]), o["name"], o["role"], str(o["members"]), o["invite_code"] or "-")
+    return table
+
+
+def org_panel(o: dict) -> Table:
+    table = Table(show_header=False, box=None)
+    for key, value in (("id", o["id"]), ("name", o["name"]), ("your role", o["role"]), ("members", o["members"]),
+                       ("invite code", o["invite_code"] or "- (owners and admins see it)"),
+                       ("created", time.strftime("%Y-%m-%d %H:%M", time.localtime(o["created_at"])))):
+        table.add_row(f"[bold]{key}[/]", str(value))
+    return table
+
+
+def members_table(members: list[dict]) -> Table:
+    table = Table("ID", "USERNAME", "ROLE", "JOINED")
+    for m in members:
+        table.add_row(str(m["id"]), m["username"], m["role"], time.strftime("%Y-%m-%d %H:%M", time.localtime(m["joined_at"])))
+    return table

@@ -2,10 +2,13 @@
 
 Every non-2xx answer becomes a ``ClientError`` carrying the API's
 ``{"error", "message", "field"}``, so callers print the message, not a traceback.
+Without an explicit token it sends the one ``heaven login`` stored for this URL.
 """
 from __future__ import annotations
 
 import httpx
+
+from heaven.client import credentials
 
 
 class ClientError(Exception):
@@ -28,9 +31,12 @@ def raise_for(response: httpx.Response) -> httpx.Response:
 
 
 class Client:
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, timeout: float = 30.0, token: str | None = None, use_stored: bool = True) -> None:
         self.url = url.rstrip("/")
-        self.http = httpx.Client(base_url=self.url, timeout=timeout)
+        if token is None and use_stored:
+            token = (credentials.stored(self.url) or {}).get("token")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
 
     def _call(self, method: str, path: str, **kw) -> httpx.Response:
         try:
@@ -59,6 +65,51 @@ class Client:
     def events(self, after: int = 0, limit: int = 500, job: int | None = None) -> list[dict]:
         params = {"after": after, "limit": limit} | ({"job": job} if job is not None else {})
         return self._call("GET", "/api/v1/events", params=params).json()
+
+    # -- people and tokens -----------------------------------------------------------------
+    def register(self, username: str, email: str, password: str) -> dict:
+        return self._call("POST", "/api/v1/auth/register",
+                          json={"username": username, "email": email, "password": password}).json()
+
+    def password_login(self, username: str, password: str) -> dict:
+        """The OAuth2 password flow: ``{access_token, token_type, expires_in}``."""
+        return self._call("POST", "/api/v1/auth/token", data={"username": username, "password": password,
+                                                              "grant_type": "password"}).json()
+
+    def logout(self) -> None:
+        self._call("POST", "/api/v1/auth/logout")
+
+    def me(self) -> dict:
+        return self._call("GET", "/api/v1/auth/me").json()
+
+    def create_token(self, name: str, expires_in_days: int | None = None) -> dict:
+        body = {"name": name} | ({"expires_in_days": expires_in_days} if expires_in_days else {})
+        return self._call("POST", "/api/v1/auth/tokens", json=body).json()
+
+    def tokens(self) -> list[dict]:
+        return self._call("GET", "/api/v1/auth/tokens").json()
+
+    def revoke_token(self, token_id: int) -> None:
+        self._call("DELETE", f"/api/v1/auth/tokens/{token_id}")
+
+    # -- organizations ---------------------------------------------------------------------
+    def create_organization(self, name: str) -> dict:
+        return self._call("POST", "/api/v1/organizations", json={"name": name}).json()
+
+    def organizations(self) -> list[dict]:
+        return self._call("GET", "/api/v1/organizations").json()
+
+    def organization(self, org_id: int) -> dict:
+        return self._call("GET", f"/api/v1/organizations/{org_id}").json()
+
+    def join_organization(self, invite_code: str) -> dict:
+        return self._call("POST", "/api/v1/organizations/join", json={"invite_code": invite_code}).json()
+
+    def regenerate_invite(self, org_id: int) -> dict:
+        return self._call("POST", f"/api/v1/organizations/{org_id}/invite/regenerate").json()
+
+    def members(self, org_id: int) -> list[dict]:
+        return self._call("GET", f"/api/v1/organizations/{org_id}/members").json()
 
     def health(self) -> dict:
         return self._call("GET", "/health").json()

@@ -1,0 +1,41 @@
+"""What every CLI command shares: the consoles, the client, ``--json`` and error reporting."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from heaven.client.http import Client, ClientError
+from heaven.config import ClientSettings
+
+out = Console()
+err = Console(stderr=True)
+JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+
+
+def client() -> Client:
+    """The controller at HEAVEN_URL, with HEAVEN_TOKEN or the token ``heaven login`` stored for it."""
+    settings = ClientSettings()
+    return Client(settings.url, token=settings.token)
+
+
+def reports_errors(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ClientError as exc:
+            err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+            raise typer.Exit(1) from None
+    return wrapper
+
+
+def emit(data, as_json: bool, table) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        out.print(table(data))
