@@ -69,9 +69,10 @@ class Authenticator:
         return Caller(person["id"], person["username"], jti=claims.jti, expires_at=claims.expires_at)
 
 
-def unauthorized(message: str, invalid: bool = True) -> ApiError:
+def unauthorized(message: str, invalid: bool = True, field: str | None = "Authorization") -> ApiError:
+    # RFC 6750: a presented but unusable token is "invalid_token"; no token at all is a bare challenge.
     challenge = 'Bearer error="invalid_token"' if invalid else "Bearer"
-    return ApiError(401, "unauthorized", message, "Authorization", headers={"WWW-Authenticate": challenge})
+    return ApiError(401, "unauthorized", message, field, headers={"WWW-Authenticate": challenge})
 
 
 def current_person(request: Request, token: Annotated[str | None, Depends(bearer)]) -> Caller:

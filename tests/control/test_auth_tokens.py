@@ -9,11 +9,11 @@ from heaven.control.tokens import AUDIENCE
 from tests.control.conftest import login, person
 
 
-def _refused(answer, words: str) -> None:
+def _refused(answer, words: str, field: str | None = "Authorization") -> None:
     assert answer.status_code == 401, answer.text
     assert answer.headers["www-authenticate"].startswith("Bearer")
     body = answer.json()
-    assert body["error"] == "unauthorized" and body["field"] == "Authorization"
+    assert body["error"] == "unauthorized" and body["field"] == field
     assert words in body["message"], body
 
 
@@ -45,7 +45,7 @@ def test_password_login_answers_a_short_lived_jwt_with_every_claim(auth_app, clo
 def test_a_wrong_login_is_401_and_does_not_say_which_part(auth_app, form):
     api = auth_app()
     person(api, "alice", "p" * 12)
-    _refused(api.post("/api/v1/auth/token", data=form), "wrong username or password")
+    _refused(api.post("/api/v1/auth/token", data=form), "wrong username or password", field=None)
 
 
 def test_no_token_and_a_garbage_token_are_401(auth_app):

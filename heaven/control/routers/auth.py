@@ -57,12 +57,12 @@ def token(
     try:
         check_password(password)
     except ValueError:
-        raise unauthorized(WRONG_LOGIN, invalid=False) from None  # no registered password looks like that
+        raise unauthorized(WRONG_LOGIN, invalid=False, field=None) from None  # no registered password looks like that
     with ctl.store.read() as conn:
         row = people.login_row(conn, username.lower())
     # verify runs for unknown usernames too (against a decoy), so timing tells nothing
     if not verify_password(row["password_hash"] if row else None, password) or row is None:
-        raise unauthorized(WRONG_LOGIN, invalid=False)
+        raise unauthorized(WRONG_LOGIN, invalid=False, field=None)  # not saying which of the two was wrong
     access, _ = auth.access.issue(row["id"])
     response.headers["Cache-Control"] = "no-store"  # RFC 6749 5.1: token answers are never cached
     return AccessTokenOut(access_token=access, expires_in=auth.access.ttl)
