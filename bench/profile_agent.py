@@ -169,7 +169,7 @@ def drive_trivial(url: str, count: int, db: str) -> None:
             assert http.post("/api/v1/jobs", json={"command": ["true"], "cores": 1}).status_code == 201
     while True:
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        left = con.execute("SELECT count(*) FROM jobs WHERE state IN ('pending', 'running')").fetchone()[0]
+        left = con.execute("SELECT count(*) FROM jobs WHERE state IN ('pending', 'assigned', 'running')").fetchone()[0]
         con.close()
         if not left:
             break

@@ -217,7 +217,7 @@ def drive(url: str, workload: str, count: int, threads: int, db: str | None = No
         print(f"driver: {count} submits in {time.perf_counter() - t0:.1f} s", flush=True)
         if workload == "trivial":
             with httpx.Client(base_url=url, timeout=120) as client:
-                wait_for(lambda: not client.get("/api/v1/jobs", params={"state": ["pending", "running"], "limit": 1}).json(),
+                wait_for(lambda: not client.get("/api/v1/jobs", params={"state": ["pending", "assigned", "running"], "limit": 1}).json(),
                          600, 0.25, "every job to end")
             print(f"driver: all ended after {time.perf_counter() - t0:.1f} s", flush=True)
     elif workload == "latency":

@@ -20,6 +20,8 @@ class ControllerSettings(BaseSettings):
     placement: str = Field("best-fit", pattern="^(best-fit|least-loaded)$")
     reserve_cores: list[int] = Field(default_factory=list, description="kernel CPU numbers kept for the system on every node")
     legacy_timeout: float = Field(6.0, gt=0, description="seconds to wait on agents of the original protocol")
+    start_timeout: float = Field(120.0, gt=0, description="seconds a placed job may wait for its agent to report a "
+                                                          "process before it goes back to the queue")
     order: str = Field("priority", pattern="^(priority|fifo|sjf|f1)$")
     preempt: bool = Field(True, description="a waiting job of strictly higher priority may evict lower ones")
     victim_order: str = Field("newest-first", pattern="^(newest-first|oldest-first)$")

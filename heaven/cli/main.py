@@ -74,7 +74,7 @@ def show(job_id: Annotated[int, typer.Argument(help="job id")], as_json: JsonFla
 @app.command()
 @reports_errors
 def cancel(job_id: Annotated[int, typer.Argument(help="job id")], as_json: JsonFlag = False) -> None:
-    """Cancel a pending or running job."""
+    """Cancel a pending, assigned or running job."""
     job = client().cancel(job_id)
     emit(job, as_json, lambda j: f"job {j['id']} {j['state']}")
 

@@ -50,7 +50,7 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
     now, actor = ctl.clock(), f"agent:{node}"
     freed = False
     others: set[str] = set()
-    started: list[int] = []
+    started: list[int] = []  # assigned -> running in this report
     with ctl.store.begin() as conn:
         row = nodes.get(conn, node)
         if row is None:
@@ -72,12 +72,16 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
                     others |= set(parts) - {node}  # a gang's other parts must stop too
         for f in body.failed_to_start:
             if _is_this_run(conn, node, f.job, f.run):
-                freed |= jobs.transition(conn, f.job, JobState.ASSIGNED, JobState.FAILED, now, actor=actor, node=node,
-                                         detail="the agent could not start the command", exit_code=f.exit_code)
+                # From assigned, or from running when another part of a gang already started.
+                parts = jobs.nodes_of(conn, f.job)
+                if jobs.transition(conn, f.job, JobState(jobs.get(conn, f.job)["state"]), JobState.FAILED, now,
+                                   actor=actor, node=node, detail="the agent could not start the command",
+                                   exit_code=f.exit_code):
+                    freed = True
+                    others |= set(parts) - {node}
         if body.jobs:
             _record_usage(conn, node, body, ctl.settings.steal_window)
-    if started:
-        ctl.started(started)
+    ctl.watchers.changed([*started, *(e.job for e in body.exits), *(f.job for f in body.failed_to_start)])
     if came_back:
         ctl.notifier.touch([node])  # it must drop what was requeued while it was away
     if others:
@@ -122,8 +126,8 @@ def assignments(ctl: Controller, node: str) -> list[Assignment]:
         for job_id, core in conn.execute(claims):
             held.setdefault(job_id, []).append(core)
         # Every job with cores here (a gang has a part on several nodes), adopted PIDs included.
-        running = conn.execute(select(job_table).where(job_table.c.id.in_(list(held)),
+        holding = conn.execute(select(job_table).where(job_table.c.id.in_(list(held)),
                                                        job_table.c.state.in_(jobs.HOLDING_STATE_VALUES))).all()
     local = row["local_cores"]
     return [Assignment(id=j.id, run=j.runs, kind=j.kind, command=j.command, memory_mb=j.memory_mb, pid=j.pid if j.kind == "adopted" else None,
-                       local_cores=[local[c - row["core_offset"]] for c in held.get(j.id, [])]) for j in running]
+                       local_cores=[local[c - row["core_offset"]] for c in held.get(j.id, [])]) for j in holding]

@@ -35,14 +35,14 @@ def run_cycle(conn: Connection, config: SchedulerConfig, now: float, rng: random
     if recommend_only and (plan.shrinks or plan.grows):
         recommended = plan.shrinks + plan.grows
         plan = schedule(snapshot, now, rng, replace(config, steal=False))
-    # Positions mean something only when the cycle saw the head of the whole queue.
-    applied = apply_plan(conn, plan, now, snapshot=snapshot, positions=pending_after is None)
+    # Positions mean something only when the cycle saw the whole queue.
+    applied = apply_plan(conn, plan, now, snapshot=snapshot, positions=pending_after is None and pending_limit is None)
     return plan, applied, recommended
 
 
 def sweep_silent_nodes(conn: Connection, now: float, timeout: float) -> set[str]:
-    """Mark nodes silent for ``timeout`` seconds down; their running jobs are
-    lost and batch jobs requeued. Returns the nodes that went down."""
+    """Mark nodes silent for ``timeout`` seconds down; the jobs holding cores there
+    (assigned or running) are lost and batch jobs requeued. Returns the nodes that went down."""
     lock_core_map(conn)
     gone: set[str] = set()
     for name in nodes.silent_since(conn, now - timeout):
@@ -57,6 +57,22 @@ def sweep_silent_nodes(conn: Connection, now: float, timeout: float) -> set[str]
         for job_id in list(running):
             jobs.requeue_or_end(conn, job_id, JobState.LOST, now, f"node {name} stopped heartbeating", "controller")
     return gone
+
+
+def requeue_unstarted(conn: Connection, now: float, timeout: float) -> set[str]:
+    """Jobs placed ``timeout`` seconds ago whose agent never reported a process (it
+    cannot start them, or an agent of the original design never pinned the PID): batch
+    jobs go back to the queue, adopted PIDs end cancelled. Returns their nodes.
+    A late start report names the old attempt (``run``) and is ignored."""
+    lock_core_map(conn)
+    query = select(job_table.c.id, job_table.c.node).where(job_table.c.state == JobState.ASSIGNED.value,
+                                                           job_table.c.assigned_at < now - timeout)
+    nodes_touched: set[str] = set()
+    for job_id, node in conn.execute(query).all():
+        jobs.requeue_or_end(conn, job_id, JobState.LOST, now, f"its agent did not start it within {timeout:g}s",
+                            "controller")
+        nodes_touched.add(node)
+    return nodes_touched
 
 
 def stop_overdue(conn: Connection, now: float) -> set[str]:

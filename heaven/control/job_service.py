@@ -58,7 +58,7 @@ def insert_checked(conn, values: dict, nodes: list, org_id: int, now: float, act
     return jobs.insert_job_row(conn, {"org_id": org_id, **values}, now, actor=actor)
 
 
-def submit_now(ctl: Controller, body: JobSubmit, actor: str = "api") -> int:
+async def submit_now(ctl: Controller, body: JobSubmit, actor: str = "api") -> int:
     """``--no-wait``: the scheduler loop writes the job and runs a cycle in one
     transaction, rolled back whole when the job could not start now (a 409)."""
     values = values_of(body)
@@ -66,7 +66,7 @@ def submit_now(ctl: Controller, body: JobSubmit, actor: str = "api") -> int:
     def write(conn) -> int:
         return insert_checked(conn, values, load_nodes(conn), default_org_id(conn), ctl.clock(), actor)["id"]
     try:
-        return ctl.decide(write, keep=False).job_id
+        return (await ctl.decide(write, keep=False)).job_id
     except NotPlaced as refused:
         reason = refused.reason
         raise NotPlaceable(409, reason.code if reason else "not_placeable", str(refused),

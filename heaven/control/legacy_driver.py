@@ -9,8 +9,10 @@ As the original controller did, a placement becomes visible (the job
 ``running``, its allocation in ``/summary``) only once the agent answered its
 ``/allocate`` with ok, that is once the PID is pinned. Every status poll
 reconciles, level-triggered: a job the agent does not show, or shows on other
-cores, gets its ``/allocate`` again; a job the agent shows but should not hold
-gets a ``/release``.
+cores, gets its ``/allocate`` again (on a worker thread: a slow agent never
+holds up the polls of the others); a job it shows pinned where it should be is
+running even if the ok of its ``/allocate`` was lost; a job it shows but should
+not hold gets a ``/release``.
 """
 from __future__ import annotations
 
@@ -87,10 +89,14 @@ class LegacyDriver:
         if not ok:
             log.warning("agent %s did not pin %s (pid %s); retrying on the next status poll", node["name"], name, pid)
             return
+        self._pinned(node["name"], job_id, pid)
+
+    def _pinned(self, node: str, job_id: int, pid: int | None) -> None:
+        """The agent holds the job's PID on its cores: assigned -> running (once)."""
         with self.ctl.store.begin() as conn:
-            moved = jobs.mark_started(conn, job_id, self.ctl.clock(), f"agent:{node['name']}", node["name"], pid)
+            moved = jobs.mark_started(conn, job_id, self.ctl.clock(), f"agent:{node}", node, pid)
         if moved:
-            self.ctl.started([job_id])
+            self.ctl.watchers.changed([job_id])
 
     def released(self, node: dict, job_name: str) -> None:
         if node["kind"] == "legacy" and node["endpoint"]:
@@ -129,9 +135,13 @@ class LegacyDriver:
                 conn.execute(update(job_table).where(job_table.c.node == name, job_table.c.name == bindparam("n"),
                                                      job_table.c.state == JobState.RUNNING.value)
                              .values(cpu_percent=bindparam("cpu")), usage)
-        for label, (job_id, _, pid, cores) in held.items():
-            if label not in shown or sorted(shown[label].get("cores") or []) != cores:
-                self._pin(node, job_id, label, pid, cores)
+        for label, (job_id, state, pid, cores) in held.items():
+            if label in shown and _cores_shown(shown[label]) == cores:
+                if state == JobState.ASSIGNED.value:  # pinned, though its ok never reached us
+                    self._pinned(name, job_id, pid)
+            else:
+                self._loop.call_soon_threadsafe(
+                    lambda *a: asyncio.ensure_future(asyncio.to_thread(self._pin, *a)), node, job_id, label, pid, cores)
         for label in shown.keys() - held.keys():
             if isinstance(label, str):
                 self._send(node["endpoint"] + "/release", {"job": label, "keep_cores": []})
@@ -151,6 +161,14 @@ def _held_on(conn, node: str) -> dict[str, tuple[int, str, int | None, list[int]
     for job_id, name, state, pid, core in rows:
         held.setdefault(name, (job_id, state, pid, []))[3].append(core)
     return held
+
+
+def _cores_shown(entry: dict) -> list[int] | None:
+    """The cores an agent of the original design shows a job on (None: nothing usable)."""
+    cores = entry.get("cores")
+    if not isinstance(cores, list) or not all(isinstance(c, int) for c in cores):
+        return None
+    return sorted(cores)
 
 
 def _percent(entry: dict) -> float:

@@ -6,7 +6,10 @@ product's ``{"error", "message", "field"}``.
 """
 from __future__ import annotations
 
+import asyncio
 import time
+
+from fastapi.concurrency import run_in_threadpool
 
 from heaven.control.agent_service import register_node
 from heaven.control.errors import ApiError
@@ -41,38 +44,44 @@ def register(ctl: Controller, body: LegacyRegister) -> dict:
     return {"ok": True}
 
 
-def request(ctl: Controller, body: LegacyRequest) -> dict:
+async def request(ctl: Controller, body: LegacyRequest) -> dict:
     """A program asks cores for its own PID. As the original controller did, it hears
     "allocated" only once its agent has pinned the PID (the job is running); until
     then, or if that takes longer than ``legacy_timeout``, it hears "queued" and
     finds its allocation in /summary once pinned."""
-    with ctl.store.read() as conn:
+    def write(conn) -> int:
+        """The job this request is about: the one it asked for before (a repeat), or a new one."""
         if nodes.get(conn, body.vm) is None:
             raise _unknown_agent()
         current = jobs.find_adopted(conn, body.vm, body.job)
-    if current is not None and current["pid"] == body.pid and current["state"] in jobs.HOLDING_STATE_VALUES:
-        job_id = current["id"]
-    elif current is not None and current["state"] == JobState.PENDING.value:
-        return {"status": "queued"}
-    else:
-        def write(conn) -> int:
-            admit(conn, Job(0, cores=body.cores_requested, node=body.vm))
-            return jobs.insert_job(conn, {
-                "org_id": default_org_id(conn), "name": body.job, "kind": "adopted", "command": [],
-                "cores": body.cores_requested, "min_cores": body.cores_requested, "memory_mb": 0, "storage_mb": 0,
-                "gpus": 0, "priority": 0, "node_pin": body.vm, "pid": body.pid, "pids": [body.pid],
-            }, ctl.clock(), actor=f"pid:{body.pid}")
-        outcome = ctl.decide(write, keep=True)
-        if not outcome.placed:
-            return {"status": "queued"}
-        job_id = outcome.job_id
-    if not ctl.wait_running(job_id, ctl.settings.legacy_timeout):
-        with ctl.store.read() as conn:  # it may have been running before this request (a repeat)
-            row = jobs.get(conn, job_id)
-        if row is None or row["state"] != JobState.RUNNING.value:
-            return {"status": "queued"}
+        if current is not None and (current["state"] == JobState.PENDING.value or (
+                current["pid"] == body.pid and current["state"] in jobs.HOLDING_STATE_VALUES)):
+            return current["id"]  # still queued, or already placed for this very PID
+        admit(conn, Job(0, cores=body.cores_requested, node=body.vm))
+        return jobs.insert_job(conn, {
+            "org_id": default_org_id(conn), "name": body.job, "kind": "adopted", "command": [],
+            "cores": body.cores_requested, "min_cores": body.cores_requested, "memory_mb": 0, "storage_mb": 0,
+            "gpus": 0, "priority": 0, "node_pin": body.vm, "pid": body.pid, "pids": [body.pid],
+        }, ctl.clock(), actor=f"pid:{body.pid}")
+    job_id = (await ctl.decide(write, keep=True)).job_id
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ctl.settings.legacy_timeout
+    while True:
+        change = ctl.watchers.watch(job_id)  # before reading: a change in between still wakes us
+        try:
+            state, cores = await run_in_threadpool(_state_and_cores, ctl, job_id)
+            if state == JobState.RUNNING.value:
+                return {"status": "allocated", "cores": cores}
+            if state != JobState.ASSIGNED.value or loop.time() >= deadline:
+                return {"status": "queued"}
+            await asyncio.wait({change}, timeout=deadline - loop.time())
+        finally:
+            ctl.watchers.forget(job_id, change)
+
+
+def _state_and_cores(ctl: Controller, job_id: int) -> tuple[str, list[int]]:
     with ctl.store.read() as conn:
-        return {"status": "allocated", "cores": jobs.claims_of(conn, [job_id])[job_id]}
+        return jobs.get(conn, job_id)["state"], jobs.claims_of(conn, [job_id])[job_id]
 
 
 def complete(ctl: Controller, body: LegacyComplete) -> tuple[dict, dict | None]:

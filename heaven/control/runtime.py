@@ -20,8 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from heaven.config import ControllerSettings
-from heaven.control.cycle import run_cycle, stop_overdue, sweep_silent_nodes
+from heaven.control.cycle import requeue_unstarted, run_cycle, stop_overdue, sweep_silent_nodes
 from heaven.control.errors import ApiError
+from heaven.control.watchers import JobWatchers
 from heaven.control.notifier import NodeNotifier
 from heaven.core import Plan, SchedulerConfig
 from heaven.core.plan import Place
@@ -97,10 +98,9 @@ class Controller:
         self.on_placed: list[Callable[[Applied], None]] = []
         self._decisions: list[Decision] = []
         self._decisions_lock = threading.Lock()
-        self._started = threading.Condition()  # notified when jobs become running (see wait_running)
-        self._running_seen: dict[int, float] = {}
+        self.watchers = JobWatchers()  # requests waiting for a job to change (the original /request)
+        self._last_whole = 0.0  # monotonic time of the last cycle over the whole queue
 
-    # -- waking and running cycles -------------------------------------------------
     def wake(self, new_jobs_only: bool = False) -> None:
         """Callable from any thread: run a cycle soon (a light one if only jobs were submitted)."""
         if not new_jobs_only:
@@ -152,25 +152,28 @@ class Controller:
         return applied
 
     # -- decisions asked by requests ------------------------------------------------------
-    def decide(self, write: Callable[[object], int], keep: bool, timeout: float = 30.0) -> Outcome:
-        """From a request thread: have the loop write a job and run a cycle; wait for the outcome.
-        Raises what ``write`` raised, or ``NotPlaced`` (with the reason) when ``keep`` is false."""
+    async def decide(self, write: Callable[[object], int], keep: bool, timeout: float = 30.0) -> Outcome:
+        """On the event loop: have the scheduler loop write a job and run a cycle; await the
+        outcome. Raises what ``write`` raised, or ``NotPlaced`` (with the reason) when
+        ``keep`` is false and the job could not start."""
         decision = Decision(write, keep)
         with self._decisions_lock:
             self._decisions.append(decision)
-        self.wake()
-        try:
-            return decision.outcome.result(timeout)
-        except concurrent.futures.TimeoutError:
-            if not decision.outcome.cancel():  # the loop is deciding it right now: its answer comes
-                return decision.outcome.result()
+        if self._wake is not None:  # a decision runs its own whole-queue cycle: no full cycle is asked
+            self._loop.call_soon_threadsafe(self._wake.set)
+        answer = asyncio.wrap_future(decision.outcome)
+        done, _ = await asyncio.wait({answer}, timeout=timeout)
+        if not done and decision.outcome.cancel():  # withdrawn before the loop took it: nothing written
             raise ApiError(503, "scheduler_busy", f"the scheduler did not answer within {timeout:g}s; "
-                                                  "nothing was written", None) from None
+                                                  "nothing was written", None)
+        return await answer  # taken already: its answer comes
 
-    def _decide_all(self) -> list[Applied]:
+    def _decide_all(self) -> tuple[list[Applied], bool]:
+        """Every decision asked so far, in order; returns what was applied and whether all of
+        them committed (a refused one rolled its cycle back, so a regular cycle must run)."""
         with self._decisions_lock:
             decisions, self._decisions = self._decisions, []
-        done = []
+        done, committed = [], True
         for decision in decisions:
             if not decision.outcome.set_running_or_notify_cancel():
                 continue
@@ -178,10 +181,11 @@ class Controller:
                 outcome, applied = self._decide(decision)
             except Exception as exc:  # ApiError from write, NotPlaced, or a store failure: the caller hears it
                 decision.outcome.set_exception(exc)
+                committed = False
                 continue
             decision.outcome.set_result(outcome)
             done.append(applied)
-        return done
+        return done, committed
 
     def _decide(self, decision: Decision) -> tuple[Outcome, Applied]:
         try:
@@ -194,24 +198,8 @@ class Controller:
         except _Refused as refused:  # rolled back: the job, its events and the cycle's placements
             raise NotPlaced(refused.args[0]) from None
         remember()
+        self._last_whole = time.monotonic()
         return Outcome(job_id, parts, plan.waiting.get(job_id)), applied
-
-    # -- jobs becoming running ----------------------------------------------------------
-    def started(self, job_ids) -> None:
-        """From any thread, after a commit: these jobs are now running."""
-        with self._started:
-            now = time.monotonic()
-            for job_id in job_ids:
-                self._running_seen[job_id] = now
-            # Forget what nobody waited for within a minute.
-            for job_id in [j for j, t in self._running_seen.items() if now - t > 60]:
-                del self._running_seen[job_id]
-            self._started.notify_all()
-
-    def wait_running(self, job_id: int, timeout: float) -> bool:
-        """Block until ``job_id`` is reported running (True) or ``timeout`` passes (False)."""
-        with self._started:
-            return self._started.wait_for(lambda: job_id in self._running_seen, timeout)
 
     def placed(self, applied: Applied) -> None:
         """After a committed cycle: wake the agents whose assignments changed."""
@@ -223,7 +211,8 @@ class Controller:
 
     def sweep(self) -> None:
         with self.store.begin() as conn:
-            overdue = stop_overdue(conn, self.clock())
+            overdue = stop_overdue(conn, self.clock()) | requeue_unstarted(conn, self.clock(),
+                                                                           self.settings.start_timeout)
         if overdue:
             self.notifier.touch(overdue)
             self.wake()
@@ -239,6 +228,7 @@ class Controller:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self.notifier.bind(self._loop)
+        self.watchers.bind(self._loop)
         next_sweep = 0.0
         while True:
             try:
@@ -249,7 +239,9 @@ class Controller:
                 full, whole_queue = self._full, False
             except TimeoutError:
                 full, whole_queue = True, True
-            if not full:
+            if time.monotonic() - self._last_whole >= self.settings.scheduler_interval:
+                full, whole_queue = True, True  # even under a flood of wake-ups, reasons and positions refresh
+            if not full and not self._decisions:
                 # Only submissions woke us: let the ones arriving right behind join this cycle.
                 await asyncio.sleep(LIGHT_CYCLE_DELAY)
                 full = self._full
@@ -257,11 +249,16 @@ class Controller:
             self._full = False
             try:
                 started = time.monotonic()
-                applied = await asyncio.to_thread(self.cycle_now, full, whole_queue)
-                self.placed(applied)
-                if self._decisions:
-                    for decided in await asyncio.to_thread(self._decide_all):
-                        self.placed(decided)
+                committed = False
+                if self._decisions:  # each runs a whole-queue cycle of its own
+                    decided, committed = await asyncio.to_thread(self._decide_all)
+                    for applied in decided:
+                        self.placed(applied)
+                if not committed:
+                    applied = await asyncio.to_thread(self.cycle_now, full, whole_queue)
+                    self.placed(applied)
+                    if whole_queue:
+                        self._last_whole = started
                 # Under a flood of wake-ups, leave the store to requests at least as long as a cycle took.
                 await asyncio.sleep(min(0.05, time.monotonic() - started))
                 if time.monotonic() >= next_sweep:

@@ -37,7 +37,8 @@ JOB_TRANSITIONS: dict[JobState, dict[JobState, str]] = {
         J.FAILED: "could not be started at all (the agent refused the command)",
         J.CANCELLED: "cancelled by a user before it started; its cores are freed",
         J.PREEMPTED: "evicted for a job of strictly higher priority before it started",
-        J.LOST: "its node stopped heartbeating before it started",
+        J.LOST: "its node stopped heartbeating before it started, or its agent did not start it "
+                "within HEAVEN_START_TIMEOUT",
     },
     J.RUNNING: {
         J.SUCCEEDED: "the process exited with status 0",

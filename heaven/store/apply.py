@@ -56,8 +56,8 @@ def apply_plan(conn: Connection, plan: Plan, now: float, actor: str = "scheduler
                snapshot: Snapshot | None = None, positions: bool = False) -> Applied:
     """``snapshot``: one the caller read in this same transaction, after taking the
     core-map lock (nothing can have changed since); otherwise it is read afresh.
-    ``positions``: the plan's queue positions are those of the head of the whole
-    queue (not of a subset), so they become what every reader shows."""
+    ``positions``: the plan's queue positions are those of the whole queue (not of
+    a subset), so they become what every reader shows."""
     lock_core_map(conn)
     done = verify(snapshot if snapshot is not None else load_snapshot(conn), plan)
     for p in done.preemptions:
@@ -84,7 +84,7 @@ def apply_plan(conn: Connection, plan: Plan, now: float, actor: str = "scheduler
         # Assigned, not running: walltime and usage count from the agent's report of a live process.
         moved = job_rows.transition(
             conn, place.job_id, JobState.PENDING, JobState.ASSIGNED, now, detail=detail, actor=actor, node=place.node,
-            started_at=None, gpu_ids=list(place.gpu_ids), reason="", exit_code=None, finished_at=None,
+            assigned_at=now, started_at=None, gpu_ids=list(place.gpu_ids), reason="", exit_code=None, finished_at=None,
             cpu_percent=None, rss_mb=None, usage=[], resized_at=None, part_exits={}, runs=jobs.c.runs + 1,
             queue_position=None,
         )

@@ -89,9 +89,14 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only unit of work: one consistent snapshot, no write lock, never queued
-        behind writers. Writing through it is a bug (SQLite would take the lock late)."""
+        behind writers. SQLite reads its WAL snapshot (a deferred BEGIN); PostgreSQL runs a
+        READ ONLY transaction at REPEATABLE READ (one snapshot for all its statements, and
+        a write through it fails loudly)."""
         with self.engine.connect() as conn:
-            conn.execution_options(**{READ_ONLY: True})
+            if self.engine.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            else:
+                conn.execution_options(**{READ_ONLY: True})
             with conn.begin():
                 yield conn
 

@@ -1,6 +1,8 @@
 """The store's history as a Standard Workload Format trace, for what-if replays.
 
-Every batch job that ran and ended becomes one SWF line: its submit time, its
+Every batch job that ran (reached ``running``) and ended becomes one SWF line; a job
+that never started (failed or cancelled while ``assigned``) is left out, as it has
+no run time: its submit time, its
 wait, its run time, the cores it was granted, its walltime as the estimate, and
 the CPU it really used (the mean of its usage samples) as field 6, so a replay
 with ``--steal`` knows how much of its request it kept busy.

@@ -165,7 +165,7 @@ def nodes_of(conn: Connection, job_id: int) -> list[str]:
 
 
 def finish_part(conn: Connection, job_id: int, node: str, exit_code: int, now: float, actor: str) -> bool:
-    """One part of a running job ended on ``node``. A single-node job ends with it; a gang
+    """One part of a job holding cores ended on ``node``. A single-node job ends with it; a gang
     fails with its first failing part and succeeds when every part has succeeded."""
     row = get(conn, job_id)
     if row is None or row["state"] not in HOLDING_STATE_VALUES:

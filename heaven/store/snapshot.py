@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Text, select, type_coerce
 from heaven.core import Allocation, Job, Node, Snapshot
 from heaven.core.model import Quota, Reservation
 from heaven.core.queue import FIELD_KEYS
-from heaven.core.states import JobState, NodeState
+from heaven.core.states import TERMINAL_JOB_STATES, JobState, NodeState
 from heaven.store.jobs import HOLDING_STATE_VALUES
 from heaven.store.tables import clusters, core_claims, jobs, nodes
 
@@ -47,6 +47,7 @@ _JOB_FIELDS = (jobs.c.id, jobs.c.cores, jobs.c.min_cores, jobs.c.memory_mb, jobs
                jobs.c.cluster, type_coerce(jobs.c.depends_on, Text).label("depends_on"), jobs.c.started_at,
                jobs.c.nodes)
 _STATES = {s.value: s for s in JobState}
+_TERMINAL = [s.value for s in TERMINAL_JOB_STATES]
 
 
 def head_order(order: str) -> list:
@@ -121,7 +122,10 @@ def _ended_dependencies(conn: Connection, active: tuple[Job, ...]) -> dict[int, 
     wanted = {dep for job in active for dep, _ in job.depends_on} - {j.id for j in active}
     if not wanted:
         return {}
-    rows = conn.execute(select(jobs.c.id, jobs.c.state).where(jobs.c.id.in_(wanted)))
+    # Only jobs that ended: a dependency still pending outside this snapshot (a cycle over
+    # new submissions or the queue head) is not known here, and unknown means waiting.
+    rows = conn.execute(select(jobs.c.id, jobs.c.state).where(jobs.c.id.in_(wanted),
+                                                              jobs.c.state.in_(_TERMINAL)))
     return {job_id: JobState(state) for job_id, state in rows}
 
 

@@ -114,6 +114,7 @@ jobs = Table(
     Column("part_exits", JSON, nullable=False, default=dict),  # gang: {node: exit code} of the parts that ended
     # Where the scheduler's last look at the head of the queue put this pending job (1 = next).
     Column("queue_position", Integer),
+    Column("assigned_at", Float),  # when the current attempt was placed (started_at: when its process began)
     Index("ix_jobs_state", "state"),
     Index("ix_jobs_node_name", "node_pin", "name"),
 )

@@ -75,3 +75,33 @@ def test_assigned_jobs_can_be_cancelled_and_show_in_the_assignments(controller_a
     assert [j["id"] for j in listed] == [job["id"]]
     assert client.post(f"/api/v1/jobs/{job['id']}/cancel").json()["state"] == "cancelled"
     assert client.get("/api/v1/agents/n1/assignments").json()["jobs"] == []
+
+
+def test_a_gang_part_that_fails_to_start_fails_the_gang(controller_app):
+    """The first part started (the gang is running); another part's failed start must
+    still fail the whole gang and free every part's cores."""
+    client = controller_app()
+    register(client, "n1", 1)
+    register(client, "n2", 1)
+    gang = client.post("/api/v1/jobs", json={"command": ["true"], "nodes": 2, "no_wait": True}).json()
+    assert sorted(gang["placed_on"]) == ["n1", "n2"]
+    client.post("/api/v1/agents/n1/report", json={"started": [{"job": gang["id"], "run": 1, "pid": 7}]})
+    assert _job(client, gang["id"])["state"] == "running"
+    client.post("/api/v1/agents/n2/report", json={"failed_to_start": [{"job": gang["id"], "run": 1, "exit_code": 127}]})
+    failed = _job(client, gang["id"])
+    assert failed["state"] == "failed" and failed["cores"] == [] and failed["exit_code"] == 127
+    assert client.get("/api/v1/agents/n1/assignments").json()["jobs"] == []  # n1 stops its part
+
+
+def test_a_job_its_agent_never_starts_goes_back_to_the_queue(controller_app):
+    client = controller_app(scheduler_interval=0.2, start_timeout=0.5)
+    register(client, "n1", 1)
+    job = client.post("/api/v1/jobs", json={"command": ["true"]}).json()
+    wait_for(lambda: _job(client, job["id"])["state"] == "assigned", what="placement")
+    wait_for(lambda: "lose" in _actions(client, job["id"]), what="the start timeout")
+    actions = _actions(client, job["id"])
+    assert actions[:5] == ["submit", "assign", "lose", "requeue", "assign"]
+    # A late start report of the first attempt is ignored: it names run 1.
+    client.post("/api/v1/agents/n1/report", json={"started": [{"job": job["id"], "run": 1, "pid": 5}]})
+    again = _job(client, job["id"])
+    assert again["runs"] >= 2 and again["pid"] != 5

@@ -52,3 +52,17 @@ def test_no_wait_starts_or_leaves_nothing(controller_app):
     assert refused.status_code == 409
     assert refused.json()["field"] == "cores"
     assert (client.get("/api/v1/jobs").json(), client.get("/api/v1/events").json()) == before
+
+
+def test_concurrent_repeats_of_one_original_request_make_one_job(controller_app):
+    """The original /request checks for the program's job and inserts it in one decision."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = controller_app(legacy_timeout=0.3)
+    register(client, "n1", 1)
+    body = {"vm": "n1", "job": "train", "pid": 4321, "cores_requested": 1}
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: client.post("/request", json=body).json(), range(4)))
+    assert all(a == {"status": "queued"} for a in answers)  # placed, but no agent pins it here
+    adopted = [j for j in client.get("/api/v1/jobs").json() if j["kind"] == "adopted"]
+    assert len(adopted) == 1 and adopted[0]["state"] == "assigned"

@@ -38,3 +38,26 @@ def test_positions_are_the_schedulers_order(controller_app, order):
     client.post(f"/api/v1/jobs/{busy['id']}/cancel")
     wait_for(lambda: client.get(f"/api/v1/jobs/{expected[0]}").json()["state"] != "pending", what="the head to start")
     assert all(client.get(f"/api/v1/jobs/{j}").json()["state"] == "pending" for j in expected[1:])
+
+
+def test_head_only_cycles_never_show_stale_duplicate_positions(controller_app):
+    """Cycles woken by events read only the queue head: they must not renumber it while
+    the jobs behind keep old numbers; a whole-queue cycle comes at least every interval."""
+    client = controller_app(scheduler_interval=1.0)
+    register(client, "n1", 1)
+    client.post("/api/v1/jobs", json={"command": ["sleep", "60"], "priority": 10})
+    x = client.post("/api/v1/jobs", json={"command": ["true"]}).json()["id"]
+    wait_for(lambda: client.get(f"/api/v1/jobs/{x}").json()["queue_position"] == 1, what="x at the head")
+    for _ in range(70):  # more than the 64 a head-only cycle reads, all ahead of x
+        client.post("/api/v1/jobs", json={"command": ["true"], "priority": 5})
+    ctl = client.app.state.controller
+
+    def positions() -> list[int]:
+        ctl.wake()  # a cycle woken by an event: head only
+        pending = client.get("/api/v1/jobs", params={"state": "pending"}).json()
+        shown = [j["queue_position"] for j in pending if j["queue_position"] is not None]
+        assert len(shown) == len(set(shown)), f"duplicate positions {sorted(shown)}"
+        return shown
+    wait_for(lambda: positions() and client.get(f"/api/v1/jobs/{x}").json()["queue_position"] == 71,
+             what="x behind the 70 higher-priority jobs")
+    assert sorted(positions()) == list(range(1, 72))

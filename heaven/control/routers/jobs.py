@@ -25,7 +25,7 @@ STATES = [s.value for s in JobState]
 @router.post("", status_code=201, response_model=JobOut)
 async def submit(body: JobSubmit, request: Request, ctl: Ctl) -> JobOut:
     if body.no_wait:  # the scheduler loop decides, in its own transaction
-        job_id = await run_in_threadpool(job_service.submit_now, ctl, body)
+        job_id = await job_service.submit_now(ctl, body)
         return await run_in_threadpool(show, job_id, ctl)
     row = await request.app.state.submits.submit(job_service.values_of(body), "api")
     return job_out(row)

@@ -21,8 +21,8 @@ def register(body: LegacyRegister, ctl: Ctl) -> dict:
 
 
 @router.post("/request")
-def request_cores(body: LegacyRequest, ctl: Ctl) -> dict:
-    return legacy_service.request(ctl, body)
+async def request_cores(body: LegacyRequest, ctl: Ctl) -> dict:
+    return await legacy_service.request(ctl, body)
 
 
 @router.post("/complete")

@@ -1,0 +1,44 @@
+"""Reading the store into the core's snapshot: the queue head in the core's own order,
+dependencies known only once they ended."""
+import random
+
+import pytest
+
+from heaven.core import queue
+from heaven.core.states import JobState
+from heaven.store import jobs
+from heaven.store.engine import default_org_id
+from heaven.store.snapshot import load_snapshot
+
+
+def _job(conn, name, priority, submitted_at, **kw) -> int:
+    return jobs.insert_job(conn, {"org_id": default_org_id(conn), "name": name, "command": ["true"], "cores": 1,
+                                  "min_cores": 1, "memory_mb": 0, "storage_mb": 0, "gpus": 0, "priority": priority,
+                                  "kind": "batch", **kw}, now=submitted_at)
+
+
+@pytest.mark.parametrize("order", sorted(queue.FIELD_KEYS))
+def test_the_head_read_in_sql_is_the_head_of_the_cores_order(engine, order):
+    rng = random.Random(7)
+    with engine.begin() as conn:
+        for i in range(40):  # ties in priority and in submit time, so every key matters
+            _job(conn, f"j{i}", rng.choice([-5, 0, 0, 3]), float(rng.choice([10, 20, 20, 30])))
+    with engine.begin() as conn:
+        everything = queue.order(load_snapshot(conn).pending(), order)
+        head = load_snapshot(conn, pending_limit=12, order=order).pending()
+    assert [j.id for j in queue.order(head, order)] == [j.id for j in everything[:12]]
+
+
+def test_a_dependency_still_pending_outside_the_snapshot_is_waited_for(engine):
+    """A cycle over new submissions does not see an older pending job: a job that
+    depends on it must wait, not be cancelled as if it had ended."""
+    with engine.begin() as conn:
+        first = _job(conn, "first", 0, 1.0)
+        second = _job(conn, "second", 0, 2.0, depends_on=[{"job": first, "type": "afterok"}])
+        done = _job(conn, "done", 0, 3.0)
+        jobs.set_fields(conn, done, state=JobState.SUCCEEDED.value)
+        third = _job(conn, "third", 0, 4.0, depends_on=[{"job": done, "type": "afterok"}])
+    with engine.begin() as conn:
+        snap = load_snapshot(conn, pending_after=first)
+    assert {j.id for j in snap.pending()} == {second, third}
+    assert first not in snap.ended and snap.ended[done] == JobState.SUCCEEDED
