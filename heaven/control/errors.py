@@ -1,10 +1,25 @@
-"""One error shape for every 4xx: ``{"error": code, "message": text, "field": name}``."""
+"""One error shape for every 4xx: ``{"error": code, "message": text, "field": name}``.
+
+``answers(...)`` documents, per route, each error status it can give, with that shape:
+the OpenAPI schema lists every answer a client may see (checked by the conformance test).
+"""
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from heaven.wire.api import ErrorOut
+
+MEANING = {
+    400: "refused by the original protocol (unknown agent, job not allocated)",
+    404: "no such job, node or cluster",
+    409: "conflicts with the current state",
+    422: "invalid input: the field and its limit are named",
+    502: "the node's agent did not answer",
+    503: "the store could not be written; nothing was",
+}
 
 
 class ApiError(Exception):
@@ -17,8 +32,16 @@ class ApiError(Exception):
         return {**self.extra, "error": self.error, "message": self.message, "field": self.field}
 
 
+def answers(*statuses: int) -> dict[int, dict]:
+    """``responses=`` for a route that can answer each of ``statuses`` with an error body."""
+    return {status: {"model": ErrorOut, "description": MEANING[status]} for status in statuses}
+
+
 def not_found(what: str, key) -> ApiError:
     return ApiError(404, "not_found", f"{what} {key} does not exist", what)
+
+
+INVALID_JSON = {"error": "invalid_json", "message": "the request body is not valid JSON", "field": None}
 
 
 def _validation_body(exc: RequestValidationError) -> dict:
@@ -27,7 +50,7 @@ def _validation_body(exc: RequestValidationError) -> dict:
     field = ".".join(loc) or None
     message = first.get("msg", "invalid input").removeprefix("Value error, ")
     if first.get("type") == "json_invalid":
-        return {"error": "invalid_json", "message": "the request body is not valid JSON", "field": None}
+        return INVALID_JSON
     if first.get("type") == "missing":
         message = "is required"
     elif first.get("type") == "extra_forbidden":
@@ -46,5 +69,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException):
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI's bare 400 for a body it cannot even decode: answered like any unparseable JSON.
+            return JSONResponse(INVALID_JSON, status_code=422)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse({"error": code, "message": str(exc.detail), "field": None}, status_code=exc.status_code)
