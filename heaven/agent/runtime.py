@@ -247,4 +247,6 @@ class Agent:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             await self.http.aclose()
+            started = sum(job_id > 0 for job_id in self.executor.jobs())  # adopted ones are let go, not stopped
             self.executor.shutdown(kill=True)
+            log.info("stopped agent %s and %d job%s", self.name, started, "" if started == 1 else "s")

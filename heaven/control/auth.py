@@ -20,7 +20,7 @@ from heaven.control.errors import ApiError, not_found
 from heaven.control.tokens import MAX_TOKEN_LENGTH, AccessTokens, InvalidToken, hash_api_token, is_api_token
 from heaven.store import organizations, people
 from heaven.store.engine import Store
-from heaven.wire.people import MAX_ID
+from heaven.wire.fields import MAX_INT
 
 RANK = {"member": 1, "admin": 2, "owner": 3}
 # Reads the header and puts the password flow into the OpenAPI document ("Authorize" in /docs).
@@ -85,7 +85,7 @@ def current_person(request: Request, token: Annotated[str | None, Depends(bearer
 
 
 Me = Annotated[Caller, Depends(current_person)]
-OrgId = Annotated[int, Path(ge=1, le=MAX_ID, description="organization id")]
+OrgId = Annotated[int, Path(ge=1, le=MAX_INT, description="organization id")]
 
 
 def require_role(least: str) -> Callable[..., Membership]:

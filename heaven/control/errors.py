@@ -1,4 +1,8 @@
-"""One error shape for every 4xx: ``{"error": code, "message": text, "field": name}``."""
+"""One error shape for every 4xx: ``{"error": code, "message": text, "field": name}``.
+
+``answers(...)`` documents, per route, each error status it can give, with that shape:
+the OpenAPI schema lists every answer a client may see (checked by the conformance test).
+"""
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
@@ -7,6 +11,18 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from heaven.wire.api import ErrorOut
+
+MEANING = {
+    400: "refused by the original protocol (unknown agent, job not allocated)",
+    401: "no valid bearer token (missing, expired, forged, revoked); WWW-Authenticate: Bearer",
+    403: "the caller's role in the organization does not allow this",
+    404: "no such job, node, cluster or organization (another organization's answers the same)",
+    409: "conflicts with the current state",
+    422: "invalid input: the field and its limit are named",
+    429: "too many requests from this address; Retry-After says when to try again",
+    502: "the node's agent did not answer",
+    503: "the store could not be written; nothing was",
+}
 
 
 class ApiError(Exception):
@@ -21,19 +37,16 @@ class ApiError(Exception):
         return {**self.extra, "error": self.error, "message": self.message, "field": self.field}
 
 
-STATUS_TEXT = {400: "Bad request", 401: "No valid bearer token (WWW-Authenticate: Bearer)",
-               403: "The caller's role does not allow this", 404: "Does not exist, or belongs to another organization",
-               409: "Conflicts with what exists", 422: "Invalid input: the field and the limit are named",
-               429: "Too many requests from this address (Retry-After says when to try again)"}
-
-
-def documented(*statuses: int) -> dict:
-    """``responses=`` for a route: each error status it can answer, all in the one error shape."""
-    return {s: {"model": ErrorOut, "description": STATUS_TEXT[s]} for s in statuses}
+def answers(*statuses: int) -> dict[int, dict]:
+    """``responses=`` for a route that can answer each of ``statuses`` with an error body."""
+    return {status: {"model": ErrorOut, "description": MEANING[status]} for status in statuses}
 
 
 def not_found(what: str, key) -> ApiError:
     return ApiError(404, "not_found", f"{what} {key} does not exist", what)
+
+
+INVALID_JSON = {"error": "invalid_json", "message": "the request body is not valid JSON", "field": None}
 
 
 def _validation_body(exc: RequestValidationError) -> dict:
@@ -42,7 +55,7 @@ def _validation_body(exc: RequestValidationError) -> dict:
     field = ".".join(loc) or None
     message = first.get("msg", "invalid input").removeprefix("Value error, ")
     if first.get("type") == "json_invalid":
-        return {"error": "invalid_json", "message": "the request body is not valid JSON", "field": None}
+        return INVALID_JSON
     if first.get("type") == "missing":
         message = "is required"
     elif first.get("type") == "extra_forbidden":
@@ -61,5 +74,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException):
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI's bare 400 for a body it cannot even decode: answered like any unparseable JSON.
+            return JSONResponse(INVALID_JSON, status_code=422)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse({"error": code, "message": str(exc.detail), "field": None}, status_code=exc.status_code)

@@ -4,6 +4,10 @@ Each node has a generation number that grows whenever what should run on it
 changes. The numbers start from the controller's start time in milliseconds,
 so after a restart every agent's remembered generation is stale and it fetches
 its assignments at once.
+
+When the controller stops, ``close()`` answers every held long-poll at once:
+the server would otherwise wait for them (up to the agents' 25 s) before it
+can stop, then cancel them, each with a traceback.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ class NodeNotifier:
         self._generation: dict[str, int] = {}
         self._changed = asyncio.Condition()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -37,12 +42,18 @@ class NodeNotifier:
                 self._generation[node] = self.generation(node) + 1
             self._changed.notify_all()
 
+    async def close(self) -> None:
+        """On the event loop, as the controller stops: held and later waits return at once."""
+        async with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
     async def wait(self, node: str, seen: int, timeout: float) -> int:
-        """Return the node's generation as soon as it differs from ``seen`` (or on timeout)."""
+        """Return the node's generation as soon as it differs from ``seen`` (or on timeout, or on close)."""
         async with self._changed:
             try:
                 async with asyncio.timeout(timeout):  # not wait_for (see Controller.run)
-                    await self._changed.wait_for(lambda: self.generation(node) != seen)
+                    await self._changed.wait_for(lambda: self._closed or self.generation(node) != seen)
             except TimeoutError:
                 pass
             return self.generation(node)

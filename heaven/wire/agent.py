@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from heaven.wire.api import MAX_CORES, MAX_MB
+from heaven.wire.fields import MAX_CORES, MAX_MB, MAX_NAME, CoreOffset, Cpu, Endpoint, ExitCode, Generation, Id, Pid, Run
 
 
 class Strict(BaseModel):
@@ -16,40 +16,42 @@ class Strict(BaseModel):
 
 
 class AgentRegister(Strict):
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
-    endpoint: str = Field("", max_length=300)
-    local_cores: list[int] = Field(min_length=1, max_length=MAX_CORES)
+    name: str = Field(min_length=1, max_length=MAX_NAME, pattern=r"^[A-Za-z0-9_.-]+$")
+    endpoint: Endpoint = Field("", description="the agent's own API, http(s)://host:port; empty: none")
+    local_cores: list[Cpu] = Field(min_length=1, max_length=MAX_CORES)
     memory_mb: int = Field(0, ge=0, le=MAX_MB)
     storage_mb: int = Field(0, ge=0, le=MAX_MB)
     gpus: int = Field(0, ge=0, le=64)
-    core_offset: int | None = Field(None, ge=0, le=10**7)
-    reserved: list[int] | None = None
-    cluster: str = Field("default", min_length=1, max_length=100)
+    core_offset: CoreOffset | None = None
+    reserved: list[Cpu] | None = Field(None, max_length=MAX_CORES)
+    cluster: str = Field("default", min_length=1, max_length=MAX_NAME)
 
 
 class Started(Strict):
-    job: int
-    run: int = Field(ge=0)
-    pid: int = Field(ge=1)
+    job: Id
+    run: Run
+    pid: Pid
 
 
 class Exited(Strict):
-    job: int
-    run: int = Field(ge=0)  # which attempt ended: an old run's exit must not end a newer one
-    exit_code: int
+    job: Id
+    run: Run  # which attempt ended: an old run's exit must not end a newer one
+    exit_code: ExitCode
 
 
 class JobSample(Strict):
-    cpu_percent: float = Field(ge=0)
-    rss_mb: float = Field(ge=0)
-    pids: list[int] = Field(default_factory=list, max_length=100000)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    cpu_percent: float = Field(ge=0, le=100 * MAX_CORES)  # 100 per busy core
+    rss_mb: float = Field(ge=0, le=MAX_MB)
+    pids: list[Pid] = Field(default_factory=list, max_length=100000)
 
 
 class AgentReport(Strict):
-    started: list[Started] = Field(default_factory=list)
-    exits: list[Exited] = Field(default_factory=list)
-    failed_to_start: list[Exited] = Field(default_factory=list)
-    jobs: dict[int, JobSample] = Field(default_factory=dict)
+    started: list[Started] = Field(default_factory=list, max_length=100000)
+    exits: list[Exited] = Field(default_factory=list, max_length=100000)
+    failed_to_start: list[Exited] = Field(default_factory=list, max_length=100000)
+    jobs: dict[Id, JobSample] = Field(default_factory=dict, max_length=100000)
     node: dict | None = None
 
 
@@ -64,5 +66,5 @@ class Assignment(BaseModel):
 
 
 class Assignments(BaseModel):
-    generation: int
+    generation: Generation
     jobs: list[Assignment]

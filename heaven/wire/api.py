@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-MAX_CORES = 4096
-MAX_MB = 2**31 - 1
+from heaven.wire.fields import MAX_CORES, MAX_MB, MAX_NAME, Id
+
+__all__ = ["MAX_CORES", "MAX_MB"]  # re-exported: importers of the limits predate heaven.wire.fields
 NAME = Field(default=None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.@:+/-][A-Za-z0-9_.@:+/ -]*$")
 
 
@@ -28,12 +29,12 @@ class JobSubmit(Strict):
     gpus: int = Field(0, ge=0, le=64)
     # An integer, or a class name: low (-100), normal (0), high (100), critical (1000).
     priority: int | str = 0
-    node: str | None = Field(None, min_length=1, max_length=100)
+    node: str | None = Field(None, min_length=1, max_length=MAX_NAME)
     walltime: float | None = Field(None, gt=0, le=365 * 86400)
     nodes: int = Field(1, ge=1, le=1024, description="a gang: cores (memory, GPUs) on each of this many nodes at once")
-    after: list[int] = Field(default_factory=list, max_length=100, description="start after these jobs succeed")
-    after_any: list[int] = Field(default_factory=list, max_length=100, description="start after these jobs end")
-    cluster: str | None = Field(None, min_length=1, max_length=100)
+    after: list[Id] = Field(default_factory=list, max_length=100, description="start after these jobs succeed")
+    after_any: list[Id] = Field(default_factory=list, max_length=100, description="start after these jobs end")
+    cluster: str | None = Field(None, min_length=1, max_length=MAX_NAME)
     no_wait: bool = False
 
     @field_validator("priority")

@@ -8,37 +8,40 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from heaven.wire.fields import MAX_CORES, MAX_NAME, CoreOffset, Endpoint, GlobalCore, Pid
+
 
 class Loose(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
 class LegacyRegister(Loose):
-    vm_name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
-    endpoint: str | None = Field(None, max_length=300)
-    total_cores: int | None = Field(None, ge=1, le=4096)
-    core_offset: int | None = Field(None, ge=0, le=10**7)
+    vm_name: str = Field(min_length=1, max_length=MAX_NAME, pattern=r"^[A-Za-z0-9_.-]+$")
+    # The agent's API (the controller pushes /allocate and /release to it); "" or absent: none.
+    endpoint: Endpoint | None = None
+    total_cores: int | None = Field(None, ge=1, le=MAX_CORES)
+    core_offset: CoreOffset | None = None
 
 
 class LegacyRequest(Loose):
-    vm: str = Field(min_length=1, max_length=100)
+    vm: str = Field(min_length=1, max_length=MAX_NAME)
     job: str = Field(min_length=1, max_length=200)
-    pid: int = Field(ge=1)
-    cores_requested: int = Field(1, ge=1, le=4096)
+    pid: Pid
+    cores_requested: int = Field(1, ge=1, le=MAX_CORES)
 
 
 class LegacyComplete(Loose):
-    vm: str = Field(min_length=1, max_length=100)
+    vm: str = Field(min_length=1, max_length=MAX_NAME)
     job: str = Field(min_length=1, max_length=200)
-    pid: int | None = None
+    pid: Pid | None = None
 
 
 class LegacyAllocate(Loose):
     job: str = Field(min_length=1, max_length=200)
-    pid: int = Field(ge=1)
-    cores: list[int] = Field(min_length=1, max_length=4096)
+    pid: Pid
+    cores: list[GlobalCore] = Field(min_length=1, max_length=MAX_CORES)
 
 
 class LegacyRelease(Loose):
     job: str = Field(min_length=1, max_length=200)
-    keep_cores: list[int] = Field(default_factory=list, max_length=4096)
+    keep_cores: list[GlobalCore] = Field(default_factory=list, max_length=MAX_CORES)

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from heaven.wire.api import Strict
+from heaven.wire.fields import MAX_INT
 
 USERNAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 EMAIL = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
@@ -18,7 +19,6 @@ ORG_NAME = r"^[A-Za-z0-9][A-Za-z0-9_. -]*$"
 TOKEN_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.@:+/ -]*$"
 INVITE_CODE = r"^[A-Za-z0-9_-]+$"
 MIN_PASSWORD, MAX_PASSWORD = 8, 1024  # argon2 hashes whatever it is given: bound the work
-MAX_ID = 2**31 - 1  # ids in paths: larger ones cannot exist, and would overflow the database's integers
 MAX_TOKEN_DAYS = 3650
 Role = Literal["owner", "admin", "member"]
 

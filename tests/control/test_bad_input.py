@@ -41,6 +41,35 @@ BAD = [
     ("POST", "/request", {"vm": "n1", "job": "j", "pid": 5, "cores_requested": 3}, 422, "cores", ["largest node has 2"]),
     ("POST", "/complete", {"vm": "n1"}, 422, "job", ["required"]),
     ("POST", "/complete", {"vm": "n1", "job": "never"}, 400, "job", ["not allocated"]),
+    # Integers beyond what the store's INTEGER columns hold: a 422 naming the limit, not an overflow.
+    ("GET", "/api/v1/events?after=9999999999999999999", None, 422, "after", ["2147483647"]),
+    ("GET", "/api/v1/events?job=9999999999999999999", None, 422, "job", ["2147483647"]),
+    ("GET", "/api/v1/events?limit=10001", None, 422, "limit", ["10000"]),
+    ("GET", "/api/v1/jobs/9999999999999999999", None, 422, "job_id", ["2147483647"]),
+    ("GET", "/api/v1/jobs/0", None, 422, "job_id", ["greater than or equal to 1"]),
+    ("POST", "/api/v1/jobs/9999999999999999999/cancel", None, 422, "job_id", ["2147483647"]),
+    ("GET", "/api/v1/jobs/9999999999999999999/logs", None, 422, "job_id", ["2147483647"]),
+    ("GET", "/api/v1/jobs/1/logs?offset=99999999999999999999", None, 422, "offset", ["9223372036854775807"]),
+    ("POST", "/api/v1/jobs", {"command": ["true"], "after": [9999999999999999999]}, 422, "after.0", ["2147483647"]),
+    ("POST", "/api/v1/jobs", {"command": ["true"], "after_any": [0]}, 422, "after_any.0", ["greater than or equal to 1"]),
+    ("GET", "/api/v1/agents/n1/assignments?generation=99999999999999999999", None, 422, "generation", ["9223372036854775807"]),
+    ("GET", "/api/v1/agents/n1/assignments?wait=31", None, 422, "wait", ["30"]),
+    ("POST", "/api/v1/agents/register", {"name": "n2", "local_cores": [2219506282]}, 422, "local_cores.0", ["8191"]),
+    ("POST", "/api/v1/agents/register", {"name": "n2", "local_cores": [0], "reserved": [-1]}, 422, "reserved.0", ["greater than or equal to 0"]),
+    ("POST", "/api/v1/agents/n1/report", {"exits": [{"job": 9999999999999999999, "run": 1, "exit_code": 0}]}, 422, "exits.0.job", ["2147483647"]),
+    ("POST", "/api/v1/agents/n1/report", {"exits": [{"job": 1, "run": 2**40, "exit_code": 0}]}, 422, "exits.0.run", ["2147483647"]),
+    ("POST", "/api/v1/agents/n1/report", {"exits": [{"job": 1, "run": 1, "exit_code": 2**40}]}, 422, "exits.0.exit_code", ["255"]),
+    ("POST", "/api/v1/agents/n1/report", {"started": [{"job": 1, "run": 1, "pid": 2**40}]}, 422, "started.0.pid", ["4194304"]),
+    ("POST", "/api/v1/agents/n1/report", {"jobs": {"1": {"cpu_percent": 1, "rss_mb": 1, "pids": [2**40]}}}, 422, "jobs.1.pids.0", ["4194304"]),
+    ("POST", "/api/v1/agents/n1/report", {"jobs": {str(2**40): {"cpu_percent": 1, "rss_mb": 1}}}, 422, f"jobs.{2**40}.[key]", ["2147483647"]),
+    ("POST", "/request", {"vm": "n1", "job": "j", "pid": 9999999999999999999}, 422, "pid", ["4194304"]),
+    ("POST", "/complete", {"vm": "n1", "job": "j", "pid": 9999999999999999999}, 422, "pid", ["4194304"]),
+    ("PUT", "/api/v1/clusters/" + "c" * 101, {}, 422, "name", ["100"]),
+    # Endpoints are URLs the controller calls: refused unless http(s)://host[:port].
+    ("POST", "/api/v1/agents/register", {"name": "n2", "endpoint": "0", "local_cores": [0]}, 422, "endpoint", ["http://host:port"]),
+    ("POST", "/api/v1/agents/register", {"name": "n2", "endpoint": "http://h:1/x?y", "local_cores": [0]}, 422, "endpoint", ["path"]),
+    ("POST", "/register", {"vm_name": "vm2", "endpoint": "0", "total_cores": 1}, 422, "endpoint", ["http://host:port"]),
+    ("POST", "/register", {"vm_name": "vm2", "endpoint": "ftp://h:1", "total_cores": 1}, 422, "endpoint", ["http"]),
 ]
 
 
@@ -76,7 +105,22 @@ def test_invalid_json_is_a_422_not_a_500(api):
     assert answer.status_code == 422 and answer.json()["error"] == "invalid_json"
 
 
+def test_a_body_that_is_not_utf8_is_invalid_json_too(api):
+    """Not a bare 400 that no route documents: the same answer as any unparseable body."""
+    answer = api.post("/api/v1/agents/n1/report", content=b"\xc3:!A\xcb\x18", headers={"content-type": "application/json"})
+    assert answer.status_code == 422 and answer.json()["error"] == "invalid_json", answer.text
+
+
 def test_openapi_is_served(api):
     spec = api.get("/openapi.json").json()
     assert "/api/v1/jobs" in spec["paths"] and "/request" in spec["paths"]
     assert api.get("/docs").status_code == 200
+
+
+def test_logs_of_a_job_on_a_node_without_endpoint_are_a_409_not_a_502(api):
+    """n1 registered without an endpoint: there is no agent API to fetch logs from."""
+    job = api.post("/api/v1/jobs", json={"command": ["true"], "no_wait": True}).json()
+    assert job["state"] == "assigned" and job["node"] == "n1"
+    answer = api.get(f"/api/v1/jobs/{job['id']}/logs")
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["error"] == "no_logs" and answer.json()["field"] == "node"

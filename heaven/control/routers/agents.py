@@ -3,33 +3,37 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
 from heaven.control import agent_service
 from heaven.control.deps import controller
+from heaven.control.errors import answers
 from heaven.control.runtime import Controller
 from heaven.wire.agent import AgentRegister, AgentReport, Assignments
+from heaven.wire.fields import Generation, Name
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 Ctl = Annotated[Controller, Depends(controller)]
+NodeName = Annotated[Name, Path()]
+MAX_WAIT = 30  # seconds a long-poll may be held; agents ask for 25
 
 
-@router.post("/register")
+@router.post("/register", responses=answers(409, 422))
 def register(body: AgentRegister, ctl: Ctl) -> dict:
     row = agent_service.register_agent(ctl, body)
     return {"name": row["name"], "core_offset": row["core_offset"], "reserved": row["reserved"]}
 
 
-@router.post("/{name}/report")
-def report(name: str, body: AgentReport, ctl: Ctl) -> dict:
+@router.post("/{name}/report", responses=answers(404, 422))
+def report(name: NodeName, body: AgentReport, ctl: Ctl) -> dict:
     agent_service.report(ctl, name, body)
     return {"ok": True}
 
 
-@router.get("/{name}/assignments", response_model=Assignments)
-async def assignments(name: str, ctl: Ctl, generation: Annotated[int, Query()] = -1,
-                      wait: Annotated[float, Query(ge=0, le=30)] = 0) -> Assignments:
+@router.get("/{name}/assignments", response_model=Assignments, responses=answers(404, 422))
+async def assignments(name: NodeName, ctl: Ctl, generation: Annotated[Generation, Query()] = -1,
+                      wait: Annotated[float, Query(ge=0, le=MAX_WAIT, allow_inf_nan=False)] = 0) -> Assignments:
     """Long-poll: answers at once when ``generation`` is stale, else when it changes or after ``wait`` s."""
     current = await ctl.notifier.wait(name, generation, wait) if wait else ctl.notifier.generation(name)
     jobs = await run_in_threadpool(agent_service.assignments, ctl, name)

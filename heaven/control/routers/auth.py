@@ -13,13 +13,14 @@ from sqlalchemy.exc import IntegrityError
 
 from heaven.control.auth import Authenticator, Me, unauthorized
 from heaven.control.deps import authenticator, controller
-from heaven.control.errors import ApiError, documented, not_found
+from heaven.control.errors import ApiError, answers, not_found
 from heaven.control.passwords import hash_password, verify_password
 from heaven.control.ratelimit import rate_limited
 from heaven.control.runtime import Controller
 from heaven.control.tokens import new_api_token
 from heaven.store import people
-from heaven.wire.people import (MAX_ID, MAX_PASSWORD, AccessTokenOut, ApiTokenCreated, ApiTokenIn, ApiTokenOut,
+from heaven.wire.fields import MAX_INT
+from heaven.wire.people import (MAX_PASSWORD, AccessTokenOut, ApiTokenCreated, ApiTokenIn, ApiTokenOut,
                                 PersonOut, RegisterIn, check_password)
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -30,7 +31,7 @@ WRONG_LOGIN = "wrong username or password"
 
 
 @router.post("/register", status_code=201, response_model=PersonOut, dependencies=[Depends(rate_limited)],
-             responses=documented(409, 422, 429))
+             responses=answers(409, 422, 429))
 def register(body: RegisterIn, ctl: Ctl) -> PersonOut:
     password_hash = hash_password(body.password)
     try:
@@ -45,7 +46,7 @@ def register(body: RegisterIn, ctl: Ctl) -> PersonOut:
 
 
 @router.post("/token", response_model=AccessTokenOut, dependencies=[Depends(rate_limited)],
-             responses=documented(401, 422, 429))
+             responses=answers(401, 422, 429))
 def token(
     ctl: Ctl, auth: Auth, response: Response,
     username: Annotated[str, Form(min_length=1, max_length=64)],
@@ -68,7 +69,7 @@ def token(
     return AccessTokenOut(access_token=access, expires_in=auth.access.ttl)
 
 
-@router.post("/logout", status_code=204, responses=documented(401))
+@router.post("/logout", status_code=204, responses=answers(401))
 def logout(me: Me, ctl: Ctl) -> Response:
     """Revoke the token this request presents (an access token or an API token)."""
     with ctl.store.begin() as conn:
@@ -79,7 +80,7 @@ def logout(me: Me, ctl: Ctl) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/me", response_model=PersonOut, responses=documented(401))
+@router.get("/me", response_model=PersonOut, responses=answers(401))
 def whoami(me: Me, ctl: Ctl) -> PersonOut:
     with ctl.store.read() as conn:
         person = people.get(conn, me.person_id)
@@ -88,7 +89,7 @@ def whoami(me: Me, ctl: Ctl) -> PersonOut:
     return PersonOut(**person)
 
 
-@router.post("/tokens", status_code=201, response_model=ApiTokenCreated, responses=documented(401, 409, 422))
+@router.post("/tokens", status_code=201, response_model=ApiTokenCreated, responses=answers(401, 409, 422))
 def create_token(body: ApiTokenIn, me: Me, ctl: Ctl) -> ApiTokenCreated:
     """An API token for the CLI or a script; the secret is in this answer only."""
     secret, token_hash = new_api_token()
@@ -102,14 +103,14 @@ def create_token(body: ApiTokenIn, me: Me, ctl: Ctl) -> ApiTokenCreated:
     return ApiTokenCreated(**row, token=secret)
 
 
-@router.get("/tokens", response_model=list[ApiTokenOut], responses=documented(401))
+@router.get("/tokens", response_model=list[ApiTokenOut], responses=answers(401))
 def list_tokens(me: Me, ctl: Ctl) -> list[ApiTokenOut]:
     with ctl.store.read() as conn:
         return [ApiTokenOut(**row) for row in people.tokens_of(conn, me.person_id)]
 
 
-@router.delete("/tokens/{token_id}", status_code=204, responses=documented(401, 404, 422))
-def revoke_token(token_id: Annotated[int, Path(ge=1, le=MAX_ID)], me: Me, ctl: Ctl) -> Response:
+@router.delete("/tokens/{token_id}", status_code=204, responses=answers(401, 404, 422))
+def revoke_token(token_id: Annotated[int, Path(ge=1, le=MAX_INT)], me: Me, ctl: Ctl) -> Response:
     with ctl.store.begin() as conn:
         if not people.delete_token(conn, me.person_id, token_id):
             raise not_found("token", token_id)  # someone else's token is as absent as a missing one

@@ -3,22 +3,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from sqlalchemy import func, insert, select, update
 
 from heaven.control.deps import controller
+from heaven.control.errors import answers
 from heaven.control.runtime import Controller
 from heaven.store.jobs import HOLDING_STATE_VALUES
 from heaven.store.engine import default_org_id
 from heaven.store.tables import clusters, core_claims, jobs, nodes
 from heaven.wire.api import ClusterIn, ClusterOut
+from heaven.wire.fields import Name
 
 router = APIRouter(prefix="/api/v1/clusters", tags=["clusters"])
 Ctl = Annotated[Controller, Depends(controller)]
 
 
-@router.put("/{name}", response_model=ClusterOut)
-def put(name: str, body: ClusterIn, ctl: Ctl) -> ClusterOut:
+@router.put("/{name}", response_model=ClusterOut, responses=answers(422))
+def put(name: Annotated[Name, Path()], body: ClusterIn, ctl: Ctl) -> ClusterOut:
     """Create a cluster or change its quota (a quota only limits what starts from now on)."""
     values = {"quota_cores": body.quota_cores, "quota_memory_mb": body.quota_memory_mb, "quota_gpus": body.quota_gpus}
     with ctl.store.begin() as conn:

@@ -6,16 +6,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from heaven.control.deps import controller
+from heaven.control.errors import answers
 from heaven.control.runtime import Controller
 from heaven.store import events
 from heaven.wire.api import EventOut
+from heaven.wire.fields import Id, Seq
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 Ctl = Annotated[Controller, Depends(controller)]
 
 
-@router.get("", response_model=list[EventOut])
-def since(ctl: Ctl, after: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=10000)] = 500,
-          job: Annotated[int | None, Query()] = None) -> list[EventOut]:
+@router.get("", response_model=list[EventOut], responses=answers(422))
+def since(ctl: Ctl, after: Annotated[Seq, Query()] = 0, limit: Annotated[int, Query(ge=1, le=10000)] = 500,
+          job: Annotated[Id | None, Query()] = None) -> list[EventOut]:
     with ctl.store.read() as conn:
         return [EventOut(**e) for e in events.since(conn, after, limit, job)]

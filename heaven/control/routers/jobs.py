@@ -4,25 +4,27 @@ from __future__ import annotations
 from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 
 from heaven.control import job_service
 from heaven.control.convert import job_out, jobs_out
 from heaven.control.deps import controller
-from heaven.control.errors import ApiError, not_found
+from heaven.control.errors import ApiError, answers, not_found
 from heaven.control.runtime import Controller
 from heaven.core.states import JobState
 from heaven.store import jobs, nodes
 from heaven.wire.api import JobOut, JobSubmit
+from heaven.wire.fields import ByteOffset, Id, check_endpoint
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 Ctl = Annotated[Controller, Depends(controller)]
 STATES = [s.value for s in JobState]
+JobId = Annotated[Id, Path()]
 
 
-@router.post("", status_code=201, response_model=JobOut)
+@router.post("", status_code=201, response_model=JobOut, responses=answers(404, 409, 422, 503))
 async def submit(body: JobSubmit, request: Request, ctl: Ctl) -> JobOut:
     if body.no_wait:  # the scheduler loop decides, in its own transaction
         job_id = await job_service.submit_now(ctl, body)
@@ -31,7 +33,7 @@ async def submit(body: JobSubmit, request: Request, ctl: Ctl) -> JobOut:
     return job_out(row)
 
 
-@router.get("", response_model=list[JobOut])
+@router.get("", response_model=list[JobOut], responses=answers(422))
 def listing(ctl: Ctl, state: Annotated[list[str] | None, Query()] = None,
             limit: Annotated[int, Query(ge=1, le=10000)] = 200) -> list[JobOut]:
     for s in state or []:
@@ -41,8 +43,8 @@ def listing(ctl: Ctl, state: Annotated[list[str] | None, Query()] = None,
         return jobs_out(conn, jobs.listing(conn, state, limit))
 
 
-@router.get("/{job_id}", response_model=JobOut)
-def show(job_id: int, ctl: Ctl) -> JobOut:
+@router.get("/{job_id}", response_model=JobOut, responses=answers(404, 422))
+def show(job_id: JobId, ctl: Ctl) -> JobOut:
     with ctl.store.read() as conn:
         row = jobs.get(conn, job_id)
         if row is None:
@@ -50,15 +52,15 @@ def show(job_id: int, ctl: Ctl) -> JobOut:
         return jobs_out(conn, [row])[0]
 
 
-@router.post("/{job_id}/cancel", response_model=JobOut)
-def cancel(job_id: int, ctl: Ctl) -> JobOut:
+@router.post("/{job_id}/cancel", response_model=JobOut, responses=answers(404, 409, 422))
+def cancel(job_id: JobId, ctl: Ctl) -> JobOut:
     job_service.cancel(ctl, job_id)
     return show(job_id, ctl)
 
 
-@router.get("/{job_id}/logs", response_class=PlainTextResponse)
-def logs(job_id: int, ctl: Ctl, stream: Annotated[str, Query(pattern="^(stdout|stderr)$")] = "stdout",
-         offset: Annotated[int, Query(ge=0)] = 0) -> str:
+@router.get("/{job_id}/logs", response_class=PlainTextResponse, responses=answers(404, 409, 422, 502))
+def logs(job_id: JobId, ctl: Ctl, stream: Annotated[str, Query(pattern="^(stdout|stderr)$")] = "stdout",
+         offset: Annotated[ByteOffset, Query()] = 0) -> str:
     """The job's output, fetched from the agent that ran it."""
     with ctl.store.read() as conn:
         row = jobs.get(conn, job_id)
@@ -67,8 +69,13 @@ def logs(job_id: int, ctl: Ctl, stream: Annotated[str, Query(pattern="^(stdout|s
         node = nodes.get(conn, row["node"]) if row["node"] else None
     if node is None or node["kind"] != "heaven":
         raise ApiError(409, "no_logs", f"job {job_id} has no logs yet (state {row['state']})", "id")
+    try:  # registration checks endpoints; this also covers "" (no agent API) and rows stored before it did
+        endpoint = check_endpoint(node["endpoint"])
+    except ValueError:
+        raise ApiError(409, "no_logs", f"node {node['name']} has no agent API to fetch logs from "
+                                       f"(endpoint {node['endpoint']!r})", "node") from None
     try:
-        answer = httpx.get(f"{node['endpoint']}/jobs/{job_id}/logs", params={"stream": stream, "offset": offset}, timeout=5)
+        answer = httpx.get(f"{endpoint}/jobs/{job_id}/logs", params={"stream": stream, "offset": offset}, timeout=5)
     except httpx.HTTPError as exc:
         raise ApiError(502, "agent_unreachable", f"agent {node['name']} did not answer: {exc}", "node") from exc
     if answer.status_code != 200:

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 
 from heaven.control.convert import nodes_out
 from heaven.control.deps import controller
-from heaven.control.errors import not_found
+from heaven.control.errors import answers, not_found
 from heaven.control.runtime import Controller
 from heaven.wire.api import NodeOut
+from heaven.wire.fields import Name
 
 router = APIRouter(prefix="/api/v1/nodes", tags=["nodes"])
 Ctl = Annotated[Controller, Depends(controller)]
@@ -21,8 +22,8 @@ def listing(ctl: Ctl) -> list[NodeOut]:
         return nodes_out(conn)
 
 
-@router.get("/{name}", response_model=NodeOut)
-def show(name: str, ctl: Ctl) -> NodeOut:
+@router.get("/{name}", response_model=NodeOut, responses=answers(404, 422))
+def show(name: Annotated[Name, Path()], ctl: Ctl) -> NodeOut:
     for node in listing(ctl):
         if node.name == name:
             return node

@@ -13,17 +13,18 @@ from sqlalchemy.exc import IntegrityError
 
 from heaven.control.auth import Me, Membership, check_may_remove, require_role
 from heaven.control.deps import controller
-from heaven.control.errors import ApiError, documented, not_found
+from heaven.control.errors import ApiError, answers, not_found
 from heaven.control.runtime import Controller
 from heaven.store import organizations as orgs
-from heaven.wire.people import MAX_ID, JoinIn, MemberOut, OrganizationIn, OrganizationOut, RoleIn
+from heaven.wire.fields import MAX_INT
+from heaven.wire.people import JoinIn, MemberOut, OrganizationIn, OrganizationOut, RoleIn
 
 router = APIRouter(prefix="/api/v1/organizations", tags=["organizations"])
 Ctl = Annotated[Controller, Depends(controller)]
 Member = Annotated[Membership, Depends(require_role("member"))]
 Admin = Annotated[Membership, Depends(require_role("admin"))]
 Owner = Annotated[Membership, Depends(require_role("owner"))]
-PersonId = Annotated[int, Path(ge=1, le=MAX_ID, description="the member's person id")]
+PersonId = Annotated[int, Path(ge=1, le=MAX_INT, description="the member's person id")]
 IN_ORG = (401, 403, 404, 422)  # every route under /{org_id}
 
 
@@ -47,7 +48,7 @@ def _name_free(conn, name: str) -> None:
         raise ApiError(409, "conflict", f"name: an organization named {name} exists already", "name")
 
 
-@router.post("", status_code=201, response_model=OrganizationOut, responses=documented(401, 409, 422))
+@router.post("", status_code=201, response_model=OrganizationOut, responses=answers(401, 409, 422))
 def create(body: OrganizationIn, me: Me, ctl: Ctl) -> OrganizationOut:
     """Create an organization; its creator is its owner."""
     try:
@@ -59,14 +60,14 @@ def create(body: OrganizationIn, me: Me, ctl: Ctl) -> OrganizationOut:
     return _show(ctl, org_id, me.person_id)
 
 
-@router.get("", response_model=list[OrganizationOut], responses=documented(401))
+@router.get("", response_model=list[OrganizationOut], responses=answers(401))
 def listing(me: Me, ctl: Ctl) -> list[OrganizationOut]:
     """The organizations the caller belongs to."""
     with ctl.store.read() as conn:
         return [_out(row) for row in orgs.of_person(conn, me.person_id)]
 
 
-@router.post("/join", response_model=OrganizationOut, responses=documented(401, 404, 422))
+@router.post("/join", response_model=OrganizationOut, responses=answers(401, 404, 422))
 def join(body: JoinIn, me: Me, ctl: Ctl) -> OrganizationOut:
     """Join as a member with an invite code (already a member: nothing changes)."""
     with ctl.store.begin() as conn:
@@ -78,12 +79,12 @@ def join(body: JoinIn, me: Me, ctl: Ctl) -> OrganizationOut:
     return _show(ctl, org_id, me.person_id)
 
 
-@router.get("/{org_id}", response_model=OrganizationOut, responses=documented(*IN_ORG))
+@router.get("/{org_id}", response_model=OrganizationOut, responses=answers(*IN_ORG))
 def show(member: Member, ctl: Ctl) -> OrganizationOut:
     return _show(ctl, member.org_id, member.caller.person_id)
 
 
-@router.patch("/{org_id}", response_model=OrganizationOut, responses=documented(*IN_ORG, 409))
+@router.patch("/{org_id}", response_model=OrganizationOut, responses=answers(*IN_ORG, 409))
 def rename(body: OrganizationIn, admin: Admin, ctl: Ctl) -> OrganizationOut:
     try:
         with ctl.store.begin() as conn:
@@ -94,7 +95,7 @@ def rename(body: OrganizationIn, admin: Admin, ctl: Ctl) -> OrganizationOut:
     return _show(ctl, admin.org_id, admin.caller.person_id)
 
 
-@router.delete("/{org_id}", status_code=204, responses=documented(*IN_ORG, 409))
+@router.delete("/{org_id}", status_code=204, responses=answers(*IN_ORG, 409))
 def delete(owner: Owner, ctl: Ctl) -> Response:
     """Delete an organization that holds nothing (no jobs, nodes or clusters)."""
     with ctl.store.begin() as conn:
@@ -106,7 +107,7 @@ def delete(owner: Owner, ctl: Ctl) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{org_id}/invite/regenerate", response_model=OrganizationOut, responses=documented(*IN_ORG))
+@router.post("/{org_id}/invite/regenerate", response_model=OrganizationOut, responses=answers(*IN_ORG))
 def regenerate_invite(admin: Admin, ctl: Ctl) -> OrganizationOut:
     """A new invite code; the old one stops working."""
     with ctl.store.begin() as conn:
@@ -114,7 +115,7 @@ def regenerate_invite(admin: Admin, ctl: Ctl) -> OrganizationOut:
     return _show(ctl, admin.org_id, admin.caller.person_id)
 
 
-@router.get("/{org_id}/members", response_model=list[MemberOut], responses=documented(*IN_ORG))
+@router.get("/{org_id}/members", response_model=list[MemberOut], responses=answers(*IN_ORG))
 def members(member: Member, ctl: Ctl) -> list[MemberOut]:
     with ctl.store.read() as conn:
         return [MemberOut(**row) for row in orgs.members(conn, member.org_id)]
@@ -127,7 +128,7 @@ def _target_role(conn, org_id: int, person_id: int) -> str:
     return role
 
 
-@router.delete("/{org_id}/members/{person_id}", status_code=204, responses=documented(*IN_ORG, 409))
+@router.delete("/{org_id}/members/{person_id}", status_code=204, responses=answers(*IN_ORG, 409))
 def remove_member(person_id: PersonId, member: Member, ctl: Ctl) -> Response:
     """Leave (yourself), or remove a member with a weaker role than yours."""
     with ctl.store.begin() as conn:
@@ -136,7 +137,7 @@ def remove_member(person_id: PersonId, member: Member, ctl: Ctl) -> Response:
     return Response(status_code=204)
 
 
-@router.patch("/{org_id}/members/{person_id}", response_model=MemberOut, responses=documented(*IN_ORG, 409))
+@router.patch("/{org_id}/members/{person_id}", response_model=MemberOut, responses=answers(*IN_ORG, 409))
 def change_role(person_id: PersonId, body: RoleIn, owner: Owner, ctl: Ctl) -> MemberOut:
     """The owner sets a member's role; making someone owner hands ownership over (the
     old owner becomes an admin), so an organization always has exactly one owner."""
