@@ -10,7 +10,7 @@ did not exist, so ids cannot be probed; a member with too weak a role gets 403.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -41,6 +41,13 @@ class Membership:
     org_id: int
     role: str
     caller: Caller
+    least: str  # the role the route asked for
+
+    def reconfirm(self, conn) -> Membership:
+        """Check again inside the caller's write transaction: the dependency read the role in
+        a transaction of its own, and a demotion or an ownership hand-over may have committed
+        since (two concurrent hand-overs must not leave two owners)."""
+        return replace(self, role=_check(conn, self.org_id, self.caller, self.least))
 
 
 class Authenticator:
@@ -95,15 +102,19 @@ def require_role(least: str) -> Callable[..., Membership]:
 
     def check(org_id: OrgId, caller: Me, request: Request) -> Membership:
         with request.app.state.controller.store.read() as conn:
-            role = organizations.role_of(conn, org_id, caller.person_id)
-        if role is None:
-            raise not_found("organization", org_id)
-        if RANK[role] < RANK[least]:
-            raise ApiError(403, "forbidden", f"this needs the {least} role in organization {org_id}; you are {role}",
-                           "role")
-        return Membership(org_id, role, caller)
+            return Membership(org_id, _check(conn, org_id, caller, least), caller, least)
 
     return check
+
+
+def _check(conn, org_id: int, caller: Caller, least: str) -> str:
+    role = organizations.role_of(conn, org_id, caller.person_id)
+    if role is None:
+        raise not_found("organization", org_id)
+    if RANK[role] < RANK[least]:
+        raise ApiError(403, "forbidden", f"this needs the {least} role in organization {org_id}; you are {role}",
+                       "role")
+    return role
 
 
 def check_may_remove(member: Membership, target_id: int, target_role: str) -> None:

@@ -98,8 +98,14 @@ def remove_member(conn: Connection, org_id: int, person_id: int, now: float, act
     events.record(conn, now, "org_leave", f"person {person_id} left organization {org_id}", actor=actor, org_id=org_id)
 
 
-def set_role(conn: Connection, org_id: int, person_id: int, role: str, now: float, actor: str) -> None:
-    conn.execute(update(memberships).where(memberships.c.org_id == org_id, memberships.c.person_id == person_id)
-                 .values(role=role))
+def set_role(conn: Connection, org_id: int, person_id: int, role: str, now: float, actor: str,
+             only_if: str | None = None) -> bool:
+    """One conditional UPDATE (``only_if``: the role they must still have); False when no row matched."""
+    query = update(memberships).where(memberships.c.org_id == org_id, memberships.c.person_id == person_id)
+    if only_if is not None:
+        query = query.where(memberships.c.role == only_if)
+    if conn.execute(query.values(role=role)).rowcount != 1:
+        return False
     events.record(conn, now, "org_role", f"person {person_id} is now {role} of organization {org_id}",
                   actor=actor, org_id=org_id)
+    return True

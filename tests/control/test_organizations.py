@@ -127,3 +127,19 @@ def test_names_are_unique_and_joining_twice_changes_nothing(three):
     assert api.post(ORGS, json={"name": "default"}, headers=h["carol"]).status_code == 409
     again = api.post(f"{ORGS}/join", json={"invite_code": acme["invite_code"]}, headers=h["alice"])
     assert again.status_code == 200 and again.json()["role"] == "owner" and again.json()["members"] == 2
+
+
+def test_a_role_read_before_the_write_is_checked_again_inside_it(three):
+    """The dependency reads the role in its own transaction; a hand-over committed since
+    must not let the former owner act as owner (nor leave two owners)."""
+    from heaven.control.auth import Caller, Membership
+    from heaven.control.errors import ApiError
+
+    api, acme, h = three
+    ids = _ids(api, acme, h["alice"])
+    stale = Membership(acme["id"], "owner", Caller(ids["alice"], "alice"), "owner")
+    assert api.patch(f"{ORGS}/{acme['id']}/members/{ids['bob']}", json={"role": "owner"},
+                     headers=h["alice"]).status_code == 200
+    with api.app.state.controller.store.begin() as conn, pytest.raises(ApiError) as refused:
+        stale.reconfirm(conn)
+    assert refused.value.status == 403 and "you are admin" in refused.value.message

@@ -72,6 +72,9 @@ def test_people_organizations_and_tokens_end_to_end(tmp_path):
         assert http.get("/api/v1/auth/me", headers=headers["alice"]).status_code == 401
 
         config = str(tmp_path / "config")
+        wrong = _heaven(cluster, config, "login", "--username", "alice", "--password-stdin", stdin="not it\n")
+        assert wrong.returncode == 1 and "wrong username or password" in wrong.stderr
+        assert "Traceback" not in wrong.stderr
         logged_in = _heaven(cluster, config, "login", "--username", "alice", "--password-stdin",
                             stdin=PASSWORDS["alice"] + "\n")
         assert logged_in.returncode == 0, logged_in.stderr

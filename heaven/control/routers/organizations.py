@@ -88,6 +88,7 @@ def show(member: Member, ctl: Ctl) -> OrganizationOut:
 def rename(body: OrganizationIn, admin: Admin, ctl: Ctl) -> OrganizationOut:
     try:
         with ctl.store.begin() as conn:
+            admin.reconfirm(conn)
             _name_free(conn, body.name)
             orgs.rename(conn, admin.org_id, body.name, ctl.clock(), admin.caller.username)
     except IntegrityError:
@@ -99,6 +100,7 @@ def rename(body: OrganizationIn, admin: Admin, ctl: Ctl) -> OrganizationOut:
 def delete(owner: Owner, ctl: Ctl) -> Response:
     """Delete an organization that holds nothing (no jobs, nodes or clusters)."""
     with ctl.store.begin() as conn:
+        owner.reconfirm(conn)
         held = orgs.holdings(conn, owner.org_id)
         if held:
             what = ", ".join(f"{n} {kind}" for kind, n in held.items())
@@ -111,6 +113,7 @@ def delete(owner: Owner, ctl: Ctl) -> Response:
 def regenerate_invite(admin: Admin, ctl: Ctl) -> OrganizationOut:
     """A new invite code; the old one stops working."""
     with ctl.store.begin() as conn:
+        admin.reconfirm(conn)
         orgs.regenerate_invite(conn, admin.org_id, ctl.clock(), admin.caller.username)
     return _show(ctl, admin.org_id, admin.caller.person_id)
 
@@ -132,6 +135,7 @@ def _target_role(conn, org_id: int, person_id: int) -> str:
 def remove_member(person_id: PersonId, member: Member, ctl: Ctl) -> Response:
     """Leave (yourself), or remove a member with a weaker role than yours."""
     with ctl.store.begin() as conn:
+        member = member.reconfirm(conn)
         check_may_remove(member, person_id, _target_role(conn, member.org_id, person_id))
         orgs.remove_member(conn, member.org_id, person_id, ctl.clock(), member.caller.username)
     return Response(status_code=204)
@@ -143,12 +147,15 @@ def change_role(person_id: PersonId, body: RoleIn, owner: Owner, ctl: Ctl) -> Me
     old owner becomes an admin), so an organization always has exactly one owner."""
     now, actor = ctl.clock(), owner.caller.username
     with ctl.store.begin() as conn:
+        owner.reconfirm(conn)
         _target_role(conn, owner.org_id, person_id)
         if person_id == owner.caller.person_id:
             raise ApiError(409, "conflict", "the owner's role changes only by making another member owner",
                            "person_id")
-        if body.role == "owner":
-            orgs.set_role(conn, owner.org_id, owner.caller.person_id, "admin", now, actor)
+        # Conditional on still being owner: of two concurrent hand-overs, one finds no row.
+        if body.role == "owner" and not orgs.set_role(conn, owner.org_id, owner.caller.person_id, "admin", now, actor,
+                                                      only_if="owner"):
+            raise ApiError(409, "conflict", "ownership was handed over meanwhile", "role")
         orgs.set_role(conn, owner.org_id, person_id, body.role, now, actor)
         row = next(m for m in orgs.members(conn, owner.org_id) if m["id"] == person_id)
     return MemberOut(**row)
