@@ -44,7 +44,10 @@ def login(
     previous = credentials.stored(url)
     path = credentials.save(url, {"token": created["token"], "token_id": created["id"], "username": username.lower(),
                                   "name": created["name"]})
-    session.logout()
+    try:
+        session.logout()  # the access token did its one job
+    except ClientError:
+        pass  # it expires within minutes anyway
     if previous:  # the token of an earlier login is replaced: do not leave it valid
         try:
             Client(url, token=previous["token"]).logout()
