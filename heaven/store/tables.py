@@ -80,6 +80,8 @@ jobs = Table(
     "jobs", metadata,
     Column("id", Integer, primary_key=True),
     Column("org_id", Integer, ForeignKey("organizations.id"), nullable=False),
+    # Who submitted it; None for jobs of the original protocol and those from before owners.
+    Column("owner_id", Integer, ForeignKey("people.id")),
     Column("name", String(200), nullable=False),
     Column("kind", String(20), nullable=False, default="batch"),  # batch | adopted
     Column("command", JSON, nullable=False),
@@ -116,6 +118,7 @@ jobs = Table(
     Column("queue_position", Integer),
     Column("assigned_at", Float),  # when the current attempt was placed (started_at: when its process began)
     Index("ix_jobs_state", "state"),
+    Index("ix_jobs_org_id", "org_id"),
     Index("ix_jobs_node_name", "node_pin", "name"),
 )
 
