@@ -129,6 +129,27 @@ def split_cores(cpus: list[int], parts: int) -> list[list[int]]:
     return groups
 
 
+def sign_in_locally(database: str, url: str) -> str:
+    """The administrator and its API token (heaven.control.bootstrap), kept in the credentials
+    file ``heaven login`` writes, for ``url``; returns the line ``heaven up`` says about it."""
+    from heaven.client import credentials
+    from heaven.control.bootstrap import ensure_admin
+    from heaven.store.engine import Store
+
+    store = Store(database)
+    try:
+        store.migrate()
+        admin = ensure_admin(store, time.time(), (credentials.stored(url) or {}).get("token"))
+    finally:
+        store.dispose()
+    if admin.token is None:
+        return f"Signed in as before: the token for {url} in {credentials.path()} still works."
+    path = credentials.save(url, {"token": admin.token["token"], "token_id": admin.token["id"],
+                                  "username": admin.username, "name": admin.token["name"]})
+    made = "Made administrator admin (owner of organization default); its" if admin.created else "A new"
+    return f"{made} API token for {url} is in {path} (heaven whoami: {admin.username})."
+
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -171,6 +192,13 @@ def up(
         err.print(f"[red]error:[/red] --agents {agents}: this machine has only {len(cpus)} CPUs to split")
         raise typer.Exit(2)
     url = f"http://127.0.0.1:{port}"
+    from heaven.control.bootstrap import BootstrapRefused
+
+    try:
+        signed_in = sign_in_locally(database, url)
+    except BootstrapRefused as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     me = [sys.executable, "-m", "heaven.launch"]
     # Children get their own process group: a Ctrl-C reaches this process alone, which then
     # stops them in order (agents and their jobs first) instead of all of them racing.
@@ -180,6 +208,7 @@ def up(
                                      "--cores", ",".join(map(str, group))], process_group=0)
                    for i, group in enumerate(split_cores(cpus, agents), start=1)]
     out.print(f"Hot-Plug Heaven is up: [bold]{url}[/] (status page), API docs at {url}/docs. Ctrl-C stops it.")
+    out.print(signed_in, highlight=False)
     out.print(f"Try: HEAVEN_URL={url} heaven submit --cores 1 -- sleep 30; heaven jobs")
 
     _freeze_startup_objects()
