@@ -1,5 +1,9 @@
 """A live system for end-to-end tests: a real controller and real agents, each
-its own process talking HTTP on loopback, with real jobs pinned to real cores."""
+its own process talking HTTP on loopback, with real jobs pinned to real cores.
+
+Its API calls are signed in as the administrator ``heaven up`` would make (the
+owner of the default organization), with the same bootstrap, before the
+controller first starts; ``token`` is that API token, for CLI runs."""
 from __future__ import annotations
 
 import os
@@ -57,9 +61,24 @@ class LiveCluster:
         self.controller: subprocess.Popen | None = None
         self.agents: dict[str, subprocess.Popen] = {}
         self.http = httpx.Client(base_url=self.url, timeout=30)
+        self.token: str | None = None
+
+    def sign_in(self) -> None:
+        from heaven.control.bootstrap import ensure_admin
+        from heaven.store.engine import Store
+
+        store = Store(self.database_url)
+        try:
+            store.migrate()
+            self.token = ensure_admin(store, time.time()).token["token"]
+        finally:
+            store.dispose()
+        self.http.headers["Authorization"] = f"Bearer {self.token}"
 
     # -- processes ---------------------------------------------------------------------
     def start_controller(self) -> None:
+        if self.token is None:
+            self.sign_in()
         log = open(self.root / "controller.log", "ab")
         self.controller = subprocess.Popen([*LAUNCH, "controller", "--port", str(self.port), "--database", self.database_url],
                                            env=self.env, stdout=log, stderr=subprocess.STDOUT)

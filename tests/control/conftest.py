@@ -1,25 +1,36 @@
 """An in-process controller (its scheduler loop running) on a fresh SQLite store."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 
 from heaven.config import ControllerSettings
 from heaven.control.app import create_app
+from heaven.control.bootstrap import ensure_admin
+
+
+def sign_in_as_admin(client: TestClient) -> TestClient:
+    """Send the API token of the administrator ``heaven up`` makes (owner of the default organization)."""
+    admin = ensure_admin(client.app.state.controller.store, time.time())
+    client.headers["Authorization"] = f"Bearer {admin.token['token']}"
+    return client
 
 
 @pytest.fixture
 def controller_app(tmp_path):
-    """``make(**settings)`` -> a TestClient whose app runs its background loops."""
+    """``make(**settings)`` -> a TestClient whose app runs its background loops, signed in
+    as the administrator (``signed_in=False``: anonymous)."""
     clients: list[TestClient] = []
 
-    def make(**settings) -> TestClient:
+    def make(signed_in: bool = True, **settings) -> TestClient:
         settings = {"scheduler_interval": 60.0, **settings}
         app = create_app(ControllerSettings(database_url=f"sqlite:///{tmp_path / 'heaven.db'}", **settings))
         client = TestClient(app)
         client.__enter__()
         clients.append(client)
-        return client
+        return sign_in_as_admin(client) if signed_in else client
 
     yield make
     for client in clients:

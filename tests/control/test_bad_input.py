@@ -4,6 +4,7 @@ from fastapi.testclient import TestClient
 
 from heaven.config import ControllerSettings
 from heaven.control.app import create_app
+from tests.control.conftest import sign_in_as_admin
 
 GOOD_AGENT = {"name": "n1", "local_cores": [0, 1], "memory_mb": 1000}
 
@@ -77,6 +78,7 @@ BAD = [
 def api(tmp_path):
     app = create_app(ControllerSettings(database_url=f"sqlite:///{tmp_path / 'heaven.db'}", scheduler_interval=60))
     with TestClient(app) as client:
+        sign_in_as_admin(client)
         assert client.post("/api/v1/agents/register", json=GOOD_AGENT).status_code == 200
         yield client
 
