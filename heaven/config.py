@@ -38,6 +38,9 @@ class ControllerSettings(BaseSettings):
                                                     "file, or the working directory)")
     secret_key: SecretStr | None = Field(None, min_length=32, description="signs access tokens; every replica needs the same")
     access_token_minutes: int = Field(15, ge=1, le=24 * 60, description="lifetime of a password login's JWT")
+    # The original controller's protocol has no credentials at all: "auto" serves it only while
+    # the controller listens on loopback (as `heaven up` does); "on" serves it on any address.
+    original_protocol: str = Field("auto", pattern="^(auto|on|off)$")
     auth_rate_per_minute: int = Field(10, ge=1, le=100_000, description="register and token calls per client address")
 
 
