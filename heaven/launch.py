@@ -208,7 +208,7 @@ def up(
                                      "--cores", ",".join(map(str, group))], process_group=0)
                    for i, group in enumerate(split_cores(cpus, agents), start=1)]
     out.print(f"Hot-Plug Heaven is up: [bold]{url}[/] (status page), API docs at {url}/docs. Ctrl-C stops it.")
-    out.print(signed_in, highlight=False)
+    out.print(signed_in, highlight=False, soft_wrap=True)  # one line, as a path is copied from it
     out.print(f"Try: HEAVEN_URL={url} heaven submit --cores 1 -- sleep 30; heaven jobs")
 
     _freeze_startup_objects()
