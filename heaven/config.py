@@ -56,6 +56,9 @@ class AgentSettings(BaseSettings):
     memory_mb: int = 0  # 0: the machine's memory
     workdir: str = "var/agents"
     mode: str = "auto"  # cgroup | affinity | auto
+    # The join token an organization admin made (HEAVEN_AGENT_TOKEN); traded at registration
+    # for the node's own credential, which every later call carries.
+    token: SecretStr | None = None
     heartbeat: float = Field(1.0, gt=0)
     stop_grace: float = Field(5.0, ge=0)
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.identity import Identity
+
 LAUNCH = [sys.executable, "-m", "heaven.launch"]
 
 
@@ -62,18 +64,22 @@ class LiveCluster:
         self.agents: dict[str, subprocess.Popen] = {}
         self.http = httpx.Client(base_url=self.url, timeout=30)
         self.token: str | None = None
+        self.join_token: str | None = None
 
     def sign_in(self) -> None:
-        from heaven.control.bootstrap import ensure_admin
+        """The administrator's API token for the API, and a join token its agents register with."""
+        from heaven.control.bootstrap import ensure_admin, local_agents_join_token
         from heaven.store.engine import Store
 
         store = Store(self.database_url)
         try:
             store.migrate()
             self.token = ensure_admin(store, time.time()).token["token"]
+            self.join_token = local_agents_join_token(store, time.time())
         finally:
             store.dispose()
-        self.http.headers["Authorization"] = f"Bearer {self.token}"
+        self.env["HEAVEN_AGENT_TOKEN"] = self.join_token
+        self.http.auth = Identity(self.token, self.join_token)
 
     # -- processes ---------------------------------------------------------------------
     def start_controller(self) -> None:

@@ -15,6 +15,9 @@ import time
 import httpx
 import pytest
 
+from heaven.control.bootstrap import local_agents_join_token
+from heaven.store.engine import Store
+from tests.identity import Identity
 from tests.live import LAUNCH, alive, free_port, wait_for
 
 pytestmark = pytest.mark.slow
@@ -48,6 +51,16 @@ def _stop(proc: subprocess.Popen, sig: signal.Signals) -> tuple[float, str]:
     return elapsed, output.decode()
 
 
+def _join_token(database: str) -> str:
+    """What the agent in a test without ``heaven up`` registers with (as heaven up's agents do)."""
+    store = Store(database)
+    try:
+        store.migrate()
+        return local_agents_join_token(store, time.time())
+    finally:
+        store.dispose()
+
+
 def _nodes_up(http: httpx.Client, count: int) -> bool:
     try:
         return sum(n["state"] == "up" for n in http.get("/api/v1/nodes").json()) == count
@@ -77,8 +90,9 @@ def test_heaven_up_stops_quickly_and_quietly_with_its_jobs(tmp_path, sig):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_heaven_controller_stops_quickly_and_quietly_during_a_long_poll(tmp_path, sig):
     port = free_port()
-    proc = _start(["controller", "--port", str(port), "--database", f"sqlite:///{tmp_path / 'heaven.db'}"], tmp_path)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+    database = f"sqlite:///{tmp_path / 'heaven.db'}"
+    proc = _start(["controller", "--port", str(port), "--database", database], tmp_path)
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, auth=Identity(join_token=_join_token(database))) as http:
         wait_for(lambda: _nodes_up(http, 0), 30, what="the controller to answer")
         assert http.post("/api/v1/agents/register", json={"name": "n1", "local_cores": [0]}).status_code == 200
         generation = http.get("/api/v1/agents/n1/assignments").json()["generation"]

@@ -74,6 +74,20 @@ nodes = Table(
     Column("state", String(20), nullable=False),
     Column("last_heartbeat", Float, nullable=False),
     Column("telemetry", JSON, nullable=False, default=dict),
+    # sha256 of the node's own credential, issued when its agent joined with a join token;
+    # None for nodes of the original protocol, which has no credentials.
+    Column("credential_hash", String(64)),
+)
+
+# What an agent presents once, to join: made by an organization's admin, it puts the node
+# in that organization. The agent then uses the node credential it was given instead.
+join_tokens = Table(
+    "join_tokens", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("org_id", Integer, ForeignKey("organizations.id"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256, as for API tokens
+    Column("created_at", Float, nullable=False),
 )
 
 jobs = Table(

@@ -8,13 +8,17 @@ from fastapi.testclient import TestClient
 
 from heaven.config import ControllerSettings
 from heaven.control.app import create_app
-from heaven.control.bootstrap import ensure_admin
+from heaven.control.bootstrap import ensure_admin, local_agents_join_token
+from tests.identity import Identity
 
 
-def sign_in_as_admin(client: TestClient) -> TestClient:
-    """Send the API token of the administrator ``heaven up`` makes (owner of the default organization)."""
-    admin = ensure_admin(client.app.state.controller.store, time.time())
-    client.headers["Authorization"] = f"Bearer {admin.token['token']}"
+def sign_in_as_admin(client: TestClient, person: bool = True) -> TestClient:
+    """Send the API token of the administrator ``heaven up`` makes (owner of the default
+    organization) and register agents with a join token of that organization, as ``heaven up``
+    does (``person=False``: agents only, the API calls stay anonymous)."""
+    store = client.app.state.controller.store
+    token = ensure_admin(store, time.time()).token["token"] if person else None
+    client.auth = Identity(token, local_agents_join_token(store, time.time()))
     return client
 
 
@@ -30,7 +34,7 @@ def controller_app(tmp_path):
         client = TestClient(app)
         client.__enter__()
         clients.append(client)
-        return sign_in_as_admin(client) if signed_in else client
+        return sign_in_as_admin(client, person=signed_in)
 
     yield make
     for client in clients:
@@ -84,7 +88,7 @@ def auth_app(tmp_path, clock, monkeypatch):
         client = TestClient(app)
         client.__enter__()
         clients.append(client)
-        return client
+        return sign_in_as_admin(client, person=False)  # its agents join; people sign in themselves
 
     yield make
     for client in clients:
