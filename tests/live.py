@@ -81,6 +81,10 @@ class LiveCluster:
         self.env["HEAVEN_AGENT_TOKEN"] = self.join_token
         self.http.auth = Identity(self.token, self.join_token)
 
+    def auth_headers(self) -> dict:
+        """The administrator's Authorization header, for clients of one's own (benchmarks)."""
+        return {"Authorization": f"Bearer {self.token}"}
+
     # -- processes ---------------------------------------------------------------------
     def start_controller(self) -> None:
         if self.token is None:
