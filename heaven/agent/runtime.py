@@ -243,8 +243,12 @@ class Agent:
             await asyncio.sleep(0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
         self.endpoint = f"http://{self.settings.host}:{port}"
-        await self.register()
-        workers = [asyncio.create_task(self.follow()), asyncio.create_task(self.heartbeat())]
+        # Registration retries until it is accepted (a refused join token never is): a stop
+        # signal meanwhile must still end the process, so it runs beside the server.
+        registering = asyncio.create_task(self.register())
+        await asyncio.wait({registering, serving}, return_when=asyncio.FIRST_COMPLETED)
+        workers = [asyncio.create_task(self.follow()), asyncio.create_task(self.heartbeat())] \
+            if registering.done() else [registering]
         try:
             await serving  # ends on SIGTERM/SIGINT (uvicorn handles the signals)
         finally:
