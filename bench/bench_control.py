@@ -148,7 +148,7 @@ def bench_latency(tmp: Path, count: int, warmup: int = 3, watch: str = "api", mo
         cluster.start_agent("a0", "0", mode)
         cluster.start_agent("a1", "1", mode)
         mode = agent_mode(cluster, "a0")
-        http = httpx.Client(base_url=cluster.url, timeout=30)
+        http = httpx.Client(base_url=cluster.url, timeout=30, headers=cluster.auth_headers())
         post, running, pid, server = [], [], [], []
         for i in range(warmup + count):
             t0 = time.perf_counter()
@@ -195,7 +195,7 @@ def bench_throughput(tmp: Path, count: int, threads: int, seconds: float) -> dic
     cluster = start_cluster(tmp / "throughput")
     try:
         body = {"command": ["true"], "cores": 1}
-        with httpx.Client(base_url=cluster.url, timeout=60) as warm:  # first-request effects out of the way
+        with httpx.Client(base_url=cluster.url, timeout=60, headers=cluster.auth_headers()) as warm:  # first-request effects out of the way
             for _ in range(10):
                 assert warm.post("/api/v1/jobs", json=body).status_code == 201
         idle_rss = rss_mb(cluster.controller.pid)
@@ -206,7 +206,7 @@ def bench_throughput(tmp: Path, count: int, threads: int, seconds: float) -> dic
         deadline = time.perf_counter() + seconds
 
         def worker() -> None:
-            with httpx.Client(base_url=cluster.url, timeout=60) as client:
+            with httpx.Client(base_url=cluster.url, timeout=60, headers=cluster.auth_headers()) as client:
                 while True:
                     with lock:
                         if next(next_index, None) is None:
@@ -272,7 +272,7 @@ def bench_trivial(tmp: Path, count: int, threads: int, timeout: float) -> dict:
         submit_done: list[float] = []
 
         def worker() -> None:
-            with httpx.Client(base_url=cluster.url, timeout=60) as client:
+            with httpx.Client(base_url=cluster.url, timeout=60, headers=cluster.auth_headers()) as client:
                 while True:
                     with lock:
                         if next(next_index, None) is None:

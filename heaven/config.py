@@ -38,6 +38,9 @@ class ControllerSettings(BaseSettings):
                                                     "file, or the working directory)")
     secret_key: SecretStr | None = Field(None, min_length=32, description="signs access tokens; every replica needs the same")
     access_token_minutes: int = Field(15, ge=1, le=24 * 60, description="lifetime of a password login's JWT")
+    # The original controller's protocol has no credentials at all: "auto" serves it only while
+    # the controller listens on loopback (as `heaven up` does); "on" serves it on any address.
+    original_protocol: str = Field("auto", pattern="^(auto|on|off)$")
     auth_rate_per_minute: int = Field(10, ge=1, le=100_000, description="register and token calls per client address")
 
 
@@ -53,6 +56,9 @@ class AgentSettings(BaseSettings):
     memory_mb: int = 0  # 0: the machine's memory
     workdir: str = "var/agents"
     mode: str = "auto"  # cgroup | affinity | auto
+    # The join token an organization admin made (HEAVEN_AGENT_TOKEN); traded at registration
+    # for the node's own credential, which every later call carries.
+    token: SecretStr | None = None
     heartbeat: float = Field(1.0, gt=0)
     stop_grace: float = Field(5.0, ge=0)
 

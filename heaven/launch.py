@@ -82,6 +82,7 @@ def agent(
     port: Annotated[int | None, typer.Option(help="port for the agent's own API (0: any free port)")] = None,
     mode: Annotated[str | None, typer.Option(help="cgroup, affinity or auto")] = None,
     workdir: Annotated[str | None, typer.Option(help="where job logs go")] = None,
+    token: Annotated[str | None, typer.Option(help="join token from an organization admin (HEAVEN_AGENT_TOKEN)")] = None,
 ) -> None:
     """Run a node agent: registers, runs pinned jobs, reports telemetry."""
     import uvicorn
@@ -91,7 +92,8 @@ def agent(
     from heaven.agent.server import create_agent_app
     from heaven.config import AgentSettings
 
-    given = {"name": name, "cluster": cluster, "controller": controller_url, "cores": cores, "port": port, "mode": mode, "workdir": workdir}
+    given = {"name": name, "cluster": cluster, "controller": controller_url, "cores": cores, "port": port,
+             "mode": mode, "workdir": workdir, "token": token}
     settings = AgentSettings(**{k: v for k, v in given.items() if v is not None})
     if settings.mode not in ("cgroup", "affinity", "auto"):
         err.print(f"[red]error:[/red] --mode must be cgroup, affinity or auto, not {settings.mode!r}")
@@ -127,6 +129,29 @@ def split_cores(cpus: list[int], parts: int) -> list[list[int]]:
         groups.append(cpus[start:end])
         start = end
     return groups
+
+
+def sign_in_locally(database: str, url: str) -> tuple[str, str]:
+    """The administrator and its API token (heaven.control.bootstrap), kept in the credentials
+    file ``heaven login`` writes, for ``url``; returns the line ``heaven up`` says about it and
+    the join token for its own agents."""
+    from heaven.client import credentials
+    from heaven.control.bootstrap import ensure_admin, local_agents_join_token
+    from heaven.store.engine import Store
+
+    store = Store(database)
+    try:
+        store.migrate()
+        admin = ensure_admin(store, time.time(), (credentials.stored(url) or {}).get("token"))
+        join_token = local_agents_join_token(store, time.time())
+    finally:
+        store.dispose()
+    if admin.token is None:
+        return f"Signed in as before: the token for {url} in {credentials.path()} still works.", join_token
+    path = credentials.save(url, {"token": admin.token["token"], "token_id": admin.token["id"],
+                                  "username": admin.username, "name": admin.token["name"]})
+    made = "Made administrator admin (owner of organization default); its" if admin.created else "A new"
+    return f"{made} API token for {url} is in {path} (heaven whoami: {admin.username}).", join_token
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -171,15 +196,25 @@ def up(
         err.print(f"[red]error:[/red] --agents {agents}: this machine has only {len(cpus)} CPUs to split")
         raise typer.Exit(2)
     url = f"http://127.0.0.1:{port}"
+    from heaven.control.bootstrap import BootstrapRefused
+
+    try:
+        signed_in, join_token = sign_in_locally(database, url)
+    except BootstrapRefused as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     me = [sys.executable, "-m", "heaven.launch"]
     # Children get their own process group: a Ctrl-C reaches this process alone, which then
     # stops them in order (agents and their jobs first) instead of all of them racing.
     controller_proc = subprocess.Popen([*me, "controller", "--port", str(port), "--database", database],
                                        process_group=0)
+    # The join token goes by environment, not argument: other users can read arguments in ps.
+    agent_env = {**os.environ, "HEAVEN_AGENT_TOKEN": join_token}
     agent_procs = [subprocess.Popen([*me, "agent", "--name", f"node-{i}", "--controller", url,
-                                     "--cores", ",".join(map(str, group))], process_group=0)
+                                     "--cores", ",".join(map(str, group))], process_group=0, env=agent_env)
                    for i, group in enumerate(split_cores(cpus, agents), start=1)]
     out.print(f"Hot-Plug Heaven is up: [bold]{url}[/] (status page), API docs at {url}/docs. Ctrl-C stops it.")
+    out.print(signed_in, highlight=False, soft_wrap=True)  # one line, as a path is copied from it
     out.print(f"Try: HEAVEN_URL={url} heaven submit --cores 1 -- sleep 30; heaven jobs")
 
     _freeze_startup_objects()

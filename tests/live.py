@@ -1,5 +1,9 @@
 """A live system for end-to-end tests: a real controller and real agents, each
-its own process talking HTTP on loopback, with real jobs pinned to real cores."""
+its own process talking HTTP on loopback, with real jobs pinned to real cores.
+
+Its API calls are signed in as the administrator ``heaven up`` would make (the
+owner of the default organization), with the same bootstrap, before the
+controller first starts; ``token`` is that API token, for CLI runs."""
 from __future__ import annotations
 
 import os
@@ -11,6 +15,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from tests.identity import Identity
 
 LAUNCH = [sys.executable, "-m", "heaven.launch"]
 
@@ -57,9 +63,32 @@ class LiveCluster:
         self.controller: subprocess.Popen | None = None
         self.agents: dict[str, subprocess.Popen] = {}
         self.http = httpx.Client(base_url=self.url, timeout=30)
+        self.token: str | None = None
+        self.join_token: str | None = None
+
+    def sign_in(self) -> None:
+        """The administrator's API token for the API, and a join token its agents register with."""
+        from heaven.control.bootstrap import ensure_admin, local_agents_join_token
+        from heaven.store.engine import Store
+
+        store = Store(self.database_url)
+        try:
+            store.migrate()
+            self.token = ensure_admin(store, time.time()).token["token"]
+            self.join_token = local_agents_join_token(store, time.time())
+        finally:
+            store.dispose()
+        self.env["HEAVEN_AGENT_TOKEN"] = self.join_token
+        self.http.auth = Identity(self.token, self.join_token)
+
+    def auth_headers(self) -> dict:
+        """The administrator's Authorization header, for clients of one's own (benchmarks)."""
+        return {"Authorization": f"Bearer {self.token}"}
 
     # -- processes ---------------------------------------------------------------------
     def start_controller(self) -> None:
+        if self.token is None:
+            self.sign_in()
         log = open(self.root / "controller.log", "ab")
         self.controller = subprocess.Popen([*LAUNCH, "controller", "--port", str(self.port), "--database", self.database_url],
                                            env=self.env, stdout=log, stderr=subprocess.STDOUT)
@@ -122,6 +151,18 @@ class LiveCluster:
 
     def events(self, **params) -> list[dict]:
         return self.http.get("/api/v1/events", params={"limit": 10000, **params}).json()
+
+    def every_event(self) -> list[dict]:
+        """The whole event log, read from the store: the API shows each caller only their organizations'."""
+        from heaven.store import events
+        from heaven.store.engine import Store
+
+        store = Store(self.database_url)
+        try:
+            with store.read() as conn:
+                return events.since(conn, 0, limit=100_000)
+        finally:
+            store.dispose()
 
     def actions(self, job_id: int) -> list[str]:
         """A job's events, minus ``wait`` (a changed reason, not a transition)."""

@@ -63,6 +63,7 @@ class Agent:
         self.http = httpx.AsyncClient(base_url=settings.controller.rstrip("/"), timeout=35.0)
         self.endpoint = ""
         self.core_offset: int | None = None
+        self.credential: str | None = None  # the node's own, answered by registration
         self.runs: dict[int, int] = {}  # job id -> run number held
         self.finished: set[tuple[int, int]] = set()
         self.outbox: dict[str, list] = {"started": [], "exits": [], "failed_to_start": []}
@@ -78,11 +79,15 @@ class Agent:
                 "cluster": self.settings.cluster}
         if self.core_offset is not None:
             body["core_offset"] = self.core_offset
+        join = self.settings.token.get_secret_value() if self.settings.token else ""
         while True:
             try:
-                answer = await self.http.post("/api/v1/agents/register", json=body)
+                answer = await self.http.post("/api/v1/agents/register", json=body,
+                                              headers={"Authorization": f"Bearer {join}"})
                 if answer.status_code == 200:
                     self.core_offset = answer.json()["core_offset"]
+                    self.credential = answer.json()["credential"]
+                    self.http.headers["Authorization"] = f"Bearer {self.credential}"
                     log.info("registered %s at offset %s (%s mode)", self.name, self.core_offset, self.executor.mode)
                     return
                 log.error("registration refused: %s", answer.text)
@@ -97,7 +102,7 @@ class Agent:
             try:
                 answer = await self.http.get(f"/api/v1/agents/{self.name}/assignments",
                                              params={"generation": generation, "wait": 25})
-                if answer.status_code == 404:
+                if answer.status_code in (401, 404):  # forgotten, or registered again by another process
                     await self.register()
                     continue
                 answer.raise_for_status()
@@ -205,7 +210,7 @@ class Agent:
                 body["node"] = self.telemetry.node()
             try:
                 answer = await self.http.post(f"/api/v1/agents/{self.name}/report", json=body)
-                if answer.status_code == 404:
+                if answer.status_code in (401, 404):
                     await self.register()
                 ok = answer.status_code == 200
             except httpx.HTTPError as exc:
@@ -238,8 +243,12 @@ class Agent:
             await asyncio.sleep(0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
         self.endpoint = f"http://{self.settings.host}:{port}"
-        await self.register()
-        workers = [asyncio.create_task(self.follow()), asyncio.create_task(self.heartbeat())]
+        # Registration retries until it is accepted (a refused join token never is): a stop
+        # signal meanwhile must still end the process, so it runs beside the server.
+        registering = asyncio.create_task(self.register())
+        await asyncio.wait({registering, serving}, return_when=asyncio.FIRST_COMPLETED)
+        workers = [asyncio.create_task(self.follow()), asyncio.create_task(self.heartbeat())] \
+            if registering.done() else [registering]
         try:
             await serving  # ends on SIGTERM/SIGINT (uvicorn handles the signals)
         finally:

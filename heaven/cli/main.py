@@ -35,6 +35,7 @@ def submit(
     name: Annotated[str | None, typer.Option(help="a name for the job")] = None,
     node: Annotated[str | None, typer.Option(help="run on this node only")] = None,
     cluster: Annotated[str | None, typer.Option(help="run in this cluster only")] = None,
+    org: Annotated[str | None, typer.Option(help="the organization (name or id); default: your only or first")] = None,
     nodes: Annotated[int, typer.Option(min=1, help="a gang: run on this many nodes at once, --cores on each")] = 1,
     walltime: Annotated[float | None, typer.Option(help="seconds the job may run (then TERM, then KILL)")] = None,
     after: Annotated[list[int] | None, typer.Option(help="start after this job succeeds (repeatable)")] = None,
@@ -45,7 +46,7 @@ def submit(
     """Submit a batch job: heaven submit --cores 2 -- python train.py"""
     job = client().submit(command=command, cores=cores, min_cores=min_cores, memory_mb=memory,
                           priority=int(priority) if priority.lstrip("-").isdigit() else priority,
-                          name=name, node=node, cluster=cluster, nodes=nodes, walltime=walltime, after=after or None,
+                          name=name, node=node, cluster=cluster, org=org, nodes=nodes, walltime=walltime, after=after or None,
                           after_any=after_any or None, no_wait=no_wait or None)
     if as_json:
         sys.stdout.write(json.dumps(job, indent=2) + "\n")

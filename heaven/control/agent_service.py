@@ -6,7 +6,8 @@ from sqlalchemy import bindparam, select, update
 from heaven.control.errors import ApiError, not_found
 from heaven.control.runtime import Controller
 from heaven.core.states import JobState
-from heaven.store import jobs, nodes
+from heaven.control.tokens import NODE_CREDENTIAL_PREFIX, new_api_token
+from heaven.store import join_tokens, jobs, nodes
 from heaven.store.apply import lock_core_map
 from heaven.store.engine import default_org_id
 from heaven.store.tables import core_claims
@@ -14,12 +15,17 @@ from heaven.store.tables import jobs as job_table
 from heaven.wire.agent import AgentRegister, AgentReport, Assignment
 
 
-def register_node(ctl: Controller, values: dict, requested_offset: int | None, actor: str) -> dict:
-    """Shared by the agent registration and the original protocol's /register."""
+def register_node(ctl: Controller, values: dict, requested_offset: int | None, actor: str,
+                  org_id: int | None = None, credential_hash: str | None = None) -> dict:
+    """Shared by the agent registration (``org_id``: its join token's; ``credential_hash``: the
+    node's new credential) and the original protocol's /register (the default organization)."""
     with ctl.store.begin() as conn:
         lock_core_map(conn)
+        org_id = org_id if org_id is not None else default_org_id(conn)
         existing = nodes.get(conn, values["name"])
         count = len(values["local_cores"])
+        if existing is not None and existing["org_id"] != org_id:
+            raise ApiError(409, "name_taken", f"node name {values['name']} is taken; choose another (--name)", "name")
         if existing is not None:
             offset = existing["core_offset"]
             if requested_offset is not None and requested_offset != offset:
@@ -31,19 +37,24 @@ def register_node(ctl: Controller, values: dict, requested_offset: int | None, a
         clash = nodes.overlapping(conn, values["name"], offset, count)
         if clash:
             raise ApiError(409, "offset_overlap", f"cores {offset}..{offset + count - 1} overlap node {clash}", "core_offset")
-        row, _ = nodes.register(conn, {"org_id": default_org_id(conn), "core_offset": offset, **values}, ctl.clock(), actor)
+        row, _ = nodes.register(conn, {"org_id": org_id, "core_offset": offset, **values}, ctl.clock(), actor)
+        if credential_hash is not None:  # a new one each time: the agent's last registration holds the only one
+            join_tokens.set_node_credential(conn, values["name"], credential_hash)
     ctl.wake()
     return row
 
 
-def register_agent(ctl: Controller, body: AgentRegister) -> dict:
+def register_agent(ctl: Controller, body: AgentRegister, org_id: int) -> tuple[dict, str]:
+    """The node row and its new credential (the secret: answered once, stored hashed)."""
     reserved = body.reserved if body.reserved is not None else [c for c in ctl.settings.reserve_cores if c in body.local_cores]
     if len(set(body.local_cores)) != len(body.local_cores):
         raise ApiError(422, "invalid_input", "local_cores: must not repeat a CPU", "local_cores")
     values = {"name": body.name, "endpoint": body.endpoint, "kind": "heaven", "local_cores": body.local_cores,
               "reserved": reserved, "memory_mb": body.memory_mb, "storage_mb": body.storage_mb, "gpus": body.gpus,
               "cluster": body.cluster}
-    return register_node(ctl, values, body.core_offset, actor=f"agent:{body.name}")
+    credential, credential_hash = new_api_token(NODE_CREDENTIAL_PREFIX)
+    row = register_node(ctl, values, body.core_offset, f"agent:{body.name}", org_id, credential_hash)
+    return row, credential
 
 
 def report(ctl: Controller, node: str, body: AgentReport) -> None:

@@ -31,7 +31,7 @@ def job_out(r: dict, cores: list[int] = (), local_cores: list[int] = (), placed_
     """One job row as the API shows it (a new pending job needs nothing more than its row).
     The queue position is the scheduler's own (stored by its last look at the queue head)."""
     return JobOut(
-        id=r["id"], name=r["name"], kind=r["kind"], state=r["state"], reason=r["reason"],
+        id=r["id"], org_id=r["org_id"], owner_id=r["owner_id"], name=r["name"], kind=r["kind"], state=r["state"], reason=r["reason"],
         queue_position=r["queue_position"] if r["state"] == JobState.PENDING.value else None,
         command=r["command"], cores_requested=r["cores"],
         min_cores=r["min_cores"], memory_mb=r["memory_mb"], storage_mb=r["storage_mb"], gpus=r["gpus"],

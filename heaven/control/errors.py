@@ -15,8 +15,9 @@ from heaven.wire.api import ErrorOut
 MEANING = {
     400: "refused by the original protocol (unknown agent, job not allocated)",
     401: "no valid bearer token (missing, expired, forged, revoked); WWW-Authenticate: Bearer",
-    403: "the caller's role in the organization does not allow this",
-    404: "no such job, node, cluster or organization (another organization's answers the same)",
+    403: "the caller's role in the organization (or belonging to none) does not allow this",
+    404: "no such job, node, cluster or organization (another organization's answers the same); "
+         "or the original protocol, not served on this address",
     409: "conflicts with the current state",
     422: "invalid input: the field and its limit are named",
     429: "too many requests from this address; Retry-After says when to try again",

@@ -1,13 +1,13 @@
 """Use cases for jobs: submit (with admission), cancel. Each is one unit of work."""
 from __future__ import annotations
 
-from heaven.control.errors import ApiError, not_found
+from heaven.control.errors import ApiError
 from heaven.control.runtime import Controller, NotPlaced
+from heaven.control.scope import JobScope
 from heaven.core.feasibility import never_fits
 from heaven.core.model import Job
 from heaven.core.states import HOLDING_JOB_STATES, TERMINAL_JOB_STATES, JobState
 from heaven.store import jobs
-from heaven.store.engine import default_org_id
 from heaven.store.snapshot import load_nodes
 from heaven.wire.api import JobSubmit
 
@@ -24,19 +24,21 @@ def admit(conn, job: Job, nodes: list | None = None) -> None:
         raise ApiError(status, reason.code, reason.message, reason.field)
 
 
-def check_dependencies(conn, depends_on: list[dict]) -> None:
-    """Only existing jobs can be named, so a dependency cycle cannot be formed."""
+def check_dependencies(conn, depends_on: list[dict], org_id: int) -> None:
+    """Only existing jobs can be named, so a dependency cycle cannot be formed; and only
+    jobs of the same organization (another's answers as if it did not exist)."""
     for dep in depends_on:
-        if jobs.get(conn, dep["job"]) is None:
+        row = jobs.get(conn, dep["job"])
+        if row is None or row["org_id"] != org_id:
             field = "after" if dep["type"] == "afterok" else "after_any"
             raise ApiError(422, "unknown_dependency", f"{field}: job {dep['job']} does not exist", field)
 
 
-def values_of(body: JobSubmit) -> dict:
-    """The job row a submission asks for."""
+def values_of(body: JobSubmit, org_id: int, owner_id: int | None) -> dict:
+    """The job row a submission asks for, in the organization the caller's scope chose."""
     min_cores = body.min_cores if body.min_cores is not None else body.cores
     return {
-        "name": body.name or body.command[0].rsplit("/", 1)[-1][:200], "kind": "batch", "command": body.command,
+        "org_id": org_id, "owner_id": owner_id, "name": body.name or body.command[0].rsplit("/", 1)[-1][:200], "kind": "batch", "command": body.command,
         "cores": body.cores, "min_cores": min_cores, "memory_mb": body.memory_mb, "storage_mb": body.storage_mb,
         "gpus": body.gpus, "priority": body.priority, "node_pin": body.node, "walltime": body.walltime,
         "cluster": body.cluster, "nodes": body.nodes,
@@ -51,20 +53,19 @@ def as_core_job(values: dict) -> Job:
                nodes=values.get("nodes", 1))
 
 
-def insert_checked(conn, values: dict, nodes: list, org_id: int, now: float, actor: str) -> dict:
+def insert_checked(conn, values: dict, nodes: list, now: float, actor: str) -> dict:
     """Admission, dependencies, insert: raises ApiError before writing anything."""
     admit(conn, as_core_job(values), nodes)
-    check_dependencies(conn, values.get("depends_on", []))
-    return jobs.insert_job_row(conn, {"org_id": org_id, **values}, now, actor=actor)
+    check_dependencies(conn, values.get("depends_on", []), values["org_id"])
+    return jobs.insert_job_row(conn, values, now, actor=actor)
 
 
-async def submit_now(ctl: Controller, body: JobSubmit, actor: str = "api") -> int:
+async def submit_now(ctl: Controller, values: dict, actor: str = "api") -> int:
     """``--no-wait``: the scheduler loop writes the job and runs a cycle in one
     transaction, rolled back whole when the job could not start now (a 409)."""
-    values = values_of(body)
 
     def write(conn) -> int:
-        return insert_checked(conn, values, load_nodes(conn), default_org_id(conn), ctl.clock(), actor)["id"]
+        return insert_checked(conn, values, load_nodes(conn), ctl.clock(), actor)["id"]
     try:
         return (await ctl.decide(write, keep=False)).job_id
     except NotPlaced as refused:
@@ -73,11 +74,9 @@ async def submit_now(ctl: Controller, body: JobSubmit, actor: str = "api") -> in
                            reason.field if reason else None) from None
 
 
-def cancel(ctl: Controller, job_id: int, actor: str = "api") -> dict:
+def cancel(ctl: Controller, scope: JobScope, job_id: int, actor: str = "api") -> dict:
     with ctl.store.begin() as conn:
-        row = jobs.get(conn, job_id)
-        if row is None:
-            raise not_found("job", job_id)
+        row = scope.manageable(conn, job_id, "cancel")  # inside the write: a role just taken away counts
         state = JobState(row["state"])
         if state in TERMINAL_JOB_STATES:
             raise ApiError(409, "already_finished", f"job {job_id} already ended ({state})", "id")

@@ -13,7 +13,6 @@ import logging
 from heaven.control import job_service
 from heaven.control.errors import ApiError
 from heaven.control.runtime import Controller
-from heaven.store.engine import default_org_id
 from heaven.store.snapshot import load_nodes
 
 log = logging.getLogger("heaven.controller")
@@ -54,11 +53,11 @@ class SubmitBatcher:
 
     def _write(self, batch: list) -> list:
         with self.ctl.store.begin() as conn:
-            nodes, org_id, now = load_nodes(conn), default_org_id(conn), self.ctl.clock()
+            nodes, now = load_nodes(conn), self.ctl.clock()
             outcomes = []
             for values, actor, _ in batch:
                 try:
-                    outcomes.append(job_service.insert_checked(conn, values, nodes, org_id, now, actor))
+                    outcomes.append(job_service.insert_checked(conn, values, nodes, now, actor))
                 except ApiError as refused:  # checked before its insert: nothing of it was written
                     outcomes.append(refused)
             return outcomes

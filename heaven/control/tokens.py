@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import jwt
 
 API_TOKEN_PREFIX = "hph_"
+JOIN_TOKEN_PREFIX = "hpj_"  # an agent joins an organization with it
+NODE_CREDENTIAL_PREFIX = "hpn_"  # what a joined agent sends on every later call
 AUDIENCE = "heaven"
 ALGORITHM = "HS256"
 MAX_TOKEN_LENGTH = 4096  # longer headers are refused before any parsing
@@ -35,9 +37,10 @@ class AccessClaims:
     expires_at: float
 
 
-def new_api_token() -> tuple[str, str]:
-    """(the secret to show once, the hash to store)."""
-    secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+def new_api_token(prefix: str = API_TOKEN_PREFIX) -> tuple[str, str]:
+    """(the secret to show once, the hash to store). The prefix says what kind of secret it is,
+    so one kind is never accepted where another is expected."""
+    secret = prefix + secrets.token_urlsafe(32)
     return secret, hash_api_token(secret)
 
 

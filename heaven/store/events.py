@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, insert, select
 
-from heaven.store.tables import events
+from heaven.store.tables import events, jobs
 
 
 _INSERT = insert(events)
@@ -20,8 +20,14 @@ def record_many(conn: Connection, rows: list[dict]) -> None:
         conn.execute(_INSERT, rows)
 
 
-def since(conn: Connection, after: int = 0, limit: int = 500, job: int | None = None, newest_first: bool = False) -> list[dict]:
+def since(conn: Connection, after: int = 0, limit: int = 500, job: int | None = None, newest_first: bool = False,
+          org_ids: list[int] | None = None) -> list[dict]:
+    """``org_ids``: only events of these organizations (None: all). Some job events carry no
+    organization of their own (``wait``, and rows from before events had one): they go with their job's."""
     query = select(events).where(events.c.seq > after)
+    if org_ids is not None:
+        of_their_jobs = events.c.job.in_(select(jobs.c.id).where(jobs.c.org_id.in_(org_ids)))
+        query = query.where(events.c.org_id.in_(org_ids) | (events.c.org_id.is_(None) & of_their_jobs))
     if job is not None:
         query = query.where(events.c.job == job)
     query = query.order_by(events.c.seq.desc() if newest_first else events.c.seq).limit(limit)

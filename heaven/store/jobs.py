@@ -59,8 +59,12 @@ def find_adopted(conn: Connection, node: str, name: str) -> dict | None:
     return dict(row._mapping) if row else None
 
 
-def listing(conn: Connection, states: list[str] | None = None, limit: int = 200, node: str | None = None) -> list[dict]:
+def listing(conn: Connection, states: list[str] | None = None, limit: int = 200, node: str | None = None,
+            org_ids: list[int] | None = None) -> list[dict]:
+    """Newest first; ``org_ids``: only jobs of these organizations (None: all of them)."""
     query = select(jobs).order_by(jobs.c.id.desc()).limit(limit)
+    if org_ids is not None:
+        query = query.where(jobs.c.org_id.in_(org_ids))
     if states:
         query = query.where(jobs.c.state.in_(states))
     if node:

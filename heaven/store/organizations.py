@@ -52,6 +52,22 @@ def role_of(conn: Connection, org_id: int, person_id: int) -> str | None:
                                                          memberships.c.person_id == person_id)).scalar()
 
 
+def roles_of(conn: Connection, person_id: int) -> dict[int, str]:
+    """``{org_id: role}`` for every organization this person belongs to."""
+    rows = conn.execute(select(memberships.c.org_id, memberships.c.role)
+                        .where(memberships.c.person_id == person_id).order_by(memberships.c.org_id))
+    return dict(rows.all())
+
+
+def owner_of(conn: Connection, org_id: int) -> int | None:
+    return conn.execute(select(memberships.c.person_id).where(memberships.c.org_id == org_id,
+                                                              memberships.c.role == "owner")).scalar()
+
+
+def id_named(conn: Connection, name: str) -> int | None:
+    return conn.execute(select(organizations.c.id).where(organizations.c.name == name)).scalar()
+
+
 def by_invite_code(conn: Connection, code: str) -> int | None:
     return conn.execute(select(organizations.c.id).where(organizations.c.invite_code == code)).scalar()
 
@@ -88,8 +104,8 @@ def members(conn: Connection, org_id: int) -> list[dict]:
     return [dict(r._mapping) for r in rows]
 
 
-def add_member(conn: Connection, org_id: int, person_id: int, now: float, actor: str) -> None:
-    conn.execute(insert(memberships).values(org_id=org_id, person_id=person_id, role="member", joined_at=now))
+def add_member(conn: Connection, org_id: int, person_id: int, now: float, actor: str, role: str = "member") -> None:
+    conn.execute(insert(memberships).values(org_id=org_id, person_id=person_id, role=role, joined_at=now))
     events.record(conn, now, "org_join", f"{actor} joined organization {org_id}", actor=actor, org_id=org_id)
 
 

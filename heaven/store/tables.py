@@ -74,12 +74,28 @@ nodes = Table(
     Column("state", String(20), nullable=False),
     Column("last_heartbeat", Float, nullable=False),
     Column("telemetry", JSON, nullable=False, default=dict),
+    # sha256 of the node's own credential, issued when its agent joined with a join token;
+    # None for nodes of the original protocol, which has no credentials.
+    Column("credential_hash", String(64)),
+)
+
+# What an agent presents once, to join: made by an organization's admin, it puts the node
+# in that organization. The agent then uses the node credential it was given instead.
+join_tokens = Table(
+    "join_tokens", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("org_id", Integer, ForeignKey("organizations.id"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256, as for API tokens
+    Column("created_at", Float, nullable=False),
 )
 
 jobs = Table(
     "jobs", metadata,
     Column("id", Integer, primary_key=True),
     Column("org_id", Integer, ForeignKey("organizations.id"), nullable=False),
+    # Who submitted it; None for jobs of the original protocol and those from before owners.
+    Column("owner_id", Integer, ForeignKey("people.id")),
     Column("name", String(200), nullable=False),
     Column("kind", String(20), nullable=False, default="batch"),  # batch | adopted
     Column("command", JSON, nullable=False),
@@ -116,6 +132,7 @@ jobs = Table(
     Column("queue_position", Integer),
     Column("assigned_at", Float),  # when the current attempt was placed (started_at: when its process began)
     Index("ix_jobs_state", "state"),
+    Index("ix_jobs_org_id", "org_id"),
     Index("ix_jobs_node_name", "node_pin", "name"),
 )
 

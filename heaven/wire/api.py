@@ -35,6 +35,8 @@ class JobSubmit(Strict):
     after: list[Id] = Field(default_factory=list, max_length=100, description="start after these jobs succeed")
     after_any: list[Id] = Field(default_factory=list, max_length=100, description="start after these jobs end")
     cluster: str | None = Field(None, min_length=1, max_length=MAX_NAME)
+    org: str | None = Field(None, min_length=1, max_length=100, pattern=r"^[^\x00]+$",
+                            description="the organization (name or id); default: the submitter's only or first")
     no_wait: bool = False
 
     @field_validator("priority")
@@ -59,6 +61,8 @@ class JobSubmit(Strict):
 
 class JobOut(BaseModel):
     id: int
+    org_id: int
+    owner_id: int | None  # None: submitted through the original protocol, or before jobs had owners
     name: str
     kind: str
     state: str

@@ -106,3 +106,18 @@ class MemberOut(BaseModel):
 
 class RoleIn(Strict):
     role: Role
+
+
+class JoinTokenIn(Strict):
+    name: str = Field(min_length=1, max_length=100, pattern=TOKEN_NAME, description="what it is for, e.g. rack-3")
+
+
+class JoinTokenOut(BaseModel):
+    id: int
+    org_id: int
+    name: str
+    created_at: float
+
+
+class JoinTokenCreated(JoinTokenOut):
+    token: str  # shown this once (heaven agent --token); the controller keeps only its hash

@@ -11,8 +11,10 @@ from tests.live import LiveCluster
 HEAVEN = [sys.executable, "-m", "heaven.launch"]
 
 
-def run(*args: str, url: str = "http://127.0.0.1:9") -> subprocess.CompletedProcess:
+def run(*args: str, url: str = "http://127.0.0.1:9", token: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "HEAVEN_URL": url, "COLUMNS": "300"}  # no wrapping inside messages
+    if token is not None:
+        env["HEAVEN_TOKEN"] = token
     return subprocess.run([*HEAVEN, *args], capture_output=True, text=True, env=env, timeout=60)
 
 
@@ -46,25 +48,25 @@ def test_submit_show_jobs_cancel_and_api_errors(tmp_path):
     try:
         cluster.start_controller()
         cluster.start_agent("n1", "0-1", "affinity")
-        submitted = run("submit", "--cores", "2", "--name", "hello", "--", "sh", "-c", "echo hi; sleep 30", url=cluster.url)
+        submitted = run("submit", "--cores", "2", "--name", "hello", "--", "sh", "-c", "echo hi; sleep 30", url=cluster.url, token=cluster.token)
         assert submitted.returncode == 0, submitted.stderr
         job_id = int(submitted.stdout.strip())
         cluster.wait_pid(job_id)
-        shown = json.loads(run("show", str(job_id), "--json", url=cluster.url).stdout)
+        shown = json.loads(run("show", str(job_id), "--json", url=cluster.url, token=cluster.token).stdout)
         assert shown["name"] == "hello" and shown["local_cores"] == [0, 1]
-        listed = json.loads(run("jobs", "--json", url=cluster.url).stdout)
+        listed = json.loads(run("jobs", "--json", url=cluster.url, token=cluster.token).stdout)
         assert [j["id"] for j in listed] == [job_id]
-        assert "hi" in run("logs", str(job_id), url=cluster.url).stdout
-        assert "n1" in run("nodes", url=cluster.url).stdout
-        too_big = run("submit", "--cores", "3", "--", "true", url=cluster.url)
+        assert "hi" in run("logs", str(job_id), url=cluster.url, token=cluster.token).stdout
+        assert "n1" in run("nodes", url=cluster.url, token=cluster.token).stdout
+        too_big = run("submit", "--cores", "3", "--", "true", url=cluster.url, token=cluster.token)
         assert too_big.returncode == 1
         assert "cores=3 can never be satisfied: the largest node has 2 (node n1)" in too_big.stderr
-        refused = run("submit", "--no-wait", "--node", "n1", "--", "true", url=cluster.url)
+        refused = run("submit", "--no-wait", "--node", "n1", "--", "true", url=cluster.url, token=cluster.token)
         assert "Insufficient CPU: node n1 has 0.00 available, job requires 1.00" in refused.stderr
-        assert json.loads(run("cancel", str(job_id), "--json", url=cluster.url).stdout)["state"] == "cancelled"
-        missing = run("show", "999", url=cluster.url)
+        assert json.loads(run("cancel", str(job_id), "--json", url=cluster.url, token=cluster.token).stdout)["state"] == "cancelled"
+        missing = run("show", "999", url=cluster.url, token=cluster.token)
         assert missing.returncode == 1 and "job 999 does not exist" in missing.stderr
-        events = json.loads(run("events", "--json", "--job", str(job_id), url=cluster.url).stdout)
+        events = json.loads(run("events", "--json", "--job", str(job_id), url=cluster.url, token=cluster.token).stdout)
         assert [e["action"] for e in events if e["action"] != "wait"] == ["submit", "assign", "start", "cancel"]
     finally:
         cluster.stop()

@@ -1,25 +1,40 @@
 """An in-process controller (its scheduler loop running) on a fresh SQLite store."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 
 from heaven.config import ControllerSettings
 from heaven.control.app import create_app
+from heaven.control.bootstrap import ensure_admin, local_agents_join_token
+from tests.identity import Identity
+
+
+def sign_in_as_admin(client: TestClient, person: bool = True) -> TestClient:
+    """Send the API token of the administrator ``heaven up`` makes (owner of the default
+    organization) and register agents with a join token of that organization, as ``heaven up``
+    does (``person=False``: agents only, the API calls stay anonymous)."""
+    store = client.app.state.controller.store
+    token = ensure_admin(store, time.time()).token["token"] if person else None
+    client.auth = Identity(token, local_agents_join_token(store, time.time()))
+    return client
 
 
 @pytest.fixture
 def controller_app(tmp_path):
-    """``make(**settings)`` -> a TestClient whose app runs its background loops."""
+    """``make(**settings)`` -> a TestClient whose app runs its background loops, signed in
+    as the administrator (``signed_in=False``: anonymous)."""
     clients: list[TestClient] = []
 
-    def make(**settings) -> TestClient:
+    def make(signed_in: bool = True, **settings) -> TestClient:
         settings = {"scheduler_interval": 60.0, **settings}
         app = create_app(ControllerSettings(database_url=f"sqlite:///{tmp_path / 'heaven.db'}", **settings))
         client = TestClient(app)
         client.__enter__()
         clients.append(client)
-        return client
+        return sign_in_as_admin(client, person=signed_in)
 
     yield make
     for client in clients:
@@ -73,7 +88,7 @@ def auth_app(tmp_path, clock, monkeypatch):
         client = TestClient(app)
         client.__enter__()
         clients.append(client)
-        return client
+        return sign_in_as_admin(client, person=False)  # its agents join; people sign in themselves
 
     yield make
     for client in clients:

@@ -4,6 +4,7 @@ from fastapi.testclient import TestClient
 
 from heaven.config import ControllerSettings
 from heaven.control.app import create_app
+from tests.control.conftest import sign_in_as_admin
 
 GOOD_AGENT = {"name": "n1", "local_cores": [0, 1], "memory_mb": 1000}
 
@@ -34,7 +35,8 @@ BAD = [
     ("POST", "/api/v1/agents/register", {"name": "n2", "local_cores": [0], "core_offset": 1}, 409, "core_offset", ["overlap"]),
     ("POST", "/api/v1/agents/register", {"name": "n1", "local_cores": [0, 1], "core_offset": 7}, 409, "core_offset", ["already has"]),
     ("POST", "/api/v1/agents/n1/report", {"exits": [{"job": 1}]}, 422, "exits.0.run", ["required"]),
-    ("POST", "/api/v1/agents/ghost/report", {}, 404, "node", ["ghost"]),
+    # An agent call is about one node and carries its credential: a node with none is refused first.
+    ("POST", "/api/v1/agents/ghost/report", {}, 401, "Authorization", ["node credential"]),
     ("POST", "/register", {"vm_name": "vm2"}, 422, "total_cores", ["required"]),
     ("POST", "/register", {"vm_name": "vm2", "total_cores": 0}, 422, "total_cores", ["greater than or equal to 1"]),
     ("POST", "/request", {"vm": "n1", "job": "j"}, 422, "pid", ["required"]),
@@ -77,6 +79,7 @@ BAD = [
 def api(tmp_path):
     app = create_app(ControllerSettings(database_url=f"sqlite:///{tmp_path / 'heaven.db'}", scheduler_interval=60))
     with TestClient(app) as client:
+        sign_in_as_admin(client)
         assert client.post("/api/v1/agents/register", json=GOOD_AGENT).status_code == 200
         yield client
 

@@ -108,14 +108,9 @@ def test_only_the_owner_deletes_and_only_an_empty_organization(three):
 
 
 def test_an_organization_that_holds_jobs_is_not_deleted(three):
-    from sqlalchemy import update
-
-    from heaven.store.tables import jobs
-
     api, acme, h = three
-    job = api.post("/api/v1/jobs", json={"command": ["true"], "no_wait": False}).json()
-    with api.app.state.controller.store.begin() as conn:
-        conn.execute(update(jobs).where(jobs.c.id == job["id"]).values(org_id=acme["id"]))
+    job = api.post("/api/v1/jobs", json={"command": ["true"], "org": "acme"}, headers=h["bob"])
+    assert job.status_code == 201 and job.json()["org_id"] == acme["id"], job.text
     refused = api.delete(f"{ORGS}/{acme['id']}", headers=h["alice"])
     assert refused.status_code == 409 and "1 jobs" in refused.json()["message"]
 

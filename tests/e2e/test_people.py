@@ -103,10 +103,11 @@ def test_people_organizations_and_tokens_end_to_end(tmp_path):
         assert after.returncode == 1 and "heaven login" in after.stderr
         assert len(code) >= 20
 
-        # The existing routes are not enforced yet (the next slice does that).
-        assert http.get("/api/v1/jobs").status_code == 200
+        # The job routes need a person now.
+        assert http.get("/api/v1/jobs", headers={"Authorization": ""}).status_code == 401
+        assert http.get("/api/v1/jobs").status_code == 200  # the administrator's
         log = (tmp_path / "controller.log").read_text()
-        events = json.dumps(cluster.events())
+        events = json.dumps(cluster.every_event())
         for password in PASSWORDS.values():
             assert password not in log and password not in events
     finally:

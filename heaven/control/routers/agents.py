@@ -1,38 +1,41 @@
-"""/api/v1/agents: what the controller's own agents call."""
+"""/api/v1/agents: what the controller's own agents call, authenticated as nodes
+(heaven.control.node_auth): register with a join token, the rest with the node credential."""
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 
 from heaven.control import agent_service
 from heaven.control.deps import controller
 from heaven.control.errors import answers
+from heaven.control.node_auth import JoiningOrg, ThisNode
 from heaven.control.runtime import Controller
 from heaven.wire.agent import AgentRegister, AgentReport, Assignments
-from heaven.wire.fields import Generation, Name
+from heaven.wire.fields import Generation
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 Ctl = Annotated[Controller, Depends(controller)]
-NodeName = Annotated[Name, Path()]
 MAX_WAIT = 30  # seconds a long-poll may be held; agents ask for 25
 
 
-@router.post("/register", responses=answers(409, 422))
-def register(body: AgentRegister, ctl: Ctl) -> dict:
-    row = agent_service.register_agent(ctl, body)
-    return {"name": row["name"], "core_offset": row["core_offset"], "reserved": row["reserved"]}
+@router.post("/register", responses=answers(401, 409, 422))
+def register(body: AgentRegister, org_id: JoiningOrg, ctl: Ctl) -> dict:
+    """Join the join token's organization; ``credential`` (answered once) authenticates every later call."""
+    row, credential = agent_service.register_agent(ctl, body, org_id)
+    return {"name": row["name"], "core_offset": row["core_offset"], "reserved": row["reserved"],
+            "credential": credential}
 
 
-@router.post("/{name}/report", responses=answers(404, 422))
-def report(name: NodeName, body: AgentReport, ctl: Ctl) -> dict:
+@router.post("/{name}/report", responses=answers(401, 404, 422))
+def report(name: ThisNode, body: AgentReport, ctl: Ctl) -> dict:
     agent_service.report(ctl, name, body)
     return {"ok": True}
 
 
-@router.get("/{name}/assignments", response_model=Assignments, responses=answers(404, 422))
-async def assignments(name: NodeName, ctl: Ctl, generation: Annotated[Generation, Query()] = -1,
+@router.get("/{name}/assignments", response_model=Assignments, responses=answers(401, 404, 422))
+async def assignments(name: ThisNode, ctl: Ctl, generation: Annotated[Generation, Query()] = -1,
                       wait: Annotated[float, Query(ge=0, le=MAX_WAIT, allow_inf_nan=False)] = 0) -> Assignments:
     """Long-poll: answers at once when ``generation`` is stale, else when it changes or after ``wait`` s."""
     current = await ctl.notifier.wait(name, generation, wait) if wait else ctl.notifier.generation(name)

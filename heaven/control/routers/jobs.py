@@ -1,4 +1,8 @@
-"""/api/v1/jobs: submit, list, show, cancel, logs."""
+"""/api/v1/jobs: submit, list, show, cancel, logs.
+
+Every route takes the caller's ``Scope`` (heaven.control.scope), which alone decides
+which jobs they see (their organizations') and which they may cancel or read logs of.
+"""
 from __future__ import annotations
 
 from typing import Annotated
@@ -11,8 +15,9 @@ from fastapi.responses import PlainTextResponse
 from heaven.control import job_service
 from heaven.control.convert import job_out, jobs_out
 from heaven.control.deps import controller
-from heaven.control.errors import ApiError, answers, not_found
+from heaven.control.errors import ApiError, answers
 from heaven.control.runtime import Controller
+from heaven.control.scope import Scope
 from heaven.core.states import JobState
 from heaven.store import jobs, nodes
 from heaven.wire.api import JobOut, JobSubmit
@@ -24,48 +29,53 @@ STATES = [s.value for s in JobState]
 JobId = Annotated[Id, Path()]
 
 
-@router.post("", status_code=201, response_model=JobOut, responses=answers(404, 409, 422, 503))
-async def submit(body: JobSubmit, request: Request, ctl: Ctl) -> JobOut:
+@router.post("", status_code=201, response_model=JobOut, responses=answers(401, 403, 404, 409, 422, 503))
+async def submit(body: JobSubmit, request: Request, ctl: Ctl, scope: Scope) -> JobOut:
+    """A batch job owned by the caller, in ``org`` (a name or an id; default: their only or first one)."""
+    org_id = await run_in_threadpool(_org_for_submit, ctl, scope, body.org)
+    values = job_service.values_of(body, org_id, scope.caller.person_id)
     if body.no_wait:  # the scheduler loop decides, in its own transaction
-        job_id = await job_service.submit_now(ctl, body)
-        return await run_in_threadpool(show, job_id, ctl)
-    row = await request.app.state.submits.submit(job_service.values_of(body), "api")
+        job_id = await job_service.submit_now(ctl, values)
+        return await run_in_threadpool(show, job_id, ctl, scope)
+    row = await request.app.state.submits.submit(values, "api")
     return job_out(row)
 
 
-@router.get("", response_model=list[JobOut], responses=answers(422))
-def listing(ctl: Ctl, state: Annotated[list[str] | None, Query()] = None,
+def _org_for_submit(ctl: Controller, scope, org: str | None) -> int:
+    with ctl.store.read() as conn:
+        return scope.org_for_submit(conn, org)
+
+
+@router.get("", response_model=list[JobOut], responses=answers(401, 422))
+def listing(ctl: Ctl, scope: Scope, state: Annotated[list[str] | None, Query()] = None,
             limit: Annotated[int, Query(ge=1, le=10000)] = 200) -> list[JobOut]:
+    """The jobs of the caller's organizations, newest first."""
     for s in state or []:
         if s not in STATES:
             raise ApiError(422, "invalid_input", f"state: must be one of {', '.join(STATES)}", "state")
     with ctl.store.read() as conn:
-        return jobs_out(conn, jobs.listing(conn, state, limit))
+        return jobs_out(conn, jobs.listing(conn, state, limit, org_ids=scope.org_ids(conn)))
 
 
-@router.get("/{job_id}", response_model=JobOut, responses=answers(404, 422))
-def show(job_id: JobId, ctl: Ctl) -> JobOut:
+@router.get("/{job_id}", response_model=JobOut, responses=answers(401, 404, 422))
+def show(job_id: JobId, ctl: Ctl, scope: Scope) -> JobOut:
     with ctl.store.read() as conn:
-        row = jobs.get(conn, job_id)
-        if row is None:
-            raise not_found("job", job_id)
-        return jobs_out(conn, [row])[0]
+        return jobs_out(conn, [scope.visible(conn, job_id)])[0]
 
 
-@router.post("/{job_id}/cancel", response_model=JobOut, responses=answers(404, 409, 422))
-def cancel(job_id: JobId, ctl: Ctl) -> JobOut:
-    job_service.cancel(ctl, job_id)
-    return show(job_id, ctl)
+@router.post("/{job_id}/cancel", response_model=JobOut, responses=answers(401, 403, 404, 409, 422))
+def cancel(job_id: JobId, ctl: Ctl, scope: Scope) -> JobOut:
+    """Only the job's owner or an admin of its organization may."""
+    job_service.cancel(ctl, scope, job_id)
+    return show(job_id, ctl, scope)
 
 
-@router.get("/{job_id}/logs", response_class=PlainTextResponse, responses=answers(404, 409, 422, 502))
-def logs(job_id: JobId, ctl: Ctl, stream: Annotated[str, Query(pattern="^(stdout|stderr)$")] = "stdout",
+@router.get("/{job_id}/logs", response_class=PlainTextResponse, responses=answers(401, 403, 404, 409, 422, 502))
+def logs(job_id: JobId, ctl: Ctl, scope: Scope, stream: Annotated[str, Query(pattern="^(stdout|stderr)$")] = "stdout",
          offset: Annotated[ByteOffset, Query()] = 0) -> str:
-    """The job's output, fetched from the agent that ran it."""
+    """The job's output, fetched from the agent that ran it (its owner or an admin of its organization)."""
     with ctl.store.read() as conn:
-        row = jobs.get(conn, job_id)
-        if row is None:
-            raise not_found("job", job_id)
+        row = scope.manageable(conn, job_id, "read the logs of")
         node = nodes.get(conn, row["node"]) if row["node"] else None
     if node is None or node["kind"] != "heaven":
         raise ApiError(409, "no_logs", f"job {job_id} has no logs yet (state {row['state']})", "id")
