@@ -1,35 +1,20 @@
 """A database written before revision 0005 upgrades in place: its organizations get
 invite codes, its jobs keep their organization."""
-import time
-
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import insert, select, text
 
-from heaven.store.engine import MIGRATIONS, make_engine, migrate
+from heaven.store.engine import make_engine, migrate
 from heaven.store.tables import organizations
-
-
-def _upgrade_to(engine, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, revision)
+from tests.store.migrating import insert_old_job, upgrade_to
 
 
 def test_an_0004_database_upgrades_in_place(store_url):
     engine = make_engine(store_url)
     try:
-        _upgrade_to(engine, "0004")
+        upgrade_to(engine, "0004")
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO organizations (name) VALUES ('default'), ('research')"))
             org_id = conn.execute(text("SELECT id FROM organizations WHERE name = 'default'")).scalar_one()
-            conn.execute(text(
-                "INSERT INTO jobs (org_id, name, kind, command, cores, min_cores, memory_mb, storage_mb, gpus, priority,"
-                " state, reason, gpu_ids, pids, submitted_at, runs, depends_on, usage, nodes, part_exits)"
-                " VALUES (:org, 'old', 'batch', '[\"true\"]', 1, 1, 0, 0, 0, 0, 'succeeded', '', '[]', '[]', :now, 1,"
-                " '[]', '[]', 1, '{}')"), {"org": org_id, "now": time.time()})
+            insert_old_job(conn, org_id)
         migrate(engine)
         with engine.connect() as conn:
             orgs = conn.execute(select(organizations).order_by(organizations.c.id)).all()
