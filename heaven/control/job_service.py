@@ -67,7 +67,7 @@ async def submit_now(ctl: Controller, values: dict, actor: str = "api") -> int:
     def write(conn) -> int:
         return insert_checked(conn, values, load_nodes(conn), ctl.clock(), actor)["id"]
     try:
-        return (await ctl.decide(write, keep=False)).job_id
+        return await ctl.decide(write, keep=False)
     except NotPlaced as refused:
         reason = refused.reason
         raise NotPlaceable(409, reason.code if reason else "not_placeable", str(refused),

@@ -63,7 +63,7 @@ async def request(ctl: Controller, body: LegacyRequest) -> dict:
             "cores": body.cores_requested, "min_cores": body.cores_requested, "memory_mb": 0, "storage_mb": 0,
             "gpus": 0, "priority": 0, "node_pin": body.vm, "pid": body.pid, "pids": [body.pid],
         }, ctl.clock(), actor=f"pid:{body.pid}")
-    job_id = (await ctl.decide(write, keep=True)).job_id
+    job_id = await ctl.decide(write, keep=True)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + ctl.settings.legacy_timeout
     while True:

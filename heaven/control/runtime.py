@@ -25,7 +25,6 @@ from heaven.control.errors import ApiError
 from heaven.control.watchers import JobWatchers
 from heaven.control.notifier import NodeNotifier
 from heaven.core import Plan, SchedulerConfig
-from heaven.core.plan import Place
 from heaven.core.queue import FIELD_KEYS
 from heaven.core.reasons import Reason
 from heaven.store.apply import Applied
@@ -54,18 +53,12 @@ EVENT_CYCLE_HEAD = 64
 class Decision:
     """A request's question to the scheduler loop: write a job (``write`` runs inside
     the loop's transaction and returns its id), then may it start now?
-    ``keep=False``: if it cannot start, the whole transaction rolls back."""
+    ``keep=False``: if it cannot start, the whole transaction rolls back. The outcome
+    is the job's id (the caller reads its state)."""
 
     write: Callable[[object], int]
     keep: bool
     outcome: concurrent.futures.Future = field(default_factory=concurrent.futures.Future)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    job_id: int
-    placed: tuple[Place, ...]  # one part per node (a gang has several); empty: it waits
-    reason: Reason | None
 
 
 class _Refused(Exception):
@@ -152,9 +145,9 @@ class Controller:
         return applied
 
     # -- decisions asked by requests ------------------------------------------------------
-    async def decide(self, write: Callable[[object], int], keep: bool, timeout: float = 30.0) -> Outcome:
+    async def decide(self, write: Callable[[object], int], keep: bool, timeout: float = 30.0) -> int:
         """On the event loop: have the scheduler loop write a job and run a cycle; await the
-        outcome. Raises what ``write`` raised, or ``NotPlaced`` (with the reason) when
+        job's id. Raises what ``write`` raised, or ``NotPlaced`` (with the reason) when
         ``keep`` is false and the job could not start."""
         decision = Decision(write, keep)
         with self._decisions_lock:
@@ -187,19 +180,18 @@ class Controller:
             done.append(applied)
         return done, committed
 
-    def _decide(self, decision: Decision) -> tuple[Outcome, Applied]:
+    def _decide(self, decision: Decision) -> tuple[int, Applied]:
         try:
             with self.store.begin() as conn:
                 job_id = decision.write(conn)
                 plan, applied, remember = self.cycle_in(conn, full=True, whole_queue=True)
-                parts = tuple(p for p in applied.placed if p.job_id == job_id)
-                if not parts and not decision.keep:
+                if not decision.keep and all(p.job_id != job_id for p in applied.placed):
                     raise _Refused(plan.waiting.get(job_id))
         except _Refused as refused:  # rolled back: the job, its events and the cycle's placements
             raise NotPlaced(refused.args[0]) from None
         remember()
         self._last_whole = time.monotonic()
-        return Outcome(job_id, parts, plan.waiting.get(job_id)), applied
+        return job_id, applied
 
     def placed(self, applied: Applied) -> None:
         """After a committed cycle: wake the agents whose assignments changed."""
