@@ -31,7 +31,7 @@ import math
 from typing import TYPE_CHECKING
 
 from heaven.core import queue, reasons
-from heaven.core.model import Job, Reservation
+from heaven.core.model import Job, Reservation, may_run_on
 from heaven.core.reasons import Reason
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def reserve(cycle: Cycle, head: Job, clamp: bool) -> tuple[Reservation, int]:
         node = cap.node
         if not cap.ready or _capacity(node) < head.cores:
             continue
-        if (head.node is not None and node.name != head.node) or (head.cluster is not None and node.cluster != head.cluster):
+        if not may_run_on(head, node):
             continue
         ends = running_ends(cycle, node.name, clamp)
         free, start, k = cap.free_cores, cycle.now, 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from heaven.core import reasons
-from heaven.core.model import Job, Node
+from heaven.core.model import Job, Node, in_home, in_org
 from heaven.core.reasons import Reason
 from heaven.core.snapshot import NodeCapacity
 
@@ -72,14 +72,14 @@ def never_fits(job: Job, nodes: tuple[Node, ...] | list[Node]) -> Reason | None:
     Kubernetes pod does; with nodes, it must fit the largest one.
     """
     if job.node is not None:
-        candidates = [n for n in nodes if n.name == job.node]
+        candidates = [n for n in nodes if n.name == job.node and in_org(job, n)]
         if not candidates:
             return Reason(reasons.UNKNOWN_NODE, f"node {job.node} is not registered", "node")
         if job.cluster is not None and candidates[0].cluster != job.cluster:
             return Reason(reasons.WRONG_CLUSTER, f"node {job.node} is in cluster {candidates[0].cluster}, not {job.cluster}",
                           "node")
     else:
-        candidates = [n for n in nodes if job.cluster is None or n.cluster == job.cluster]
+        candidates = [n for n in nodes if in_home(job, n)]
     if not candidates:
         return None
     asked = {"cores": job.cores, "memory_mb": job.memory_mb, "storage_mb": job.storage_mb, "gpus": job.gpus}

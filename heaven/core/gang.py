@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from heaven.core.feasibility import first_reason
-from heaven.core.model import Job
+from heaven.core.model import Job, in_home
 from heaven.core.reasons import Reason
 
 if TYPE_CHECKING:
@@ -29,8 +29,8 @@ def place(cycle: Cycle, job: Job) -> Reason | None:
     over_quota: Reason | None = None
     for name in cycle.index.candidates(job.cores, cycle.config.placement):
         cap = cycle.caps[name]
-        cluster = cap.node.cluster
-        if (job.cluster is not None and cluster != job.cluster) or first_reason(job, cap) is not None:
+        cluster = cap.node.quota_key
+        if not in_home(job, cap.node) or first_reason(job, cap) is not None:
             continue
         # Nothing is charged until every part is found, so this part is checked together with the
         # parts already chosen in its cluster.

@@ -38,7 +38,7 @@ def give_back(cycle: Cycle) -> None:
         if alloc.job_id in cycle.touched:
             continue
         cap = cycle.caps[alloc.node]
-        cluster, offset = cap.node.cluster, cap.node.core_offset
+        cluster, offset = cap.node.quota_key, cap.node.core_offset
         want = job.cores - len(alloc.cores)
         room = cycle.ledger.cores_left(cluster)
         added = sorted(cap.free)[:want if room is None else min(want, room)]  # free cores count against the quota

@@ -29,6 +29,13 @@ class Node:
     reserved: frozenset[int] = frozenset()
     state: NodeState = NodeState.UP
     cluster: str = "default"
+    # The organization whose node this is: only its jobs run here (None: no organizations, the simulator).
+    org: int | None = None
+
+    @property
+    def quota_key(self) -> str:
+        """Which quota this node counts against: a cluster's name is unique within its organization only."""
+        return cluster_key(self.org, self.cluster)
 
     @property
     def total_cores(self) -> int:
@@ -66,6 +73,28 @@ class Job:
     depends_on: tuple[tuple[int, str], ...] = ()
     # A gang: ``cores`` (and memory, GPUs) on each of this many distinct nodes, all at once or not at all.
     nodes: int = 1
+    org: int | None = None  # the organization it belongs to (None: no organizations, the simulator)
+
+
+def cluster_key(org: int | None, cluster: str) -> str:
+    """The key of ``Snapshot.quotas`` for a cluster of an organization."""
+    return cluster if org is None else f"{org}/{cluster}"
+
+
+def in_org(job: Job, node: Node) -> bool:
+    """Whether ``node`` belongs to ``job``'s organization (or no organizations are in play)."""
+    return job.org is None or node.org == job.org
+
+
+def in_home(job: Job, node: Node) -> bool:
+    """Whether ``job`` may run on ``node`` at all, its pin aside: a node of its own
+    organization and, when it names one, of its cluster. Every placing stage asks this."""
+    return in_org(job, node) and (job.cluster is None or node.cluster == job.cluster)
+
+
+def may_run_on(job: Job, node: Node) -> bool:
+    """``in_home`` and, for a pinned job, the node it is pinned to."""
+    return (job.node is None or node.name == job.node) and in_home(job, node)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ that still fit: packs nodes, keeps big holes for big jobs) and least-loaded
 from __future__ import annotations
 
 from heaven.core.feasibility import first_reason
-from heaven.core.model import Job
+from heaven.core.model import Job, in_home, in_org
 from heaven.core.reasons import WRONG_CLUSTER, Reason
 from heaven.core.snapshot import NodeCapacity
 
@@ -77,7 +77,7 @@ def find_node(job: Job, index: FreeIndex, rule: str, admit=None) -> tuple[NodeCa
     ``admit`` is an extra checker beyond the node's own capacity (cluster quotas)."""
     if job.node is not None:
         cap = index.caps.get(job.node)
-        if cap is None:
+        if cap is None or not in_org(job, cap.node):  # another organization's node is as unknown as a missing one
             return None, Reason("unknown_node", f"node {job.node} is not registered", "node")
         if job.cluster is not None and cap.node.cluster != job.cluster:
             return None, Reason(WRONG_CLUSTER, f"node {job.node} is in cluster {cap.node.cluster}, not {job.cluster}", "node")
@@ -86,7 +86,7 @@ def find_node(job: Job, index: FreeIndex, rule: str, admit=None) -> tuple[NodeCa
     first: Reason | None = None
     for name in index.candidates(job.cores, rule):
         cap = index.caps[name]
-        if job.cluster is not None and cap.node.cluster != job.cluster:
+        if not in_home(job, cap.node):
             continue
         reason = (admit and admit(job, cap)) or first_reason(job, cap)
         if reason is None:

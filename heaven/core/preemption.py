@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from heaven.core.feasibility import node_ready
-from heaven.core.model import Allocation, Job
+from heaven.core.model import Allocation, Job, may_run_on
 from heaven.core.plan import Preempt
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def evict_for(cycle: Cycle, job: Job) -> bool:
     best = None
     for cap in cycle.caps.values():
         node = cap.node
-        if (job.node is not None and node.name != job.node) or (job.cluster is not None and node.cluster != job.cluster):
+        if not may_run_on(job, node):
             continue
         if node_ready(job, cap) is not None:
             continue

@@ -14,7 +14,7 @@ class QuotaLedger:
     def __init__(self, snapshot: Snapshot) -> None:
         self.quotas = snapshot.quotas
         self.used: dict[str, list[int]] = {name: [0, 0, 0] for name in self.quotas}
-        cluster_of = {n.name: n.cluster for n in snapshot.nodes}
+        cluster_of = {n.name: n.quota_key for n in snapshot.nodes}
         for alloc in snapshot.allocations:
             used = self.used.get(cluster_of.get(alloc.node, ""))
             if used is not None:
@@ -29,11 +29,11 @@ class QuotaLedger:
 
         ``parts``: how many parts of a gang would land in that cluster, each asking
         the job's full request; they are checked together, as one request."""
-        cluster = cap.node.cluster
-        quota: Quota | None = self.quotas.get(cluster)
+        quota: Quota | None = self.quotas.get(cap.node.quota_key)
         if quota is None:
             return None
-        used = [u - c for u, c in zip(self.used[cluster], credit)]
+        cluster = cap.node.cluster
+        used = [u - c for u, c in zip(self.used[cap.node.quota_key], credit)]
         for (limit, have, want, label, field) in (
             (quota.cores, used[0], job.cores, "cores", "cores"),
             (quota.memory_mb, used[1], job.memory_mb, "MB of memory", "memory_mb"),

@@ -28,7 +28,7 @@ import math
 from typing import TYPE_CHECKING
 
 from heaven.core.feasibility import enough_gpus, enough_memory, enough_storage, node_ready
-from heaven.core.model import Allocation, Job
+from heaven.core.model import Allocation, Job, may_run_on
 from heaven.core.plan import Shrink
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def steal(cycle: Cycle, job: Job) -> bool:
         node = cap.node
         if cap.free_cores >= job.cores or _capacity(node) < job.cores:
             continue  # too small ever, or cores are not what it lacks
-        if (job.node is not None and node.name != job.node) or (job.cluster is not None and node.cluster != job.cluster):
+        if not may_run_on(job, node):
             continue
         if any(check(job, cap) is not None for check in _OTHER_RESOURCES) or cycle.ledger.check(job, cap) is not None:
             continue

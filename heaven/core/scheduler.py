@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 from heaven.core import backfill, dependencies, gang, giveback, preemption, queue, reasons, reclaim
 from heaven.core.feasibility import first_reason
-from heaven.core.model import Allocation, Job, Reservation
+from heaven.core.model import Allocation, Job, Reservation, in_home
 from heaven.core.placement import BEST_FIT, LEAST_LOADED, FreeIndex, choose_cores, find_node
 from heaven.core.plan import Cancel, Place, Plan
 from heaven.core.quotas import QuotaLedger
@@ -158,7 +158,7 @@ class Cycle:
         if job.node is None:
             for name in self.index.candidates(job.cores, self.config.placement):
                 other = self.caps[name]
-                if name == avoid or (job.cluster is not None and other.node.cluster != job.cluster):
+                if name == avoid or not in_home(job, other.node):
                     continue
                 if first_reason(job, other) is None and (admit is None or admit(job, other) is None):
                     return other, None
@@ -189,7 +189,7 @@ class Cycle:
         if cap.ready:
             self.index.moved(cap.node.name, before)
         self.touched.add(alloc.job_id)
-        self.ledger.charge(cap.node.cluster, -len(alloc.cores), -alloc.memory_mb, -len(alloc.gpu_ids))
+        self.ledger.charge(cap.node.quota_key, -len(alloc.cores), -alloc.memory_mb, -len(alloc.gpu_ids))
 
     def place(self, job: Job, cap: NodeCapacity, positions: list[int] | None = None,
               lent: tuple[tuple[int, int], ...] = ()) -> Place:
@@ -197,7 +197,7 @@ class Cycle:
         if positions is None:
             positions = choose_cores(cap.free, job.cores)
         gpu_ids = self.take(cap, positions, job.memory_mb, job.storage_mb, job.gpus)
-        self.ledger.charge(cap.node.cluster, job.cores, job.memory_mb, job.gpus)
+        self.ledger.charge(cap.node.quota_key, job.cores, job.memory_mb, job.gpus)
         cores = tuple(cap.node.global_index(p) for p in positions)
         place = Place(job.id, cap.node.name, cores, job.memory_mb, job.storage_mb, gpu_ids, lent)
         self.plan.placements.append(place)
@@ -312,7 +312,7 @@ def schedule(snapshot: Snapshot, now: float, rng: random.Random, config: Schedul
 
 
 def _shape(job: Job) -> tuple:
-    return (job.cores, job.memory_mb, job.storage_mb, job.gpus, job.node, job.cluster)
+    return (job.cores, job.memory_mb, job.storage_mb, job.gpus, job.node, job.cluster, job.org)
 
 
 def _count_higher_priority_ahead(ordered: list[Job], plan: Plan) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Text, select, type_coerce
 
 from heaven.core import Allocation, Job, Node, Snapshot
-from heaven.core.model import Quota, Reservation
+from heaven.core.model import Quota, Reservation, cluster_key
 from heaven.core.queue import FIELD_KEYS
 from heaven.core.states import TERMINAL_JOB_STATES, JobState, NodeState
 from heaven.store.jobs import HOLDING_STATE_VALUES
@@ -36,7 +36,7 @@ def to_core_node(row) -> Node:
     return Node(
         name=row.name, core_offset=row.core_offset, local_cores=tuple(row.local_cores),
         memory_mb=row.memory_mb, storage_mb=row.storage_mb, gpus=row.gpus,
-        reserved=frozenset(row.reserved or ()), state=NodeState(row.state), cluster=row.cluster,
+        reserved=frozenset(row.reserved or ()), state=NodeState(row.state), cluster=row.cluster, org=row.org_id,
     )
 
 
@@ -45,7 +45,7 @@ def to_core_node(row) -> Node:
 _JOB_FIELDS = (jobs.c.id, jobs.c.cores, jobs.c.min_cores, jobs.c.memory_mb, jobs.c.storage_mb, jobs.c.gpus,
                jobs.c.priority, jobs.c.submitted_at, jobs.c.node_pin, jobs.c.walltime, jobs.c.state, jobs.c.name,
                jobs.c.cluster, type_coerce(jobs.c.depends_on, Text).label("depends_on"), jobs.c.started_at,
-               jobs.c.nodes)
+               jobs.c.nodes, jobs.c.org_id)
 _STATES = {s.value: s for s in JobState}
 _TERMINAL = [s.value for s in TERMINAL_JOB_STATES]
 
@@ -62,7 +62,7 @@ def to_core_job(row) -> Job:
     return Job(
         row.id, row.cores, row.min_cores, row.memory_mb, row.storage_mb, row.gpus, row.priority, row.submitted_at,
         row.node_pin, row.walltime, _STATES[row.state], row.name, row.cluster,
-        tuple((d["job"], d["type"]) for d in deps or ()), row.nodes,
+        tuple((d["job"], d["type"]) for d in deps or ()), row.nodes, row.org_id,
     )
 
 
@@ -131,5 +131,5 @@ def _ended_dependencies(conn: Connection, active: tuple[Job, ...]) -> dict[int, 
 
 def _quotas(conn: Connection) -> dict[str, Quota]:
     rows = conn.execute(select(clusters)).all()
-    return {r.name: Quota(r.quota_cores, r.quota_memory_mb, r.quota_gpus) for r in rows
+    return {cluster_key(r.org_id, r.name): Quota(r.quota_cores, r.quota_memory_mb, r.quota_gpus) for r in rows
             if (r.quota_cores, r.quota_memory_mb, r.quota_gpus) != (None, None, None)}

@@ -216,7 +216,7 @@ class Model:
             _expect(len(set(gpu_ids)) == len(gpu_ids) and all(0 <= g < node.gpus for g in gpu_ids),
                     f"node {node.name} GPUs {gpu_ids} double-booked or unknown")
             _expect(not mine or node.state != NodeState.DOWN, f"jobs still held on down node {node.name}")
-            used = per_cluster.setdefault(node.cluster, [0, 0, 0])
+            used = per_cluster.setdefault(node.quota_key, [0, 0, 0])
             used[0] += cores
             used[1] += memory
             used[2] += len(gpu_ids)
@@ -243,6 +243,8 @@ class Model:
                 _expect(a.node == job.node, f"job {job.id} pinned to {job.node} runs on {a.node}")
             if job.cluster is not None:
                 _expect(node.cluster == job.cluster, f"job {job.id} of cluster {job.cluster} runs in {node.cluster}")
+            if job.org is not None:
+                _expect(node.org == job.org, f"job {job.id} of organization {job.org} runs on {node.name} of {node.org}")
         for j in self.jobs.values():
             _expect(j.state in ACTIVE_JOB_STATES or j.state in TERMINAL_JOB_STATES,
                     f"job {j.id} left in transient state {j.state}")
