@@ -36,7 +36,8 @@ def insert_job_row(conn: Connection, values: dict, now: float, actor: str = "api
     """Insert a pending job and its ``submit`` event; returns the whole new row."""
     row = {column.name: None for column in jobs.columns}
     row.update({"state": JobState.PENDING.value, "reason": "", "gpu_ids": [], "pids": [], "runs": 0, "usage": [],
-                "depends_on": [], "nodes": 1, "part_exits": {}, "submitted_at": now, **values})
+                "depends_on": [], "nodes": 1, "part_exits": {}, "held": False, "restarts": 0, "submitted_at": now,
+                **values})
     del row["id"]
     # Values as parameters of one cached statement: building a statement with the
     # values in it costs more than the insert itself.

@@ -6,7 +6,8 @@ jobs, whatever bug a caller may have.
 """
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (JSON, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text,
+                        UniqueConstraint, false)
 
 metadata = MetaData()
 
@@ -77,6 +78,10 @@ nodes = Table(
     # sha256 of the node's own credential, issued when its agent joined with a join token;
     # None for nodes of the original protocol, which has no credentials.
     Column("credential_hash", String(64)),
+    # What the controller presents when it calls this node's agent (logs): the agent chose it
+    # when it joined. Kept as is, since the controller must send it (as an API server keeps
+    # the kubelet's client credentials).
+    Column("agent_key", String(100)),
 )
 
 # What an agent presents once, to join: made by an organization's admin, it puts the node
@@ -88,6 +93,7 @@ join_tokens = Table(
     Column("name", String(100), nullable=False),
     Column("token_hash", String(64), nullable=False, unique=True),  # sha256, as for API tokens
     Column("created_at", Float, nullable=False),
+    Column("cluster", String(100)),  # the cluster its nodes join (None: "default")
 )
 
 jobs = Table(
@@ -97,7 +103,7 @@ jobs = Table(
     # Who submitted it; None for jobs of the original protocol and those from before owners.
     Column("owner_id", Integer, ForeignKey("people.id")),
     Column("name", String(200), nullable=False),
-    Column("kind", String(20), nullable=False, default="batch"),  # batch | adopted
+    Column("kind", String(20), nullable=False, default="batch"),  # batch | adopted | service
     Column("command", JSON, nullable=False),
     Column("cores", Integer, nullable=False),
     Column("min_cores", Integer, nullable=False),
@@ -131,6 +137,11 @@ jobs = Table(
     # Where the scheduler's last look at the head of the queue put this pending job (1 = next).
     Column("queue_position", Integer),
     Column("assigned_at", Float),  # when the current attempt was placed (started_at: when its process began)
+    Column("docker_image", String(300)),  # a service's container image (None: it runs ``command``)
+    # Created but not started: the scheduler does not see it until someone starts it.
+    Column("held", Boolean, nullable=False, default=False, server_default=false()),
+    Column("not_before", Float),  # a crashed service waits here for the end of its back-off
+    Column("restarts", Integer, nullable=False, default=0),  # how often a service was restarted after a crash
     Index("ix_jobs_state", "state"),
     Index("ix_jobs_org_id", "org_id"),
     Index("ix_jobs_node_name", "node_pin", "name"),
@@ -144,14 +155,19 @@ core_claims = Table(
     Column("lent_by", Integer),  # the donor this core was taken from by stealing; it may take it back
 )
 
+# A cluster's name is its organization's own: nodes and jobs name it, and with their
+# organization that names one cluster.
 clusters = Table(
     "clusters", metadata,
     Column("id", Integer, primary_key=True),
     Column("org_id", Integer, ForeignKey("organizations.id"), nullable=False),
-    Column("name", String(100), nullable=False, unique=True),
+    Column("name", String(100), nullable=False),
     Column("quota_cores", Integer),  # None: no quota
     Column("quota_memory_mb", Integer),
     Column("quota_gpus", Integer),
+    Column("creator_id", Integer, ForeignKey("people.id")),  # None: made before people existed
+    Column("created_at", Float),
+    UniqueConstraint("org_id", "name", name="uq_clusters_org_name"),
 )
 
 events = Table(
