@@ -1,0 +1,39 @@
+"""What a cluster holds (``clusters.booked``), on SQLite and PostgreSQL: placed jobs on
+its own organization's nodes, plus started services no node runs yet; held services,
+other organizations' clusters of the same name and finished jobs count for nothing."""
+from sqlalchemy import insert, update
+
+from heaven.store import clusters, jobs, nodes, organizations, people
+from heaven.store.engine import default_org_id
+from heaven.store.tables import core_claims
+from heaven.store.tables import jobs as jobs_table
+
+
+def _job(conn, org_id, **values):
+    return jobs.insert_job(conn, {"org_id": org_id, "name": "j", "kind": "batch", "command": ["true"], "cores": 2,
+                                  "min_cores": 1, "storage_mb": 0, "priority": 0,
+                                  "memory_mb": 100, "gpus": 0, "cluster": "gpu", **values}, 1.0)
+
+
+def test_booked_counts_placed_jobs_and_started_services(engine):
+    with engine.begin() as conn:
+        mine = default_org_id(conn)
+        owner = people.add(conn, "olga", "o@example.org", "x", 1.0)
+        theirs = organizations.create(conn, "theirs", owner, 1.0, "olga")
+        for org_id, name, offset in ((mine, "m1", 0), (theirs, "t1", 4)):
+            conn.execute(insert(clusters.clusters).values(org_id=org_id, name="gpu"))
+            nodes.register(conn, {"name": name, "org_id": org_id, "cluster": "gpu", "core_offset": offset,
+                                  "local_cores": [0, 1, 2, 3], "memory_mb": 1000, "gpus": 1}, 1.0, "test")
+        placed = _job(conn, mine, gpus=1)
+        conn.execute(update(jobs_table).where(jobs_table.c.id == placed).values(state="running", node="m1"))
+        conn.execute(insert(core_claims), [{"core": 0, "job_id": placed, "node": "m1"},
+                                           {"core": 1, "job_id": placed, "node": "m1"}])
+        _job(conn, mine, kind="service", cores=3, memory_mb=300)  # started, waiting for a node
+        _job(conn, mine, kind="service", held=True)  # created, not started
+        _job(conn, mine)  # a pending batch job books nothing
+        other = _job(conn, theirs, cores=1)
+        conn.execute(update(jobs_table).where(jobs_table.c.id == other).values(state="running", node="t1"))
+        conn.execute(insert(core_claims).values(core=4, job_id=other, node="t1"))
+        assert clusters.booked(conn, mine, "gpu") == clusters.Booked(cores=5, memory_mb=400, gpus=1)
+        assert clusters.booked(conn, theirs, "gpu") == clusters.Booked(cores=1, memory_mb=100, gpus=0)
+        assert clusters.get(conn, theirs, "gpu")["org_id"] == theirs and clusters.get(conn, theirs, "cpu") is None
