@@ -58,7 +58,7 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     app.state.legacy = legacy_driver
     app.state.submits = submits
     access = AccessTokens(signing_key(settings), settings.access_token_minutes * 60, clock)
-    app.state.auth = Authenticator(store, access, clock)
+    app.state.auth = Authenticator(store, access, clock, settings.auth_cache_seconds)
     app.state.auth_limiter = TokenBucket(settings.auth_rate_per_minute, clock)
     errors.install(app)
     for module in (auth, organizations, join_tokens, jobs, nodes, clusters, agents, events, legacy):
