@@ -13,6 +13,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
 import heaven
 from heaven.config import ControllerSettings
@@ -20,7 +21,8 @@ from heaven.control import errors
 from heaven.control.auth import Authenticator
 from heaven.control.legacy_driver import LegacyDriver
 from heaven.control.ratelimit import TokenBucket
-from heaven.control.routers import agents, auth, clusters, events, jobs, join_tokens, legacy, nodes, organizations
+from heaven.control.routers import (agents, auth, clusters, dashboard, events, jobs, join_tokens, legacy, nodes,
+                                    organizations)
 from heaven.control.runtime import Controller
 from heaven.control.signing_key import signing_key
 from heaven.control.tokens import AccessTokens
@@ -61,7 +63,7 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     app.state.auth = Authenticator(store, access, clock, settings.auth_cache_seconds)
     app.state.auth_limiter = TokenBucket(settings.auth_rate_per_minute, clock)
     errors.install(app)
-    for module in (auth, organizations, join_tokens, jobs, nodes, clusters, agents, events, legacy):
+    for module in (auth, organizations, join_tokens, jobs, nodes, clusters, agents, events, dashboard, legacy):
         app.include_router(module.router)
 
     @app.get("/health", tags=["health"])
@@ -69,7 +71,14 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
         return {"status": "ok", "cycles": ctl.cycles}
 
     @app.get("/", include_in_schema=False)
+    def dashboard_page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/status", include_in_schema=False)
     def status_page() -> FileResponse:
+        """The original dashboard's page over GET /summary (where the original protocol is served)."""
         return FileResponse(STATIC / "status.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     return app
