@@ -20,9 +20,10 @@ from heaven.config import ControllerSettings
 from heaven.control import errors
 from heaven.control.auth import Authenticator
 from heaven.control.legacy_driver import LegacyDriver
+from heaven.control.metrics import RequestTimer
 from heaven.control.ratelimit import TokenBucket
-from heaven.control.routers import (agents, auth, clusters, dashboard, events, jobs, join_tokens, legacy, nodes,
-                                    organizations)
+from heaven.control.routers import (agents, auth, clusters, dashboard, events, jobs, join_tokens, legacy, metrics,
+                                    nodes, organizations)
 from heaven.control.runtime import Controller
 from heaven.control.signing_key import signing_key
 from heaven.control.tokens import AccessTokens
@@ -62,8 +63,11 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     access = AccessTokens(signing_key(settings), settings.access_token_minutes * 60, clock)
     app.state.auth = Authenticator(store, access, clock, settings.auth_cache_seconds)
     app.state.auth_limiter = TokenBucket(settings.auth_rate_per_minute, clock)
+    app.state.metrics = ctl.metrics
+    app.add_middleware(RequestTimer, metrics=ctl.metrics, clock=time.perf_counter)
     errors.install(app)
-    for module in (auth, organizations, join_tokens, jobs, nodes, clusters, agents, events, dashboard, legacy):
+    for module in (auth, organizations, join_tokens, jobs, nodes, clusters, agents, events, dashboard, metrics,
+                   legacy):
         app.include_router(module.router)
 
     @app.get("/health", tags=["health"])
