@@ -18,6 +18,13 @@ ACTIVITY = 60  # newest events shown
 QUEUE = 200  # pending jobs shown (the queue's head; the count says how many wait)
 
 
+# Only what the view shows: the JSON columns it does not need (command, dependencies, gang
+# exits) would cost most of a view's time to decode at hundreds of jobs.
+_JOB_FIELDS = (jobs.c.id, jobs.c.name, jobs.c.state, jobs.c.owner_id, jobs.c.org_id, jobs.c.cores, jobs.c.node,
+               jobs.c.memory_mb, jobs.c.cpu_percent, jobs.c.rss_mb, jobs.c.pids, jobs.c.usage, jobs.c.reason,
+               jobs.c.queue_position, jobs.c.priority)
+
+
 def version(conn: Connection) -> int:
     """Grows with every recorded change: the stream sends a new view when it moves."""
     return conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
@@ -32,8 +39,8 @@ def collect(conn: Connection, org_ids: list[int], now: float) -> dict:
     claims = conn.execute(select(core_claims).where(core_claims.c.node.in_(names))
                           .order_by(core_claims.c.core)).all() if names else []
     usernames = dict(conn.execute(select(people.c.id, people.c.username)).all())
-    holding = {r.id: r for r in conn.execute(select(jobs).where(jobs.c.org_id.in_(org_ids),
-                                                                jobs.c.state.in_(HOLDING_STATE_VALUES)))}
+    holding = {r.id: r for r in conn.execute(select(*_JOB_FIELDS).where(jobs.c.org_id.in_(org_ids),
+                                                                        jobs.c.state.in_(HOLDING_STATE_VALUES)))}
     held: dict[int, list[int]] = {}
     for claim in claims:
         held.setdefault(claim.job_id, []).append(claim.core)
@@ -46,16 +53,23 @@ def collect(conn: Connection, org_ids: list[int], now: float) -> dict:
             job_id, lent_by = owner_of.get(index, (None, None))
             cores.append({"index": index, "node": n["name"], "local": local, "job": job_id, "lent_by": lent_by,
                           "reserved": local in (n["reserved"] or []), "cpu": per_core.get(local)})
+    allocated: dict[str, int] = {}
+    for claim in claims:
+        allocated[claim.node] = allocated.get(claim.node, 0) + 1
+    jobs_on: dict[str, list] = {}
+    for r in holding.values():
+        jobs_on.setdefault(r.node, []).append(r)
     running = [_job(r, usernames, org_names, len(held.get(r.id, []))) for r in holding.values()]
     running.sort(key=lambda j: j["id"])
-    pending_query = select(jobs).where(jobs.c.org_id.in_(org_ids), jobs.c.state == JobState.PENDING.value)
-    waiting = conn.execute(select(func.count()).select_from(pending_query.subquery())).scalar_one()
+    pending_query = select(*_JOB_FIELDS).where(jobs.c.org_id.in_(org_ids), jobs.c.state == JobState.PENDING.value)
+    waiting = conn.execute(select(func.count()).where(jobs.c.org_id.in_(org_ids),
+                                                      jobs.c.state == JobState.PENDING.value)).scalar_one()
     pending = [_job(r, usernames, org_names, 0) for r in conn.execute(
         pending_query.order_by(jobs.c.queue_position.is_(None), jobs.c.queue_position, jobs.c.id).limit(QUEUE))]
     return {
         "now": now,
         "organizations": [{"id": i, "name": org_names[i]} for i in sorted(org_names)],
-        "nodes": [_node(n, held, holding) for n in node_rows],
+        "nodes": [_node(n, allocated.get(n["name"], 0), jobs_on.get(n["name"], [])) for n in node_rows],
         "cores": cores,
         "running": running,
         "pending": pending,
@@ -72,10 +86,7 @@ def _job(r, usernames: dict, org_names: dict, held: int) -> dict:
             "reason": r.reason, "queue_position": r.queue_position, "priority": r.priority}
 
 
-def _node(n: dict, held: dict[int, list[int]], holding: dict) -> dict:
-    on_node = [j for j in holding.values() if j.node == n["name"]]
-    allocated = sum(1 for cores in held.values() for c in cores
-                    if n["core_offset"] <= c < n["core_offset"] + len(n["local_cores"]))
+def _node(n: dict, allocated: int, on_node: list) -> dict:
     per_core = _per_core(n)
     return {"name": n["name"], "cluster": n["cluster"], "state": n["state"], "cores": len(n["local_cores"]),
             "allocated": allocated, "used": round(sum((j.cpu_percent or 0.0) for j in on_node) / 100.0, 2),

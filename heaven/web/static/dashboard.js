@@ -130,12 +130,14 @@ function drawGrid(view, jobs) {
   }
   for (const core of view.cores) {
     const cell = cells.get(core.index), job = core.job == null ? null : jobs.get(core.job);
+    const label = describe(core, job);
+    if (cell.getAttribute('aria-label') === label) continue;  // unchanged: no style work for the browser
     cell.style.background = core.job == null ? '' : colour(core.job);
     cell.classList.toggle('reserved', core.reserved);
     cell.classList.toggle('lent', core.lent_by != null);
     cell.textContent = core.job == null ? '' : String(core.job);
     cell.dataset.job = core.job ?? '';
-    cell.setAttribute('aria-label', describe(core, job));
+    cell.setAttribute('aria-label', label);
   }
 }
 
