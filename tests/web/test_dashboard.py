@@ -2,7 +2,8 @@
 
 It signs in, shows every core of the running system, shows a job submitted through
 the API without a reload (the stream pushes it), shows the same why-pending text as
-the API, and shows a person of another organization none of it.
+the API, shows a steal and its give-back on the grid, and shows a person of another
+organization none of it.
 """
 from __future__ import annotations
 
@@ -59,6 +60,36 @@ def test_the_dashboard_shows_the_running_system_live(cluster):
         assert reason
         page.screenshot(path=str(ROOT / "docs" / "img" / "dashboard.png"), full_page=True)
         assert errors == []
+
+
+def test_a_steal_and_the_give_back_are_visible_on_the_grid(tmp_path):
+    from tests.e2e.test_core_stealing import STEAL, _idle_then_busy
+
+    cluster = LiveCluster(tmp_path, **STEAL)
+    cluster.start_controller()
+    try:
+        cluster.start_agent("n1", "0-1", "affinity")
+        flag = tmp_path / "busy"
+        donor = cluster.submit(_idle_then_busy(flag), cores=2, min_cores=1, name="over-asker")
+        cluster.wait_pid(donor["id"])
+        with chromium_page() as (page, errors):
+            sign_in(page, cluster.url, cluster.token)
+            cell_of(page, donor["id"]).first.wait_for(timeout=10_000)
+            waiter = cluster.submit(["sleep", "60"], cores=1, name="waiter")
+            # The idle donor's spare core goes to the waiter: its cell is outlined as lent.
+            lent = page.locator(f'#grid .core.lent[data-job="{waiter["id"]}"]')
+            lent.wait_for(timeout=30_000)
+            assert f"lent by job {donor['id']}" in lent.get_attribute("aria-label")
+            assert page.locator("#totals").inner_text().find("1 lent by stealing") >= 0
+            flag.touch()  # the donor gets busy: the core comes back, the outline goes
+            given_back = (f"document.querySelectorAll('#grid .core[data-job=\"{donor['id']}\"]').length === 2"
+                          " && !document.querySelector('#grid .core.lent')")
+            page.wait_for_function(given_back, timeout=30_000)
+            assert errors == []
+        cluster.http.post(f"/api/v1/jobs/{donor['id']}/cancel")
+        cluster.http.post(f"/api/v1/jobs/{waiter['id']}/cancel")
+    finally:
+        cluster.stop()
 
 
 def test_a_person_of_another_organization_sees_none_of_it(cluster):
