@@ -187,6 +187,7 @@ def _startable(conn, row: dict) -> None:
 
 
 def _start_in(conn, row: dict, now: float, actor: str) -> None:
+    lock_core_map(conn)  # what the cluster holds must not change between the check and the release
     _startable(conn, row)
     if not deployments.release(conn, row["id"], now, actor):
         raise ApiError(409, "not_pending", f"deployment {row['id']} was started meanwhile", "id")
@@ -220,6 +221,7 @@ async def stop(ctl: Controller, scope: JobScope, job_id: int, status: str = "com
     freed: list[str] = []
 
     def write(conn) -> int:
+        lock_core_map(conn)
         row = manageable(conn, scope, job_id, "stop")
         if status_of(row, books) != "running":
             raise ApiError(409, "not_running", f"deployment {job_id} is {status_of(row, books)}: only a running "
@@ -228,8 +230,10 @@ async def stop(ctl: Controller, scope: JobScope, job_id: int, status: str = "com
         freed.extend(jobs.nodes_of(conn, job_id))
         new = J.SUCCEEDED if status == "completed" else J.FAILED
         now = ctl.clock()
-        jobs.transition(conn, job_id, J(row["state"]), new, now, detail=f"stopped as {status} by request",
-                        actor=actor, node=row["node"], reason=f"stopped as {status}")
+        if not jobs.transition(conn, job_id, J(row["state"]), new, now, detail=f"stopped as {status} by request",
+                               actor=actor, node=row["node"], reason=f"stopped as {status}"):
+            raise ApiError(409, "conflict", f"deployment {job_id} changed meanwhile (its process ended or it was "
+                                            "evicted); look at it again", "id")
         start_ready_dependents(conn, row, now, actor)
         return job_id
     await ctl.decide(write, keep=True)
@@ -247,8 +251,9 @@ def cancel(ctl: Controller, scope: JobScope, job_id: int, books: bool = False, a
             raise ApiError(409, "not_pending", f"deployment {job_id} is {status_of(row, books)}: only a pending "
                                                "deployment can be cancelled" + ("" if books else " (stop a running one)"),
                            "id")
-        jobs.transition(conn, job_id, J.PENDING, J.CANCELLED, ctl.clock(), detail="cancelled by request", actor=actor,
-                        reason="cancelled")
+        if not jobs.transition(conn, job_id, J.PENDING, J.CANCELLED, ctl.clock(), detail="cancelled by request",
+                               actor=actor, reason="cancelled"):
+            raise ApiError(409, "conflict", f"deployment {job_id} was placed meanwhile; stop it instead", "id")
         return deployments.get(conn, job_id)
 
 

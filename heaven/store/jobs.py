@@ -171,8 +171,9 @@ def held_per_node(conn: Connection) -> dict[str, int]:
 
 def pending_rows(conn: Connection) -> list:
     """Pending jobs in queue order: the positions the scheduler wrote (see apply.py); jobs
-    no cycle has placed in the queue yet come last, oldest first."""
-    return conn.execute(select(jobs).where(jobs.c.state == JobState.PENDING.value)
+    no cycle has placed in the queue yet come last, oldest first. A held deployment (created,
+    not started) is in no queue."""
+    return conn.execute(select(jobs).where(jobs.c.state == JobState.PENDING.value, jobs.c.held.is_(False))
                         .order_by(jobs.c.queue_position.is_(None), jobs.c.queue_position, jobs.c.id)).all()
 
 
