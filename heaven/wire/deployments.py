@@ -59,7 +59,7 @@ class DeploymentIn(Strict):
     memory_mb: int = Field(0, ge=0, le=MAX_MB)
     gpus: int = Field(0, ge=0, le=64)
     priority: int | str = 0
-    cluster: str = Field("default", min_length=1, max_length=MAX_NAME, pattern=r"^[^\x00/]+$")
+    cluster: str = Field("default", min_length=1, max_length=MAX_NAME, pattern=r"^[A-Za-z0-9_.:@+-][A-Za-z0-9_.:@+ -]*$")
     org: str | None = Field(None, min_length=1, max_length=100, pattern=r"^[^\x00]+$",
                             description="the organization (name or id); default: the caller's only or first")
     after: list[Id] = Field(default_factory=list, max_length=MAX_DEPENDENCIES,

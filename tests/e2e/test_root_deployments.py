@@ -1,5 +1,5 @@
 """The deployment service's own API at the root (/deployments/), over real HTTP against a
-real controller process, the way a client written for that service uses it: sign in with
+real controller process (on SQLite and PostgreSQL), the way a client written for that service uses it: sign in with
 the form flow, create deployments with dependencies in a cluster that has no nodes (that
 service kept books only), start, stop and cancel them, the 400s it answered, and deletes
 answering ``true``. People and organizations are made through /api/v1 until the root
@@ -16,8 +16,8 @@ KEYS = {"name", "docker_image", "required_ram", "required_cpu", "required_gpu", 
         "dependency_ids", "id", "status", "user_id", "created_at", "started_at", "dependencies", "dependents"}
 
 
-def test_a_client_of_the_deployment_service(tmp_path):
-    live = LiveCluster(tmp_path)
+def test_a_client_of_the_deployment_service(tmp_path, store_url):
+    live = LiveCluster(tmp_path, database_url=store_url)
     try:
         live.start_controller()
         http = live.http
