@@ -53,21 +53,26 @@ class JobScope:
     def member_of(self, conn, org_id: int) -> bool:
         return organizations.role_of(conn, org_id, self.caller.person_id) is not None
 
-    def org_for_submit(self, conn, org: str | None) -> int:
+    def org_for_submit(self, read, org: str | None) -> int:
         """The organization a new job goes to: ``org`` (a name or an id) or, without it, the
-        caller's only or first one."""
-        roles = organizations.roles_of(conn, self.caller.person_id)
+        caller's only or first one. The caller's organizations are those read with their
+        token; ``read()`` opens a read transaction, needed only to look up a name."""
+        roles = dict(self.caller.roles)
         if not roles:
             raise ApiError(403, "no_organization", NO_ORGANIZATION, "org")
         if org is None:
             return next(iter(roles))
-        org_id = int(org) if org.isdecimal() else organizations.id_named(conn, org)
+        if org.isdecimal():
+            org_id = int(org)
+        else:
+            with read() as conn:
+                org_id = organizations.id_named(conn, org)
         if org_id not in roles:  # another organization's is as absent as a missing one
             raise ApiError(404, "not_found", f"organization {org} does not exist", "org")
         return org_id
 
 
-def job_scope(caller: Me) -> JobScope:
+async def job_scope(caller: Me) -> JobScope:
     return JobScope(caller)
 
 

@@ -45,8 +45,7 @@ def deployment_out(row: dict) -> DeploymentOut:
 @router.post("", status_code=201, response_model=DeploymentOut, responses=answers(401, 403, 404, 409, 422))
 def create(body: DeploymentIn, ctl: Ctl, scope: Scope) -> DeploymentOut:
     """A deployment owned by the caller, pending until started (``org``: a name or an id)."""
-    with ctl.store.read() as conn:
-        org_id = scope.org_for_submit(conn, body.org)
+    org_id = scope.org_for_submit(ctl.store.read, body.org)
     values = {"org_id": org_id, "cluster": body.cluster, "name": body.name, "command": body.command,
               "docker_image": body.docker_image, "cores": body.cores, "memory_mb": body.memory_mb, "gpus": body.gpus,
               "priority": body.priority}
