@@ -17,7 +17,7 @@ BODIES = {("PUT", "/api/v1/deployments/{deployment_id}"): {"name": "renamed"},
           ("PUT", "/deployments/{deployment_id}"): {"name": "renamed"}}
 
 
-def _routes(routes, seen=None):
+def _routes(routes):
     """(method, path) of every route, through included routers."""
     for route in routes:
         if hasattr(route, "original_router"):
