@@ -108,13 +108,18 @@ class LiveCluster:
         self.controller.send_signal(signal.SIGKILL)
         self.controller.wait()
 
-    def start_agent(self, name: str, cores: str, mode: str = "auto", cluster: str = "default") -> None:
+    def start_agent(self, name: str, cores: str, mode: str = "auto", cluster: str = "default",
+                    join_token: str | None = None, until=None) -> None:
+        """``join_token``: another organization's (default: the administrator's own);
+        ``until``: what tells that it registered (default: its node is up, as the administrator sees it)."""
         log = open(self.root / f"agent-{name}.log", "ab")
+        env = self.env if join_token is None else {**self.env, "HEAVEN_AGENT_TOKEN": join_token}
         self.agents[name] = subprocess.Popen(
             [*LAUNCH, "agent", "--name", name, "--controller", self.url, "--cores", cores, "--mode", mode,
              "--cluster", cluster,
-             "--workdir", str(self.root / "agents")], env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        wait_for(lambda: self.node(name) and self.node(name)["state"] == "up", 30, what=f"agent {name} to register")
+             "--workdir", str(self.root / "agents")], env=env, stdout=log, stderr=subprocess.STDOUT)
+        wait_for(until or (lambda: self.node(name) and self.node(name)["state"] == "up"), 30,
+                 what=f"agent {name} to register")
 
     def stop(self) -> None:
         for proc in [*self.agents.values(), self.controller]:

@@ -111,6 +111,23 @@ class Client:
     def members(self, org_id: int) -> list[dict]:
         return self._call("GET", f"/api/v1/organizations/{org_id}/members").json()
 
+    # -- deployments -----------------------------------------------------------------------
+    def create_deployment(self, **body) -> dict:
+        return self._call("POST", "/api/v1/deployments", json={k: v for k, v in body.items() if v is not None}).json()
+
+    def deployments(self) -> list[dict]:
+        return self._call("GET", "/api/v1/deployments").json()
+
+    def deployment(self, deployment_id: int) -> dict:
+        return self._call("GET", f"/api/v1/deployments/{deployment_id}").json()
+
+    def deployment_action(self, deployment_id: int, action: str, **params) -> dict:
+        """``start``, ``stop`` (``status``: completed or failed) or ``cancel``."""
+        return self._call("POST", f"/api/v1/deployments/{deployment_id}/{action}", params=params).json()
+
+    def delete_deployment(self, deployment_id: int) -> None:
+        self._call("DELETE", f"/api/v1/deployments/{deployment_id}")
+
     def health(self) -> dict:
         return self._call("GET", "/health").json()
 

@@ -29,22 +29,29 @@ class JobScope:
     def org_ids(self, conn) -> list[int]:
         return list(organizations.roles_of(conn, self.caller.person_id))
 
-    def visible(self, conn, job_id: int) -> dict:
-        """The job, or a 404 when it does not exist or belongs to another organization."""
+    def visible(self, conn, job_id: int, kind: str | None = None) -> dict:
+        """The job, or a 404 when it does not exist or belongs to another organization.
+        ``kind``: only a job of that kind (a deployment is a ``service``); others answer 404 too."""
         row = jobs.get(conn, job_id)
-        if row is None or organizations.role_of(conn, row["org_id"], self.caller.person_id) is None:
-            raise not_found("job", job_id)
+        what = "deployment" if kind == "service" else "job"
+        if row is None or (kind is not None and row["kind"] != kind) \
+                or organizations.role_of(conn, row["org_id"], self.caller.person_id) is None:
+            raise not_found(what, job_id)
         return row
 
-    def manageable(self, conn, job_id: int, action: str) -> dict:
+    def manageable(self, conn, job_id: int, action: str, kind: str | None = None) -> dict:
         """The job, if the caller may ``action`` it: its owner, or an admin of its organization."""
-        row = self.visible(conn, job_id)
+        row = self.visible(conn, job_id, kind)
+        what = "deployment" if kind == "service" else "job"
         if row["owner_id"] != self.caller.person_id:
             role = organizations.role_of(conn, row["org_id"], self.caller.person_id)
             if RANK[role] < RANK["admin"]:
-                raise ApiError(403, "forbidden", f"only the job's owner or an admin of its organization may "
-                                                 f"{action} job {job_id}; you are {role}", "id")
+                raise ApiError(403, "forbidden", f"only the {what}'s owner or an admin of its organization may "
+                                                 f"{action} {what} {job_id}; you are {role}", "id")
         return row
+
+    def member_of(self, conn, org_id: int) -> bool:
+        return organizations.role_of(conn, org_id, self.caller.person_id) is not None
 
     def org_for_submit(self, read, org: str | None) -> int:
         """The organization a new job goes to: ``org`` (a name or an id) or, without it, the

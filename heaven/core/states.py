@@ -31,28 +31,38 @@ JOB_TRANSITIONS: dict[JobState, dict[JobState, str]] = {
     J.PENDING: {
         J.ASSIGNED: "placed: the scheduler granted cores on a node; no process exists yet",
         J.CANCELLED: "cancelled by a user, or a dependency failed",
+        # A started deployment holds its resources in the cluster's books before any node runs it
+        # (the deployment service this product replaces kept books only): stopping it ends it.
+        J.SUCCEEDED: "a started deployment no node runs yet was stopped as completed",
+        J.FAILED: "a started deployment no node runs yet was stopped as failed",
     },
     J.ASSIGNED: {
         J.RUNNING: "its agent reported a live process (or pinned an adopted one); walltime counts from here",
-        J.FAILED: "could not be started at all (the agent refused the command)",
+        J.FAILED: "could not be started at all (the agent refused the command, or a container image "
+                  "without a command needs a container runtime), or a deployment stopped as failed",
+        J.SUCCEEDED: "a deployment stopped as completed before its process started",
         J.CANCELLED: "cancelled by a user before it started; its cores are freed",
         J.PREEMPTED: "evicted for a job of strictly higher priority before it started",
         J.LOST: "its node stopped heartbeating before it started, or its agent did not start it "
                 "within HEAVEN_START_TIMEOUT",
     },
     J.RUNNING: {
-        J.SUCCEEDED: "the process exited with status 0",
-        J.FAILED: "the process exited non-zero or was killed (walltime, memory)",
+        J.SUCCEEDED: "the process exited with status 0 (a service too: it completed), or a deployment was "
+                     "stopped as completed",
+        J.FAILED: "the process exited non-zero or was killed (walltime, memory), or a deployment was "
+                  "stopped as failed",
+        J.PENDING: "a service's process died (non-zero exit or a signal): requeued after its crash back-off",
         J.CANCELLED: "cancelled by a user while running; its cores are freed",
         J.PREEMPTED: "evicted for a job of strictly higher priority",
         J.LOST: "its node stopped heartbeating; its cores are freed",
     },
     J.PREEMPTED: {
-        J.PENDING: "requeued: batch jobs go back to the queue keeping their submit time",
+        J.PENDING: "requeued: batch jobs go back to the queue keeping their submit time, services "
+                   "(deployments) back to pending",
         J.CANCELLED: "cancelled while evicted",
     },
     J.LOST: {
-        J.PENDING: "requeued: a batch job on a lost node runs again elsewhere",
+        J.PENDING: "requeued: a batch job or a service on a lost node runs again elsewhere",
         J.CANCELLED: "cancelled while lost",
     },
     # Terminal states have no way out: completing twice is a no-op, not an error.
@@ -80,6 +90,17 @@ NODE_TRANSITIONS: dict[NodeState, dict[NodeState, str]] = {
         N.DOWN: "no heartbeat while draining",
     },
 }
+
+
+# Crash back-off of a service, as Kubernetes' CrashLoopBackOff: 1 s after the first crash,
+# doubling with every further one, never more than 5 minutes.
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 300.0
+
+
+def crash_backoff(restarts: int) -> float:
+    """Seconds a service waits before its restart number ``restarts + 1`` (``restarts``: done so far)."""
+    return min(BACKOFF_MAX, BACKOFF_FIRST * 2.0 ** min(restarts, 30))
 
 
 class IllegalTransition(ValueError):

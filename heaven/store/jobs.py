@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from heaven.core.states import HOLDING_JOB_STATES, JobState, check_job_transition
+from heaven.core.states import HOLDING_JOB_STATES, JobState, check_job_transition, crash_backoff
 from heaven.store import events
 from heaven.store.tables import core_claims, jobs
 
@@ -127,20 +127,36 @@ def finish(conn: Connection, job_id: int, exit_code: int, now: float, actor: str
         return False
     if row["state"] == JobState.ASSIGNED.value:
         mark_started(conn, job_id, now, actor, row["node"], row["pid"])
+    if row["kind"] == "service" and exit_code != 0:
+        return restart_after_crash(conn, row, exit_code, now, actor)
+    # A service's clean exit is its completion (Kubernetes' restartPolicy OnFailure), so a
+    # deployment that depends on it may start: "completed" means it ended well, once.
     new = JobState.SUCCEEDED if exit_code == 0 else JobState.FAILED
     return transition(conn, job_id, JobState.RUNNING, new, now, detail=f"exit code {exit_code}",
                       actor=actor, node=row["node"], exit_code=exit_code)
 
 
+def restart_after_crash(conn: Connection, row: dict, exit_code: int, now: float, actor: str) -> bool:
+    """A service's process died: back to pending, out of the scheduler's sight until its back-off
+    ends (``not_before``; see snapshot.py), one ``requeue`` event per restart with the reason."""
+    delay = crash_backoff(row["restarts"])
+    how = f"signal {-exit_code}" if exit_code < 0 else f"exit {exit_code}"
+    reason = f"back-off {delay:g} s: restarting after {how}"
+    return transition(conn, row["id"], JobState.RUNNING, JobState.PENDING, now, detail=reason, actor=actor,
+                      node=row["node"], reason=reason, exit_code=exit_code, not_before=now + delay,
+                      restarts=jobs.c.restarts + 1, pid=None, pids=[], gpu_ids=[], started_at=None)
+
+
 def requeue_or_end(conn: Connection, job_id: int, via: JobState, now: float, detail: str, actor: str) -> None:
     """Assigned or running -> preempted/lost, then batch jobs go back to the queue (keeping
-    their submit time) while adopted processes, which we cannot restart, end cancelled."""
+    their submit time) and services to pending, while adopted processes, which we cannot
+    restart, end cancelled."""
     row = get(conn, job_id)
     if row is None or row["state"] not in HOLDING_STATE_VALUES:
         return
     if not transition(conn, job_id, JobState(row["state"]), via, now, detail=detail, actor=actor, node=row["node"]):
         return
-    if row["kind"] == "batch":
+    if row["kind"] in ("batch", "service"):
         transition(conn, job_id, via, JobState.PENDING, now, detail="back to the queue", actor=actor,
                    node=row["node"], pid=None, pids=[], gpu_ids=[], started_at=None)
     else:
@@ -155,8 +171,9 @@ def held_per_node(conn: Connection) -> dict[str, int]:
 
 def pending_rows(conn: Connection) -> list:
     """Pending jobs in queue order: the positions the scheduler wrote (see apply.py); jobs
-    no cycle has placed in the queue yet come last, oldest first."""
-    return conn.execute(select(jobs).where(jobs.c.state == JobState.PENDING.value)
+    no cycle has placed in the queue yet come last, oldest first. A held deployment (created,
+    not started) is in no queue."""
+    return conn.execute(select(jobs).where(jobs.c.state == JobState.PENDING.value, jobs.c.held.is_(False))
                         .order_by(jobs.c.queue_position.is_(None), jobs.c.queue_position, jobs.c.id)).all()
 
 

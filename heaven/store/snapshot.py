@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Text, select, type_coerce
+from sqlalchemy import Connection, Text, or_, select, type_coerce
 
 from heaven.core import Allocation, Job, Node, Snapshot
 from heaven.core.model import Quota, Reservation, cluster_key
@@ -66,6 +66,16 @@ def to_core_job(row) -> Job:
     )
 
 
+def schedulable(now: float | None) -> tuple:
+    """The pending jobs the scheduler may see: not held (a deployment created but not started),
+    and not in a crash back-off that ends after ``now``. The clock stays here, outside the core:
+    the core is never shown a job it must not place yet."""
+    conditions = (jobs.c.state == JobState.PENDING.value, jobs.c.held.is_(False))
+    if now is None:
+        return conditions
+    return (*conditions, or_(jobs.c.not_before.is_(None), jobs.c.not_before <= now))
+
+
 def load_nodes(conn: Connection) -> list[Node]:
     return [to_core_node(r) for r in conn.execute(select(nodes))]
 
@@ -76,9 +86,10 @@ def load_snapshot(conn: Connection, now: float | None = None, usage: UsagePolicy
     """Everything active, as the core sees it. Without ``now`` no usage is
     trusted (nothing can be stolen): verification does not need it.
     ``pending_after``: only pending jobs with a larger id (a cycle for new submissions);
-    ``pending_limit``: only the head of the queue in the core's ``order`` (one of FIELD_KEYS)."""
+    ``pending_limit``: only the head of the queue in the core's ``order`` (one of FIELD_KEYS).
+    Held jobs and jobs in a crash back-off are left out (``schedulable``)."""
     node_rows = conn.execute(select(nodes)).all()
-    query = select(*_JOB_FIELDS).where(jobs.c.state == JobState.PENDING.value)
+    query = select(*_JOB_FIELDS).where(*schedulable(now))
     if pending_after is not None:
         query = query.where(jobs.c.id > pending_after)
     if pending_limit is not None:

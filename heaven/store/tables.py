@@ -142,6 +142,7 @@ jobs = Table(
     Column("held", Boolean, nullable=False, default=False, server_default=false()),
     Column("not_before", Float),  # a crashed service waits here for the end of its back-off
     Column("restarts", Integer, nullable=False, default=0),  # how often a service was restarted after a crash
+    Column("released_at", Float),  # when a held deployment was started (its hold released)
     Index("ix_jobs_state", "state"),
     Index("ix_jobs_org_id", "org_id"),
     Index("ix_jobs_node_name", "node_pin", "name"),

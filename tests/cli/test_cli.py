@@ -48,7 +48,7 @@ def test_submit_show_jobs_cancel_and_api_errors(tmp_path):
     try:
         cluster.start_controller()
         cluster.start_agent("n1", "0-1", "affinity")
-        submitted = run("submit", "--cores", "2", "--name", "hello", "--", "sh", "-c", "echo hi; sleep 30", url=cluster.url, token=cluster.token)
+        submitted = run("submit", "--cores", "2", "--name", "hello", "--", "sh", "-c", "echo hi; sleep 300", url=cluster.url, token=cluster.token)
         assert submitted.returncode == 0, submitted.stderr
         job_id = int(submitted.stdout.strip())
         cluster.wait_pid(job_id)

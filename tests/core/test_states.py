@@ -1,0 +1,20 @@
+"""The job lifecycle table and the crash back-off of services (pure: no clock)."""
+from heaven.core.states import BACKOFF_MAX, JOB_TRANSITIONS, JobState, check_job_transition, crash_backoff
+
+
+def test_the_back_off_doubles_from_one_second_to_five_minutes():
+    assert [crash_backoff(n) for n in range(5)] == [1, 2, 4, 8, 16]
+    assert crash_backoff(8) == 256 and crash_backoff(9) == BACKOFF_MAX == 300 and crash_backoff(10_000) == 300
+
+
+def test_every_edge_says_why_and_terminal_states_have_no_way_out():
+    for old, edges in JOB_TRANSITIONS.items():
+        for new, why in edges.items():
+            assert why and check_job_transition(old, new) == why
+    for terminal in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED):
+        assert JOB_TRANSITIONS[terminal] == {}
+
+
+def test_the_service_edges():
+    assert "back-off" in check_job_transition(JobState.RUNNING, JobState.PENDING)  # a crash restarts
+    assert "stopped" in check_job_transition(JobState.PENDING, JobState.SUCCEEDED)  # a books-only stop
