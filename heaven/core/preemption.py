@@ -15,16 +15,43 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from heaven.core.feasibility import node_ready
+from heaven.core.config import NEWEST_FIRST, OLDEST_FIRST, VICTIM_ORDERS
+from heaven.core.feasibility import Probe, Resources, feasible
 from heaven.core.model import Allocation, Job, may_run_on
 from heaven.core.plan import Preempt
 
 if TYPE_CHECKING:
-    from heaven.core.scheduler import Cycle
+    from heaven.core.cycle import Cycle
 
-NEWEST_FIRST = "newest-first"
-OLDEST_FIRST = "oldest-first"
-VICTIM_ORDERS = (NEWEST_FIRST, OLDEST_FIRST)
+__all__ = ["NEWEST_FIRST", "OLDEST_FIRST", "VICTIM_ORDERS", "Evict", "evict_for", "minimal_set"]
+
+
+class Evict:
+    """The preemption action (actions.py): tried after the pass, for jobs nothing else placed.
+
+    One instance per cycle: it remembers, per request shape, the highest priority
+    that found no victims enough, and does not search again for a job of no
+    higher priority (it would find the same victims, or fewer)."""
+
+    name = "preempt"
+    after_pass = True
+
+    def __init__(self) -> None:
+        self.hopeless: dict[tuple, int] = {}
+
+    def attempt(self, cycle: Cycle, job: Job) -> bool:
+        shape = shape_of(job)
+        if self.hopeless.get(shape, -10**9) >= job.priority:
+            return False
+        if evict_for(cycle, job):
+            return True
+        self.hopeless[shape] = job.priority
+        return False
+
+
+def shape_of(job: Job) -> tuple:
+    """What a request asks, and where: two jobs of one shape are placed (or not) alike."""
+    return (job.cores, job.memory_mb, job.storage_mb, job.gpus, job.node, job.cluster, job.org)
 
 
 def _victims(cycle: Cycle, job: Job, node: str) -> list[tuple[Allocation, Job]]:
@@ -40,19 +67,16 @@ def _victims(cycle: Cycle, job: Job, node: str) -> list[tuple[Allocation, Job]]:
     return out
 
 
-def _freed(chosen: list[tuple[Allocation, Job]]) -> tuple[int, int, int]:
-    return (sum(len(a.cores) for a, _ in chosen), sum(a.memory_mb for a, _ in chosen),
-            sum(len(a.gpu_ids) for a, _ in chosen))
+def _freed(chosen: list[tuple[Allocation, Job]]) -> Resources:
+    return Resources(sum(len(a.cores) for a, _ in chosen), sum(a.memory_mb for a, _ in chosen),
+                     sum(a.storage_mb for a, _ in chosen), sum(len(a.gpu_ids) for a, _ in chosen))
 
 
 def _fits(job: Job, cap, chosen: list[tuple[Allocation, Job]], ledger) -> bool:
-    """``job`` fits ``cap`` once ``chosen`` are gone: the node's resources and its cluster's quota."""
-    cores, memory, gpus = _freed(chosen)
-    return (cap.free_cores + cores >= job.cores
-            and cap.memory_mb + memory >= job.memory_mb
-            and cap.storage_mb + sum(a.storage_mb for a, _ in chosen) >= job.storage_mb
-            and len(cap.gpu_ids) + gpus >= job.gpus
-            and ledger.check(job, cap, credit=(cores, memory, gpus)) is None)
+    """``job`` fits ``cap`` once ``chosen`` are gone: the one feasibility list, with what they free
+    credited to the node and to its cluster's quota."""
+    freed = _freed(chosen)
+    return feasible(job, cap, Probe(ledger, freed=freed, quota_freed=freed)) is None
 
 
 def minimal_set(job: Job, cap, victims: list[tuple[Allocation, Job]], ledger) -> list[tuple[Allocation, Job]] | None:
@@ -76,9 +100,7 @@ def evict_for(cycle: Cycle, job: Job) -> bool:
     best = None
     for cap in cycle.caps.values():
         node = cap.node
-        if not may_run_on(job, node):
-            continue
-        if node_ready(job, cap) is not None:
+        if not may_run_on(job, node) or not cap.ready:
             continue
         chosen = minimal_set(job, cap, _victims(cycle, job, node.name), cycle.ledger)
         if chosen is None:
@@ -92,6 +114,5 @@ def evict_for(cycle: Cycle, job: Job) -> bool:
     for alloc, victim in chosen:
         cycle.release(alloc)
         cycle.plan.preemptions.append(Preempt(victim.id, alloc.node, f"evicted for job {job.id} (priority {job.priority} > {victim.priority})"))
-        cycle.plan.counts.preempted += 1
     cycle.place(job, cap)
     return True

@@ -27,15 +27,14 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from heaven.core.feasibility import enough_gpus, enough_memory, enough_storage, node_ready
+from heaven.core.feasibility import Probe, Resources, feasible
 from heaven.core.model import Allocation, Job, may_run_on
 from heaven.core.plan import Shrink
 
 if TYPE_CHECKING:
-    from heaven.core.scheduler import Cycle
+    from heaven.core.cycle import Cycle
 
 _EPSILON = 1e-9  # 5 × 1.2 is 6.000000000000001 in floating point: that is 6 cores, not 7
-_OTHER_RESOURCES = (node_ready, enough_memory, enough_storage, enough_gpus)
 
 
 def keep(alloc: Allocation, job: Job | None, headroom: float, floor: int = 1) -> int:
@@ -52,6 +51,16 @@ def spare(alloc: Allocation, job: Job | None, headroom: float, floor: int = 1) -
     return len(alloc.cores) - keep(alloc, job, headroom, floor)
 
 
+class Steal:
+    """The stealing action (actions.py): tried as soon as a job's direct fit fails."""
+
+    name = "steal"
+    after_pass = False
+
+    def attempt(self, cycle: Cycle, job: Job) -> bool:
+        return steal(cycle, job)
+
+
 def steal(cycle: Cycle, job: Job) -> bool:
     """Place ``job`` on free plus reclaimed cores; False (and no change) if it cannot."""
     best: tuple[int, str, list[tuple[int, Allocation]]] | None = None
@@ -61,9 +70,10 @@ def steal(cycle: Cycle, job: Job) -> bool:
             continue  # too small ever, or cores are not what it lacks
         if not may_run_on(job, node):
             continue
-        if any(check(job, cap) is not None for check in _OTHER_RESOURCES) or cycle.ledger.check(job, cap) is not None:
-            continue
         missing = job.cores - cap.free_cores
+        # Every other check as it is (the shrinks' cores are not credited to the quota: the ledger stays safe).
+        if feasible(job, cap, Probe(cycle.ledger, freed=Resources(cores=missing))) is not None:
+            continue
         donors = _donors(cycle, node.name)
         if sum(n for n, _ in donors) >= missing:
             best = (missing, node.name, donors)
@@ -81,7 +91,6 @@ def steal(cycle: Cycle, job: Job) -> bool:
         n = min(available, missing)
         removed = tuple(sorted(alloc.cores)[-n:])
         cycle.plan.shrinks.append(Shrink(alloc.job_id, name, removed))
-        cycle.plan.counts.shrunk += 1
         cycle.touched.add(alloc.job_id)
         taken.extend(c - offset for c in removed)
         lent.extend((c, alloc.job_id) for c in removed)
