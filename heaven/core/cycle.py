@@ -24,7 +24,7 @@ class Cycle:
     """Created fresh by every ``schedule`` call and shared by its stages."""
 
     __slots__ = ("snapshot", "now", "config", "plan", "caps", "index", "_jobs", "_on_node", "touched", "ledger",
-                 "probe")
+                 "probe", "watchers")
 
     def __init__(self, snapshot: Snapshot, now: float, config: SchedulerConfig) -> None:
         self.snapshot = snapshot
@@ -38,6 +38,7 @@ class Cycle:
         self.touched: set[int] = set()  # running jobs already shrunk, grown or evicted in this plan
         self.ledger = QuotaLedger(snapshot)
         self.probe = Probe(self.ledger)  # the plain feasibility question: nothing freed first
+        self.watchers: list = []  # told the node's name whenever the plan changes a running job there
 
     @property
     def jobs(self) -> dict[int, Job]:
@@ -53,6 +54,11 @@ class Cycle:
             for alloc in self.snapshot.allocations:
                 self._on_node.setdefault(alloc.node, []).append(alloc)
         return self._on_node.get(node, [])
+
+    def touch(self, node: str) -> None:
+        """The plan changed running jobs on ``node`` (shrunk or evicted): what actions index there is stale."""
+        for watch in self.watchers:
+            watch(node)
 
     def largest_free(self, excluding: str | None = None) -> int:
         return self.index.largest_free(excluding)
@@ -71,7 +77,9 @@ class Cycle:
         if job.node is None:
             for name in self.index.candidates(job.cores, self.config.placement):
                 other = self.caps[name]
-                if name != avoid and may_run_on(job, other.node) and feasible(job, other, self.probe) is None:
+                if name == avoid or not may_run_on(job, other.node):
+                    continue
+                if feasible(job, other, self.probe, home_known=True) is None:
                     return other, None
         return None, Reason(reasons.BLOCKED_BY_HEAD, f"would delay the job reserved on {avoid}", "cores")
 
@@ -104,6 +112,7 @@ class Cycle:
             self.index.moved(cap.node.name, before)
         self.touched.add(alloc.job_id)
         self.ledger.charge(cap.node.quota_key, -len(alloc.cores), -alloc.memory_mb, -len(alloc.gpu_ids))
+        self.touch(alloc.node)
 
     def place(self, job: Job, cap: NodeCapacity, positions: list[int] | None = None,
               lent: tuple[tuple[int, int], ...] = ()) -> Place:

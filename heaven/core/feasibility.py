@@ -112,9 +112,15 @@ CHECKERS: tuple[Checker, ...] = (at_home, within_quota, node_ready, enough_cores
                                  enough_gpus)
 
 
-def feasible(job: Job, cap: NodeCapacity, probe: Probe = DIRECT) -> Reason | None:
-    """The first reason ``job`` cannot go on ``cap``'s node now, or None: the one feasibility question."""
-    for check in CHECKERS:
+_AWAY_FROM_HOME = CHECKERS[1:]
+
+
+def feasible(job: Job, cap: NodeCapacity, probe: Probe = DIRECT, home_known: bool = False) -> Reason | None:
+    """The first reason ``job`` cannot go on ``cap``'s node now, or None: the one feasibility question.
+
+    ``home_known``: the caller walking many nodes already skipped those outside the job's home with
+    ``may_run_on`` (``at_home``'s own rule, as a boolean), so the list starts after it."""
+    for check in _AWAY_FROM_HOME if home_known else CHECKERS:
         reason = check(job, cap, probe)
         if reason is not None:
             return reason

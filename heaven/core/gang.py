@@ -35,7 +35,7 @@ def place(cycle: Cycle, job: Job) -> Reason | None:
             continue
         # Nothing is charged until every part is found, so this part is checked together with the
         # parts already chosen in its cluster.
-        reason = feasible(job, cap, Probe(cycle.ledger, parts=in_cluster.get(cluster, 0) + 1))
+        reason = feasible(job, cap, Probe(cycle.ledger, parts=in_cluster.get(cluster, 0) + 1), home_known=True)
         if reason is not None:
             if reason.code == OVER_QUOTA:
                 over_quota = over_quota or reason

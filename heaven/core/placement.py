@@ -18,7 +18,8 @@ from heaven.core.snapshot import NodeCapacity
 __all__ = ["BEST_FIT", "LEAST_LOADED", "FreeIndex", "choose_cores", "find_node"]
 
 
-def find_node(job: Job, index: FreeIndex, rule: str, probe: Probe = DIRECT) -> tuple[NodeCapacity | None, Reason | None]:
+def find_node(job: Job, index: FreeIndex, rule: str,
+              probe: Probe = DIRECT) -> tuple[NodeCapacity | None, Reason | None]:
     """The node a job goes to now, or the reason it can go nowhere."""
     if job.node is not None:
         cap = index.caps.get(job.node)
@@ -31,7 +32,7 @@ def find_node(job: Job, index: FreeIndex, rule: str, probe: Probe = DIRECT) -> t
         cap = index.caps[name]
         if not may_run_on(job, cap.node):  # outside its home: skipped before any check, with no reason
             continue
-        reason = feasible(job, cap, probe)
+        reason = feasible(job, cap, probe, home_known=True)
         if reason is None:
             return cap, None
         first = first or reason

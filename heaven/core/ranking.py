@@ -34,6 +34,8 @@ class FreeIndex:
         # The highest non-empty bucket: kept as nodes move, so "the most free cores anywhere"
         # costs nothing (it moves down by whole buckets, up only when cores are released).
         self.top = max((c for c, bucket in enumerate(self.buckets) if bucket), default=0)
+        # Told (name, free cores now) whenever a node moves: the reach indexes of reach.py keep up this way.
+        self.watchers: list = []
 
     @property
     def most_free(self) -> tuple[int, str | None]:
@@ -49,6 +51,8 @@ class FreeIndex:
             self.top = now
         while self.top > 0 and not self.buckets[self.top]:
             self.top -= 1
+        for watch in self.watchers:
+            watch(name, now)
 
     def candidates(self, need: int, rule: str) -> Iterator[str]:
         """Names of ready nodes with at least ``need`` free cores, in the rule's order.
