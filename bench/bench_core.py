@@ -14,7 +14,7 @@ snapshot is not timed. Every cycle runs in its own process with a time limit
 (``--timeout``), so a cycle that does not finish is reported, not waited for.
 
 Targets: ≥ 50,000 placements/s, and a full cycle at 10,000 nodes × 100,000 jobs
-in < 2 s on the 2-core machine the figures come from.
+in ≤ 1 s on the 2-core machine the figures come from.
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ COMMAND = ".venv/bin/python bench/bench_core.py"
 CORES_PER_NODE = 64
 NODE_MEMORY_MB = 256 * 1024
 TARGET_RATE = 50_000  # placements per second
-TARGET_CYCLE = 2.0  # seconds, 10,000 nodes × 100,000 jobs
+TARGET_CYCLE = 1.0  # seconds, 10,000 nodes × 100,000 jobs (issue 9)
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ def verdict(s: Scenario, explain: bool, r: dict) -> str:
     if "timeout" in r:
         return "**missed**"
     rate_ok = r["scheduled"] / r["seconds"] >= TARGET_RATE if r["seconds"] else True
-    ok = rate_ok and (s.nodes < 10_000 or r["seconds"] < TARGET_CYCLE)
+    ok = rate_ok and (s.nodes < 10_000 or r["seconds"] <= TARGET_CYCLE)
     return "met" if ok else "**missed**"
 
 
@@ -248,7 +248,7 @@ def main(argv: list[str]) -> int:
         machine_md(COMMAND),
         "",
         f"Targets: ≥ {TARGET_RATE:,} placements/s in every row, and a full cycle at 10,000 nodes × 100,000 jobs "
-        f"in < {TARGET_CYCLE:g} s.",
+        f"in ≤ {TARGET_CYCLE:g} s.",
         "",
         table,
     ]

@@ -35,12 +35,12 @@ from heaven.core.model import Job, Reservation, may_run_on
 from heaven.core.reasons import Reason
 
 if TYPE_CHECKING:
-    from heaven.core.scheduler import Cycle
+    from heaven.core.cycle import Cycle
 
 
 def protect(cycle: Cycle, head: Job, rest: list[Job], previous: Reservation | None) -> Reservation:
     """Reserve cores for ``head``, backfill ``rest`` around it, return the reservation."""
-    if cycle.config.policy == "rl-backfill":
+    if cycle.config.policy.keeps_reservation:
         if previous is not None and previous.job_id == head.id and previous.start is not None:
             reservation = previous
         else:

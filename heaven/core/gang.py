@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from heaven.core.feasibility import first_reason
-from heaven.core.model import Job, in_home
+from heaven.core.feasibility import Probe, feasible
+from heaven.core.model import Job, may_run_on
+from heaven.core.quotas import OVER_QUOTA
 from heaven.core.reasons import Reason
 
 if TYPE_CHECKING:
-    from heaven.core.scheduler import Cycle
+    from heaven.core.cycle import Cycle
 
 NOT_ENOUGH_NODES = "not_enough_nodes"
 
@@ -30,13 +31,14 @@ def place(cycle: Cycle, job: Job) -> Reason | None:
     for name in cycle.index.candidates(job.cores, cycle.config.placement):
         cap = cycle.caps[name]
         cluster = cap.node.quota_key
-        if not in_home(job, cap.node) or first_reason(job, cap) is not None:
+        if not may_run_on(job, cap.node):
             continue
         # Nothing is charged until every part is found, so this part is checked together with the
         # parts already chosen in its cluster.
-        reason = cycle.ledger.check(job, cap, parts=in_cluster.get(cluster, 0) + 1)
+        reason = feasible(job, cap, Probe(cycle.ledger, parts=in_cluster.get(cluster, 0) + 1), home_known=True)
         if reason is not None:
-            over_quota = over_quota or reason
+            if reason.code == OVER_QUOTA:
+                over_quota = over_quota or reason
             continue
         chosen.append(cap)
         in_cluster[cluster] = in_cluster.get(cluster, 0) + 1
@@ -49,5 +51,4 @@ def place(cycle: Cycle, job: Job) -> Reason | None:
                                         f"only {len(chosen)} can hold a part now", "nodes")
     for cap in chosen:
         cycle.place(job, cap)
-    cycle.plan.counts.scheduled -= job.nodes - 1  # one job, however many parts
     return None

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from heaven.core.plan import Grow, Preempt, Shrink
 
 if TYPE_CHECKING:
-    from heaven.core.scheduler import Cycle
+    from heaven.core.cycle import Cycle
 
 # A donor holding n cores is busy when its latest sample uses at least this share of them.
 SATURATED = 0.85
@@ -54,20 +54,17 @@ def give_back(cycle: Cycle) -> None:
             floor = max(b_job.min_cores if b_job else len(borrower.cores), cycle.config.min_cores)
             if len(borrower.cores) - len(mine) >= floor:
                 cycle.plan.shrinks.append(Shrink(borrower.job_id, borrower.node, tuple(mine)))
-                cycle.plan.counts.shrunk += 1
                 cycle.touched.add(borrower.job_id)
             else:
                 cycle.release(borrower)
                 cycle.plan.preemptions.append(Preempt(borrower.job_id, borrower.node,
                                                       f"job {job.id} took back the cores it lent"))
-                cycle.plan.counts.preempted += 1
                 cycle.take(cap, [c - offset for c in mine])
                 cycle.ledger.charge(cluster, len(mine), 0, 0)  # release() gave back all the borrower held
             added.extend(mine)
             want -= len(mine)
         if added:
             cycle.plan.grows.append(Grow(job.id, alloc.node, tuple(sorted(added))))
-            cycle.plan.counts.grown += 1
             cycle.touched.add(job.id)
 
 

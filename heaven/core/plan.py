@@ -58,8 +58,10 @@ class Grow:
     cores_added: tuple[int, ...]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Counts:
+    """The per-cycle counts DESIGN.md names, read off a plan (``Plan.counts``), never kept beside it."""
+
     scheduled: int = 0
     preempted: int = 0
     shrunk: int = 0
@@ -76,7 +78,8 @@ class Plan:
     # Why each job that stays pending is waiting, and its queue position (1-based).
     waiting: dict[int, Reason] = field(default_factory=dict)
     positions: dict[int, int] = field(default_factory=dict)
-    counts: Counts = field(default_factory=Counts)
+    # Jobs that tried to start in this cycle and could not (the one count a plan cannot show by itself).
+    unschedulable: int = 0
     # Live core changes; a placement may use cores a shrink in this plan frees,
     # so a plan is applied shrinks first, then placements, then grows.
     shrinks: list[Shrink] = field(default_factory=list)
@@ -86,3 +89,9 @@ class Plan:
     # Applied first of all: evictions free cores that placements in this plan use.
     preemptions: list[Preempt] = field(default_factory=list)
     cancellations: list[Cancel] = field(default_factory=list)
+
+    @property
+    def counts(self) -> Counts:
+        """Derived from the plan, so no stage can forget to count: a gang is scheduled once."""
+        return Counts(len({p.job_id for p in self.placements}), len(self.preemptions), len(self.shrinks),
+                      len(self.grows), self.unschedulable)

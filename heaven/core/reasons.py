@@ -17,6 +17,7 @@ WRONG_CLUSTER = "wrong_cluster"
 NO_NODES = "no_nodes"
 NEVER_FITS = "never_fits"  # unschedulable, and no amount of waiting helps
 BLOCKED_BY_HEAD = "blocked_by_head"  # strict FIFO: a job ahead waits
+PINNED_ELSEWHERE = "pinned_elsewhere"  # a pinned job asked about another node
 
 
 @dataclass(frozen=True, slots=True)

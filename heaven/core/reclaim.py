@@ -7,7 +7,9 @@ the job's whole process tree), a running job's spare cores are
 
 For a waiting job that does not fit, the stage picks the node where the fewest
 cores must be taken (free cores + spare cores must cover the request, and
-memory, storage and GPUs must fit as they are), takes spare cores there, most
+memory, storage and GPUs must fit as they are; among nodes with as many free
+cores, the one with the most spare, read from the cycle's reach index of
+reach.py), takes spare cores there, most
 spare first, shrinks those donors live (``Shrink`` in the plan) and places the
 job on the free cores plus the cores taken. The donor loses its highest-numbered
 cores, so what it keeps stays together.
@@ -27,15 +29,15 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from heaven.core.feasibility import enough_gpus, enough_memory, enough_storage, node_ready
+from heaven.core.feasibility import Probe, Resources, feasible
 from heaven.core.model import Allocation, Job, may_run_on
 from heaven.core.plan import Shrink
+from heaven.core.reach import Reach
 
 if TYPE_CHECKING:
-    from heaven.core.scheduler import Cycle
+    from heaven.core.cycle import Cycle
 
 _EPSILON = 1e-9  # 5 × 1.2 is 6.000000000000001 in floating point: that is 6 cores, not 7
-_OTHER_RESOURCES = (node_ready, enough_memory, enough_storage, enough_gpus)
 
 
 def keep(alloc: Allocation, job: Job | None, headroom: float, floor: int = 1) -> int:
@@ -52,18 +54,47 @@ def spare(alloc: Allocation, job: Job | None, headroom: float, floor: int = 1) -
     return len(alloc.cores) - keep(alloc, job, headroom, floor)
 
 
-def steal(cycle: Cycle, job: Job) -> bool:
-    """Place ``job`` on free plus reclaimed cores; False (and no change) if it cannot."""
+class Steal:
+    """The stealing action (actions.py): tried as soon as a job's direct fit fails.
+
+    One instance per cycle, holding the cycle's index of spare cores per node
+    (reach.py), built at its first attempt and recounted only where a steal or
+    an eviction touched a node: an attempt looks only at nodes whose free plus
+    spare cores cover the request, in the same order as a walk of every node."""
+
+    name = "steal"
+    after_pass = False
+
+    def __init__(self) -> None:
+        self.reach: Reach | None = None
+
+    def attempt(self, cycle: Cycle, job: Job) -> bool:
+        if job.node is not None:
+            return steal(cycle, job)
+        if self.reach is None:
+            self.reach = Reach(cycle.index, lambda name: sum(n for n, _ in _donors(cycle, name)),
+                               dict.fromkeys(a.node for a in cycle.snapshot.allocations))
+            cycle.watchers.append(self.reach.touched)
+        names = self.reach.nodes(job.cores, job.cores - 1, tightest=False)
+        return steal(cycle, job, (cycle.caps[name] for name in names))
+
+
+def steal(cycle: Cycle, job: Job, candidates=None) -> bool:
+    """Place ``job`` on free plus reclaimed cores; False (and no change) if it cannot.
+
+    ``candidates``: the nodes to try, the most free cores first (every node with fewer free
+    cores than asked, unless given)."""
     best: tuple[int, str, list[tuple[int, Allocation]]] | None = None
-    for cap in _by_free_cores(cycle, job):
+    for cap in _by_free_cores(cycle, job) if candidates is None else candidates:
         node = cap.node
         if cap.free_cores >= job.cores or _capacity(node) < job.cores:
             continue  # too small ever, or cores are not what it lacks
         if not may_run_on(job, node):
             continue
-        if any(check(job, cap) is not None for check in _OTHER_RESOURCES) or cycle.ledger.check(job, cap) is not None:
-            continue
         missing = job.cores - cap.free_cores
+        # Every other check as it is (the shrinks' cores are not credited to the quota: the ledger stays safe).
+        if feasible(job, cap, Probe(cycle.ledger, freed=Resources(cores=missing)), home_known=True) is not None:
+            continue
         donors = _donors(cycle, node.name)
         if sum(n for n, _ in donors) >= missing:
             best = (missing, node.name, donors)
@@ -81,12 +112,12 @@ def steal(cycle: Cycle, job: Job) -> bool:
         n = min(available, missing)
         removed = tuple(sorted(alloc.cores)[-n:])
         cycle.plan.shrinks.append(Shrink(alloc.job_id, name, removed))
-        cycle.plan.counts.shrunk += 1
         cycle.touched.add(alloc.job_id)
         taken.extend(c - offset for c in removed)
         lent.extend((c, alloc.job_id) for c in removed)
         missing -= n
     cycle.place(job, cap, sorted(cap.free) + sorted(taken), lent=tuple(lent))
+    cycle.touch(name)
     return True
 
 

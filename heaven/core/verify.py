@@ -3,15 +3,23 @@
 The store's ``apply_plan`` runs this inside its transaction: the parts that
 still hold are committed, the rest come back with the reason and the next cycle
 decides again (Nomad's partial commit). Parts are checked in the order they are
-applied: evictions and cancellations, shrinks, placements, grows; a placement
-whose cores a rejected shrink was to free is rejected in turn.
+applied — evictions and cancellations, shrinks, placements, grows — and each
+accepted part is carried out on a ``Draft`` of the cluster (cluster.py, the one
+applier), so a later part is judged against what the earlier ones left: a
+placement whose cores a rejected shrink was to free is rejected in turn.
+
+Quotas too: a placement (a gang's parts together) or a grow that would leave
+its cluster above its quota is rejected. A cluster already above it (its quota
+was lowered) may keep what it holds, but nothing may raise it further.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from heaven.core.cluster import ClusterState, Draft, by_job
+from heaven.core.model import Quota, may_run_on
 from heaven.core.plan import Cancel, Grow, Place, Plan, Preempt, Shrink
-from heaven.core.snapshot import NodeCapacity, Snapshot, capacities
+from heaven.core.snapshot import NodeCapacity, Snapshot
 from heaven.core.states import JobState, NodeState
 
 
@@ -26,10 +34,10 @@ class Verified:
 
 
 def verify(snapshot: Snapshot, plan: Plan) -> Verified:
-    caps = capacities(snapshot)
+    draft = Draft(ClusterState.of_snapshot(snapshot), track=snapshot)
+    caps = draft.caps
     jobs = {j.id: j for j in snapshot.jobs}
-    held = {a.job_id: a for a in snapshot.allocations}
-    cores_of = {a.job_id: set(a.cores) for a in snapshot.allocations}
+    ceiling = {key: list(used) for key, used in draft.used.items()}  # what each cluster held before the plan
     out = Verified()
 
     def accept(item, problem, bucket):
@@ -40,71 +48,75 @@ def verify(snapshot: Snapshot, plan: Plan) -> Verified:
         return not problem
 
     for p in plan.preemptions:
-        alloc = held.get(p.job_id)
-        if accept(p, None if alloc is not None and p.job_id in cores_of else f"job {p.job_id} is not running", out.preemptions):
-            cap = caps[alloc.node]
-            _free(cap, cores_of.pop(p.job_id), alloc.memory_mb, alloc.storage_mb, alloc.gpu_ids)
+        if accept(p, None if p.job_id in draft.parts else f"job {p.job_id} is not running", out.preemptions):
+            draft.evict(p)
     for c in plan.cancellations:
         job = jobs.get(c.job_id)
         accept(c, None if job is not None and job.state == JobState.PENDING else f"job {c.job_id} is not pending",
                out.cancellations)
     for s in plan.shrinks:
-        job, mine = jobs.get(s.job_id), cores_of.get(s.job_id)
+        job, alloc = jobs.get(s.job_id), draft.part(s.job_id, s.node)
         problem = None
-        if job is None or mine is None:
+        if job is None or alloc is None:
             problem = f"job {s.job_id} is not running"
-        elif not set(s.cores_removed) <= mine:
+        elif not set(s.cores_removed) <= set(alloc.cores):
             problem = f"job {s.job_id} does not hold cores {sorted(s.cores_removed)}"
-        elif len(mine) - len(s.cores_removed) < max(job.min_cores, 1):
+        elif len(alloc.cores) - len(s.cores_removed) < max(job.min_cores, 1):
             problem = f"job {s.job_id} would fall below its min_cores ({job.min_cores})"
         if accept(s, problem, out.shrinks):
-            mine.difference_update(s.cores_removed)
-            _free(caps[held[s.job_id].node], set(s.cores_removed))
-    placed: set[int] = set(held)
-    parts: dict[int, list[Place]] = {}
-    for place in plan.placements:
-        parts.setdefault(place.job_id, []).append(place)
-    for job_id, places in parts.items():  # a gang's parts are accepted together or not at all
+            draft.shrink(s, 0.0)
+    placed: set[int] = set(draft.parts)
+    for job_id, places in by_job(plan.placements).items():  # a gang's parts are accepted together or not at all
         job = jobs.get(job_id)
         problem = None
         if job is not None and (len(places) != job.nodes or len({p.node for p in places}) != len(places)):
             problem = f"job {job_id} needs {job.nodes} parts on distinct nodes, plan gives {len(places)}"
         for place in places:
             problem = problem or _placement_problem(place, jobs, placed, caps)
+        problem = problem or _over_quota(draft, snapshot.quotas, ceiling,
+                                         [(caps[p.node], len(p.cores), p.memory_mb, len(p.gpu_ids)) for p in places])
         for place in places:
             accept(place, problem, out.placements)
         if problem is None:
-            for place in places:
-                _take(caps[place.node], place.cores, place.memory_mb, place.storage_mb, place.gpu_ids)
+            draft.place(places, 0.0)
             placed.add(job_id)
     for g in plan.grows:
-        job, mine = jobs.get(g.job_id), cores_of.get(g.job_id)
+        job, alloc = jobs.get(g.job_id), draft.part(g.job_id, g.node)
         cap = caps.get(g.node)
         problem = None
-        if job is None or mine is None or cap is None:
+        if job is None or alloc is None or cap is None:
             problem = f"job {g.job_id} is not running"
-        elif len(mine) + len(g.cores_added) > job.cores:
+        elif len(alloc.cores) + len(g.cores_added) > job.cores:
             problem = f"job {g.job_id} would hold more than the {job.cores} cores it asked for"
         elif not {c - cap.node.core_offset for c in g.cores_added} <= cap.free:
             problem = f"cores {sorted(g.cores_added)} are not all free on {g.node}"
+        else:
+            problem = _over_quota(draft, snapshot.quotas, ceiling, [(cap, len(g.cores_added), 0, 0)])
         if accept(g, problem, out.grows):
-            mine.update(g.cores_added)
-            _take(cap, g.cores_added)
+            draft.grow(g, 0.0)
     return out
 
 
-def _free(cap: NodeCapacity, cores: set[int], memory_mb: int = 0, storage_mb: int = 0, gpu_ids=()) -> None:
-    cap.free.update(c - cap.node.core_offset for c in cores)
-    cap.memory_mb += memory_mb
-    cap.storage_mb += storage_mb
-    cap.gpu_ids.extend(gpu_ids)
-
-
-def _take(cap: NodeCapacity, cores, memory_mb: int = 0, storage_mb: int = 0, gpu_ids=()) -> None:
-    cap.free.difference_update(c - cap.node.core_offset for c in cores)
-    cap.memory_mb -= memory_mb
-    cap.storage_mb -= storage_mb
-    cap.gpu_ids = [g for g in cap.gpu_ids if g not in gpu_ids]
+def _over_quota(draft: Draft, quotas: dict[str, Quota], ceiling: dict[str, list[int]],
+                adds: list[tuple[NodeCapacity, int, int, int]]) -> str | None:
+    """Why adding (cores, memory, GPUs) on these nodes would raise a cluster above its quota, or None."""
+    if not quotas:
+        return None
+    wanted: dict[str, list[int]] = {}
+    for cap, cores, memory_mb, gpus in adds:
+        w = wanted.setdefault(cap.node.quota_key, [0, 0, 0])
+        w[0], w[1], w[2] = w[0] + cores, w[1] + memory_mb, w[2] + gpus
+    for key, add in wanted.items():
+        quota = quotas.get(key)
+        if quota is None:
+            continue
+        used = draft.used.get(key, [0, 0, 0])
+        before = ceiling.get(key, [0, 0, 0])
+        for limit, have, more, was, label in zip((quota.cores, quota.memory_mb, quota.gpus), used, add, before,
+                                                  ("cores", "memory_mb", "gpus")):
+            if limit is not None and more and have + more > max(limit, was):
+                return f"cluster {key} quota: {have} of {limit} {label} in use, {more} more asked"
+    return None
 
 
 def _placement_problem(place: Place, jobs, placed, caps) -> str | None:
@@ -114,8 +126,8 @@ def _placement_problem(place: Place, jobs, placed, caps) -> str | None:
     cap = caps.get(place.node)
     if cap is None or cap.node.state != NodeState.UP:
         return f"node {place.node} is not up"
-    if job.node is not None and job.node != place.node:
-        return f"job {job.id} is pinned to {job.node}"
+    if not may_run_on(job, cap.node):  # the pin, the organization and the cluster, as the planner asks it
+        return f"job {job.id} may not run on {place.node} (pinned elsewhere, or another organization or cluster)"
     if len(set(place.cores)) != len(place.cores) or len(place.cores) != job.cores:
         return f"job {job.id} needs {job.cores} distinct cores, plan gives {len(set(place.cores))}"
     positions = {c - cap.node.core_offset for c in place.cores}

@@ -3,7 +3,8 @@
 One event at a time — a submission, or a job ending — moves the virtual clock;
 after each, the engine builds a ``Snapshot`` of its virtual cluster (one node
 with the machine's cores), calls the same ``schedule()`` the controller calls,
-and carries out the plan: shrinks first, then placements. Nothing here decides
+and carries out the plan with the core's own applier (``ClusterState.apply``):
+evictions (requeued), shrinks, placements, grows. Nothing here decides
 who runs: that is the core's job. The engine only keeps time, keeps jobs
 running for as long as the usage model says, and records what happened.
 
@@ -26,6 +27,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from heaven.core.cluster import ClusterState
 from heaven.core.model import Allocation, Job, Node
 from heaven.core.plan import Plan
 from heaven.core.scheduler import SchedulerConfig, schedule
@@ -191,23 +193,30 @@ class Replay:
         self.used.append(self.used_now)
 
     def _apply(self, plan: Plan) -> None:
-        unmodelled = [name for name in ("preemptions", "grows", "cancellations") if getattr(plan, name, None)]
-        if unmodelled:
-            # SWF jobs share one priority, have no dependencies and report no live samples,
-            # so the core never plans these here; if it does, stop rather than drift.
-            raise RuntimeError(f"the simulator does not carry out {', '.join(unmodelled)} (t={self.now:g})")
+        """Carry out the plan: the allocations are the core's one applier's (``ClusterState.apply``);
+        the engine adds what only a replay knows (progress rates, usage, end times)."""
+        if plan.cancellations:
+            # SWF jobs have no dependencies, so the core never cancels one here; if it does, stop rather than drift.
+            raise RuntimeError(f"the simulator does not carry out cancellations (t={self.now:g})")
         now = self.now
-        for shrink in plan.shrinks:
-            state = self.running[shrink.job_id]
+        before = ClusterState({NODE: self.node}, {j: (r.alloc,) for j, r in self.running.items()})
+        after = before.apply(plan, now).parts
+        for p in plan.preemptions:  # back to the queue: it starts again from the beginning
+            state = self.running.pop(p.job_id)
+            self.busy_cores -= len(state.alloc.cores)
+            self._set_use(state, 0)
+            self.pending[p.job_id] = replace(state.job, state=JobState.PENDING)
+        for change in (*plan.shrinks, *plan.grows):
+            state = self.running[change.job_id]
             state.work_left -= (now - state.since) * state.rate
             state.since = now
-            gone = set(shrink.cores_removed)
-            cores = tuple(c for c in state.alloc.cores if c not in gone)
+            old, cores = len(state.alloc.cores), after[change.job_id][0].cores
             state.rate = _rate(len(cores), state.parallelism)
             self._set_use(state, len(cores))
-            state.alloc = replace(state.alloc, cores=cores, used_cores=self._measure(len(cores), state))
-            state.record.shrinks.append((now, len(gone)))
-            self.busy_cores -= len(gone)
+            state.alloc = replace(after[change.job_id][0], used_cores=self._measure(len(cores), state))
+            if len(cores) < old:
+                state.record.shrinks.append((now, old - len(cores)))
+            self.busy_cores += len(cores) - old
             self._schedule_end(state)
         for place in plan.placements:
             job = self.pending.pop(place.job_id)
@@ -215,8 +224,7 @@ class Replay:
             record = JobRecord(sim.id, sim.submit, now, math.nan, sim.run, sim.cores)
             noise = 1.0 + self.noise_rng.uniform(-self.usage_noise, self.usage_noise) if self.usage_noise else 1.0
             state = _Running(record, replace(job, state=JobState.RUNNING), None, sim.parallelism, noise)  # type: ignore[arg-type]
-            state.alloc = Allocation(place.job_id, place.node, place.cores, started_at=now,
-                                     used_cores=self._measure(len(place.cores), state))
+            state.alloc = replace(after[place.job_id][0], used_cores=self._measure(len(place.cores), state))
             state.rate = _rate(len(place.cores), sim.parallelism)
             self._set_use(state, len(place.cores))
             state.work_left, state.since = sim.run, now

@@ -2,9 +2,9 @@
 
 The unit tests and the stateful property test (test_properties.py) drive the
 real core through it: ``Model.snapshot()`` is what the store's
-``load_snapshot`` would read, ``Model.apply(plan)`` is ``apply_plan`` (order:
-evictions → requeue, cancellations, shrinks, placements, grows; ``lent`` pairs
-and ``resized_at`` kept as the core-claims table keeps them), and
+``load_snapshot`` would read, ``Model.apply(plan)`` is ``apply_plan`` (the
+allocations from the core's one applier, ``ClusterState.apply``; evictions →
+requeue, cancellations, shrinks, placements, grows, each with its events), and
 ``Model.check()`` raises on any broken invariant of DESIGN.md.
 
 A job holds one allocation per node: a gang (``Job.nodes > 1``) is one job with
@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from heaven.core import queue
+from heaven.core.cluster import ClusterState, by_job
 from heaven.core.model import Allocation, Job, Node, Quota, Reservation
 from heaven.core.plan import Place, Plan
 from heaven.core.snapshot import Snapshot
@@ -128,13 +129,11 @@ class Model:
         self.events.append(Event(self.now, "transition", job_id, node, str(job.state), str(new), detail))
 
     def start(self, job_id: int, places: list[Place]) -> None:
-        """A placement: the job's parts become allocations and the job moves, with one event per
-        transition, through ``assigned`` into ``PLACED``."""
+        """A placement's job moves, with one event per transition, through ``assigned`` into ``PLACED``
+        (its allocations are what ``ClusterState.apply`` made of the placement)."""
         detail = "; ".join(f"on {p.node} cores {list(p.cores)}" for p in places)
         self.transition(job_id, J.ASSIGNED, detail, places[0].node)
         self.transition(job_id, PLACED, "its agents started it", places[0].node)
-        self.allocs[job_id] = [Allocation(job_id, p.node, tuple(sorted(p.cores)), p.memory_mb, p.storage_mb, p.gpu_ids,
-                                          started_at=self.now, lent=tuple(p.lent)) for p in places]
 
     def node_transition(self, name: str, new: NodeState) -> None:
         node = self.nodes[name]
@@ -175,27 +174,21 @@ class Model:
 
     # -- apply_plan ---------------------------------------------------------------------------
     def apply(self, plan: Plan) -> None:
+        """What the store's ``apply_plan`` does: the allocations are the core's one applier's
+        (``ClusterState.apply``); the model adds the lifecycle transitions and events."""
         now = self.now
+        state = ClusterState(self.nodes, {j: tuple(parts) for j, parts in self.allocs.items()}).apply(plan, now)
+        self.allocs = {j: list(parts) for j, parts in state.parts.items()}
         for p in plan.preemptions:
-            del self.allocs[p.job_id]
             self.transition(p.job_id, J.PREEMPTED, p.reason, p.node)
             self.transition(p.job_id, J.PENDING, "back to the queue", p.node)
         for c in plan.cancellations:
             self.transition(c.job_id, J.CANCELLED, c.reason)
         for s in plan.shrinks:
-            parts, i = self.allocs[s.job_id], self.part(s.job_id, s.node)
-            a, gone = parts[i], set(s.cores_removed)
-            parts[i] = replace(a, cores=tuple(c for c in a.cores if c not in gone),
-                               lent=tuple((c, d) for c, d in a.lent if c not in gone), resized_at=now)
             self.events.append(Event(now, "shrink", s.job_id, s.node, detail=str(list(s.cores_removed))))
-        places: dict[int, list[Place]] = {}
-        for p in plan.placements:
-            places.setdefault(p.job_id, []).append(p)
-        for job_id, parts_of_job in places.items():
+        for job_id, parts_of_job in by_job(plan.placements).items():
             self.start(job_id, parts_of_job)
         for g in plan.grows:
-            parts, i = self.allocs[g.job_id], self.part(g.job_id, g.node)
-            parts[i] = replace(parts[i], cores=tuple(sorted(parts[i].cores + tuple(g.cores_added))), resized_at=now)
             self.events.append(Event(now, "grow", g.job_id, g.node, detail=str(list(g.cores_added))))
         self.reservation = plan.reservation
 

@@ -67,3 +67,11 @@ def test_verifier_rejects_what_no_longer_fits():
     checked = verify(fresher, plan)
     assert checked.placements == [] and "not all free" in checked.rejected[0][1]
     assert verify(snap, plan).placements == plan.placements
+
+
+def test_the_post_filter_actions_are_wired_in_one_place_and_made_fresh_per_cycle():
+    from heaven.core.scheduler import actions_for
+    both = SchedulerConfig(steal=True, preempt=True)
+    assert [(a.name, a.after_pass) for a in actions_for(both)] == [("steal", False), ("preempt", True)]
+    assert actions_for(SchedulerConfig()) == ()
+    assert actions_for(both)[1] is not actions_for(both)[1]  # an action's memory lasts one cycle

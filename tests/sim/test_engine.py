@@ -2,6 +2,7 @@
 import pytest
 
 from heaven.core.plan import Cancel, Grow, Place, Plan, Preempt, Shrink
+from heaven.core.states import JobState
 from heaven.sim.engine import NODE, Replay
 from heaven.sim.protocol import SimJob, prepare
 from heaven.sim.reader import read_swf
@@ -54,22 +55,42 @@ def test_a_job_shrunk_below_its_parallelism_stretches_in_proportion():
     assert engine.running[1].alloc.cores == (0, 1) and engine.busy_cores == 2
 
 
-@pytest.mark.parametrize("part, name", [
-    (Preempt(1, NODE, "test"), "preemptions"),
-    (Grow(1, NODE, (3,)), "grows"),
-    (Cancel(2, "test"), "cancellations"),
-])
-def test_a_plan_part_the_simulator_does_not_model_stops_the_replay(part, name):
+def test_a_plan_part_the_simulator_does_not_model_stops_the_replay():
     engine = Replay(JOBS, 4, config_for("fcfs", "fifo", False, WHOLE))
     engine._arrive(JOBS[0])
     engine._cycle()  # job 1 runs on cores 0-1
     engine._arrive(JOBS[1])
     engine._arrive(JOBS[2])
     before = (dict(engine.running), dict(engine.pending), engine.busy_cores)
-    plan = Plan(placements=[Place(3, NODE, (2, 3))], **{name: [part]})  # job 3 fits beside job 1
-    with pytest.raises(RuntimeError, match=f"does not carry out {name}"):
+    plan = Plan(placements=[Place(3, NODE, (2, 3))], cancellations=[Cancel(2, "test")])  # job 3 fits beside job 1
+    with pytest.raises(RuntimeError, match="does not carry out cancellations"):
         engine._apply(plan)
     assert (dict(engine.running), dict(engine.pending), engine.busy_cores) == before, "nothing is half-applied"
+
+
+def test_a_grow_gives_a_shrunk_job_its_speed_back():
+    job = SimJob(1, 0, 100, 4, 100, parallelism=4.0)
+    engine = Replay([job], 4, config_for("fcfs", "fifo", False, WHOLE))
+    engine._arrive(job)
+    engine._cycle()
+    engine._advance(50.0)
+    engine._apply(Plan(shrinks=[Shrink(1, NODE, (2, 3))]))  # 50 s of work left, at half speed from t=50
+    engine._advance(70.0)
+    engine._apply(Plan(grows=[Grow(1, NODE, (2, 3))]))  # 10 s done at half speed: 40 s left at full speed
+    assert engine._next_end() == 110.0
+    assert engine.running[1].alloc.cores == (0, 1, 2, 3) and engine.busy_cores == 4
+    assert engine.running[1].record.shrinks == [(50.0, 2)]
+
+
+def test_an_evicted_job_goes_back_to_the_queue_and_its_cores_free():
+    engine = Replay(JOBS, 4, config_for("fcfs", "fifo", False, WHOLE))
+    engine._arrive(JOBS[0])
+    engine._cycle()  # job 1 runs on cores 0-1
+    engine._arrive(JOBS[2])
+    engine._apply(Plan(preemptions=[Preempt(1, NODE, "test")], placements=[Place(3, NODE, (0, 1))]))
+    assert sorted(engine.running) == [3] and sorted(engine.pending) == [1]
+    assert engine.busy_cores == len(engine.running[3].alloc.cores) == 2
+    assert engine.pending[1].state == JobState.PENDING
 
 
 def test_one_cycle_per_event_even_at_the_same_instant():
