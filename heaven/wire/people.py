@@ -117,6 +117,7 @@ class JoinTokenOut(BaseModel):
     org_id: int
     name: str
     created_at: float
+    cluster: str | None = None  # the cluster its nodes join; None: the one each agent names
 
 
 class JoinTokenCreated(JoinTokenOut):
