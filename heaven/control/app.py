@@ -66,6 +66,13 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
                    root_clusters):
         app.include_router(module.router)
 
+    generated = app.openapi
+
+    def openapi() -> dict:  # once, as FastAPI's own: with the bodies /register dispatches on
+        return app.openapi_schema or root_api.document(generated())
+
+    app.openapi = openapi
+
     @app.get("/health", tags=["health"])
     def health() -> dict:
         return {"status": "ok", "cycles": ctl.cycles}

@@ -20,7 +20,7 @@ from heaven.control.auth import Caller, Me, role_at_least
 from heaven.control.errors import ApiError, not_found
 from heaven.control.node_auth import issue_join_token
 from heaven.control.runtime import Controller
-from heaven.control.scope import NO_ORGANIZATION
+from heaven.control.scope import org_of_caller
 from heaven.store import clusters, organizations
 from heaven.store.tables import nodes
 from heaven.wire.clusters import ClusterOut, Figures, Quota
@@ -65,21 +65,6 @@ ClusterMember = Annotated[ClusterAccess, Depends(require_cluster_role("member"))
 ClusterAdmin = Annotated[ClusterAccess, Depends(require_cluster_role("admin"))]
 
 
-def org_of(conn, caller: Caller, org: str | int | None, field: str = "org") -> int:
-    """The organization a new cluster goes to: ``org`` (a name or an id) or the caller's only
-    or first; another organization's answers 404 as a missing one."""
-    roles = organizations.roles_of(conn, caller.person_id)
-    if not roles:
-        raise ApiError(403, "no_organization", NO_ORGANIZATION, field)
-    if org is None:
-        return next(iter(roles))
-    text = str(org)
-    org_id = int(text) if text.isdecimal() else organizations.id_named(conn, text)
-    if org_id not in roles:
-        raise ApiError(404, "not_found", f"organization {org} does not exist", field)
-    return org_id
-
-
 def _name_taken(name: str) -> ApiError:
     return ApiError(409, "conflict", f"name: this organization has a cluster named {name} already", "name")
 
@@ -89,7 +74,7 @@ def create(ctl: Controller, caller: Caller, org: str | int | None, name: str, qu
     """A cluster of ``org``, made by one of its admins or its owner; its row."""
     try:
         with ctl.store.begin() as conn:
-            org_id = org_of(conn, caller, org, org_field)
+            org_id = org_of_caller(conn, caller, org, org_field)
             role_at_least(conn, org_id, caller, "admin")
             if clusters.get(conn, org_id, name) is not None:
                 raise _name_taken(name)

@@ -49,15 +49,23 @@ class JobScope:
     def org_for_submit(self, conn, org: str | None) -> int:
         """The organization a new job goes to: ``org`` (a name or an id) or, without it, the
         caller's only or first one."""
-        roles = organizations.roles_of(conn, self.caller.person_id)
+        return org_of_caller(conn, self.caller, org)
+
+
+def org_of_caller(conn, caller: Caller, org: str | int | None, field: str = "org") -> int:
+    """The organization something new goes to (a job, a cluster): ``org`` (a name or an id),
+    which must be one of the caller's (another's answers 404 as a missing one), or without
+    it the caller's only or first (403 when they belong to none)."""
+    roles = organizations.roles_of(conn, caller.person_id)
+    if org is None:
         if not roles:
-            raise ApiError(403, "no_organization", NO_ORGANIZATION, "org")
-        if org is None:
-            return next(iter(roles))
-        org_id = int(org) if org.isdecimal() else organizations.id_named(conn, org)
-        if org_id not in roles:  # another organization's is as absent as a missing one
-            raise ApiError(404, "not_found", f"organization {org} does not exist", "org")
-        return org_id
+            raise ApiError(403, "no_organization", NO_ORGANIZATION, field)
+        return next(iter(roles))
+    text = str(org)
+    org_id = int(text) if text.isdecimal() else organizations.id_named(conn, text)
+    if org_id not in roles:
+        raise ApiError(404, "not_found", f"organization {org} does not exist", field)
+    return org_id
 
 
 def job_scope(caller: Me) -> JobScope:
