@@ -282,3 +282,15 @@ def test_nothing_of_a_changed(world):
     assert [t["id"] for t in _ok(api.get("/api/v1/auth/tokens", headers=alice))] == [world.api_token_id]
     assert [t["name"] for t in _ok(api.get(f"/api/v1/organizations/{world.a['id']}/join-tokens", headers=alice))] == ["rack"]
     assert {c["name"] for c in _ok(api.get("/api/v1/clusters", headers=alice))} == {"gpu"}
+
+
+def test_every_agent_route_refuses_an_unauthenticated_call(world):
+    """Every route under /api/v1/agents/, from the app's own list: no token, or a person's, is a 401."""
+    agent_routes = sorted(r for r in app_routes(world.api.app) if r[1].startswith("/api/v1/agents/"))
+    assert len(agent_routes) >= 3
+    for method, path in agent_routes:
+        url = path.replace("{name}", world.node)
+        for headers in ({"Authorization": ""}, world.alice):
+            answer = world.api.request(method, url, headers=headers, json={} if method == "POST" else None)
+            assert answer.status_code == 401, (method, path, answer.text)
+            assert answer.headers["WWW-Authenticate"].startswith("Bearer")
