@@ -21,7 +21,7 @@ from heaven.control.auth import Authenticator
 from heaven.control.legacy_driver import LegacyDriver
 from heaven.control.ratelimit import TokenBucket
 from heaven.control.routers import (agents, auth, clusters, events, jobs, join_tokens, legacy, nodes, organizations,
-                                    root_api, root_clusters)
+                                    root_api)
 from heaven.control.runtime import Controller
 from heaven.control.signing_key import signing_key
 from heaven.control.tokens import AccessTokens
@@ -62,8 +62,7 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     app.state.auth = Authenticator(store, access, clock)
     app.state.auth_limiter = TokenBucket(settings.auth_rate_per_minute, clock)
     errors.install(app)
-    for module in (auth, organizations, join_tokens, jobs, nodes, clusters, agents, events, legacy, root_api,
-                   root_clusters):
+    for module in (auth, organizations, join_tokens, jobs, nodes, clusters, agents, events, legacy, root_api):
         app.include_router(module.router)
 
     generated = app.openapi

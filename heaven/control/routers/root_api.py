@@ -1,9 +1,9 @@
 """The deployment service's own API at the root, byte-compatible for its clients:
-``POST /register`` (a person), ``POST /token``, ``POST /join-organization`` and
-``/organizations/``. Every success answers 200 (creations too), a DELETE answers
+``POST /register`` (a person), ``POST /token``, ``POST /join-organization``,
+``/organizations/`` and ``/clusters/``. Every success answers 200 (creations too), a DELETE answers
 ``true``, and collection routes answer with and without the trailing slash, as that
 service did. Each route is the product's own use case (heaven.control.routers.auth
-and .organizations) with that service's shapes around it; roles are the same
+and .organizations, heaven.control.cluster_service) with that service's shapes around it; roles are the same
 dependencies (``require_role``), so nothing about who may do what is decided here.
 
 ``POST /register`` is also the original agents' registration (``{vm_name, ...}``): the
@@ -18,8 +18,10 @@ from fastapi import APIRouter, Body, Depends, Form, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from heaven.control import cluster_service as service
 from heaven.control import legacy_service
 from heaven.control.auth import Me, Membership, require_role
+from heaven.control.cluster_service import ClusterAdmin, ClusterMember, Figured
 from heaven.control.deps import authenticator, controller
 from heaven.control.errors import answers
 from heaven.control.ratelimit import rate_limited
@@ -27,16 +29,17 @@ from heaven.control.routers import auth, legacy, organizations
 from heaven.control.runtime import Controller
 from heaven.store import organizations as orgs
 from heaven.store import people
+from heaven.wire.clusters import RootClusterIn, RootClusterOut, RootClusterUpdate
 from heaven.wire.legacy import LegacyRegister
-from heaven.wire.people import MAX_PASSWORD, JoinIn, RegisterIn
-from heaven.wire.root import RootOrganizationIn, RootOrganizationOut, RootTokenOut, RootUserOut, iso
+from heaven.wire.people import (MAX_PASSWORD, RegisterIn, RootJoinIn, RootOrganizationIn, RootOrganizationOut,
+                                RootTokenOut, RootUserOut, iso)
 
 router = APIRouter(tags=["deployment service (root)"])
 Ctl = Annotated[Controller, Depends(controller)]
 Member = Annotated[Membership, Depends(require_role("member"))]
 Admin = Annotated[Membership, Depends(require_role("admin"))]
 Owner = Annotated[Membership, Depends(require_role("owner"))]
-IN_ORG = (401, 403, 404, 422)
+IN_ORG = IN_CLUSTER = (401, 403, 404, 422)  # every route under /{org_id} or /{cluster_id}
 REGISTER_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"anyOf": [
     {"$ref": "#/components/schemas/RegisterIn"}, {"$ref": "#/components/schemas/LegacyRegister"}]}}}}}
 
@@ -94,7 +97,7 @@ def _org_out(ctl: Controller, org_id: int, person_id: int) -> RootOrganizationOu
 
 
 @router.post("/join-organization", response_model=RootOrganizationOut, responses=answers(401, 404, 422))
-def join_organization(body: JoinIn, me: Me, ctl: Ctl) -> RootOrganizationOut:
+def join_organization(body: RootJoinIn, me: Me, ctl: Ctl) -> RootOrganizationOut:
     """Join as a member with an invite code."""
     return _org_out(ctl, organizations.join(body, me, ctl).id, me.person_id)
 
@@ -136,3 +139,59 @@ def delete_organization(owner: Owner, ctl: Ctl) -> bool:
 def regenerate_invite(admin: Admin, ctl: Ctl) -> RootOrganizationOut:
     organizations.regenerate_invite(admin, ctl)
     return _org_out(ctl, admin.org_id, admin.caller.person_id)
+
+
+# -- /clusters/: the same use cases as /api/v1/clusters (heaven.control.cluster_service), the same
+# role dependencies and figures (``booked``); only the names differ. Units: total_cpu is cores,
+# total_ram megabytes, total_gpu GPUs (docs/clusters.md).
+
+# The root names of the quota fields: one table, read both ways.
+ROOT_NAMES = {"total_cpu": "quota_cores", "total_ram": "quota_memory_mb", "total_gpu": "quota_gpus"}
+
+
+def root_out(f: Figured) -> RootClusterOut:
+    return RootClusterOut(
+        id=f.row["id"], name=f.row["name"], organization_id=f.row["org_id"],
+        total_ram=f.quota.memory_mb, total_cpu=f.quota.cores, total_gpu=f.quota.gpus,
+        available_ram=f.available.memory_mb, available_cpu=f.available.cores, available_gpu=f.available.gpus,
+        creator_id=f.row["creator_id"], created_at=iso(f.row["created_at"]))
+
+
+def _cluster(ctl: Controller, row: dict) -> RootClusterOut:
+    return root_out(service.figured(ctl, [row])[0])
+
+
+@router.post("/clusters/", response_model=RootClusterOut, responses=answers(401, 403, 404, 409, 422))
+@router.post("/clusters", response_model=RootClusterOut, responses=answers(401, 403, 404, 409, 422),
+             include_in_schema=False)
+def create_cluster(body: RootClusterIn, me: Me, ctl: Ctl) -> RootClusterOut:
+    """A cluster of ``organization_id``, made by an admin or the owner of it."""
+    quota = {ours: getattr(body, root) for root, ours in ROOT_NAMES.items()}
+    return _cluster(ctl, service.create(ctl, me, body.organization_id, body.name, quota, org_field="organization_id"))
+
+
+@router.get("/clusters/", response_model=list[RootClusterOut], responses=answers(401))
+@router.get("/clusters", response_model=list[RootClusterOut], responses=answers(401), include_in_schema=False)
+def list_clusters(me: Me, ctl: Ctl) -> list[RootClusterOut]:
+    """The clusters of the caller's organizations."""
+    return [root_out(f) for f in service.figured(ctl, service.visible(ctl, me))]
+
+
+@router.get("/clusters/{cluster_id}", response_model=RootClusterOut, responses=answers(*IN_CLUSTER))
+def show_cluster(member: ClusterMember, ctl: Ctl) -> RootClusterOut:
+    return _cluster(ctl, member.row)
+
+
+@router.put("/clusters/{cluster_id}", response_model=RootClusterOut, responses=answers(*IN_CLUSTER, 409))
+def update_cluster(body: RootClusterUpdate, admin: ClusterAdmin, ctl: Ctl) -> RootClusterOut:
+    """Change the fields given (a quota limits what starts from now on)."""
+    given = body.model_dump(include=body.model_fields_set)
+    values = {ROOT_NAMES.get(k, k): v for k, v in given.items() if v is not None}
+    return _cluster(ctl, service.update(ctl, admin, values))
+
+
+@router.delete("/clusters/{cluster_id}", response_model=bool, responses=answers(*IN_CLUSTER, 409))
+def delete_cluster(admin: ClusterAdmin, ctl: Ctl) -> bool:
+    """Answers ``true``; refused (409) while nodes are in it or its jobs have not ended."""
+    service.delete(ctl, admin)
+    return True
