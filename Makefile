@@ -16,11 +16,15 @@ $(STAMP): pyproject.toml
 up: $(STAMP)
 	$(BIN)/heaven up
 
-# Debian packages the suite needs: PostgreSQL's server binaries (the suite starts its own server).
+# Debian packages the suite needs: PostgreSQL's server binaries (the suite starts its own server)
+# and Chromium (the dashboard's browser tests drive it with Playwright).
 system-deps:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
 	  (echo "installing PostgreSQL server binaries (Debian package postgresql)" && \
 	   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql)
+	@command -v chromium >/dev/null 2>&1 || \
+	  (echo "installing Chromium for the browser tests (Debian package chromium)" && \
+	   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
 
 test: system-deps $(STAMP)
 	$(BIN)/python -m pytest -q

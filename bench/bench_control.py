@@ -189,10 +189,12 @@ def bench_latency(tmp: Path, count: int, warmup: int = 3, watch: str = "api", mo
 
 
 # -- 2. submit throughput ---------------------------------------------------------------------
-def bench_throughput(tmp: Path, count: int, threads: int, seconds: float) -> dict:
+def bench_throughput(tmp: Path, count: int, threads: int, seconds: float, start=start_cluster) -> dict:
     """Stops issuing after ``seconds`` even if ``count`` was not reached (a slow
-    controller must not make the run last many minutes); the rate counts what was done."""
-    cluster = start_cluster(tmp / "throughput")
+    controller must not make the run last many minutes); the rate counts what was done.
+    ``start(root)`` starts the controller (bench_auth.py starts others: another revision,
+    another kind of token)."""
+    cluster = start(tmp / "throughput")
     try:
         body = {"command": ["true"], "cores": 1}
         with httpx.Client(base_url=cluster.url, timeout=60, headers=cluster.auth_headers()) as warm:  # first-request effects out of the way

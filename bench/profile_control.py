@@ -205,10 +205,11 @@ def milestone_table() -> str:
 # -- the drivers (run in a child process so the client does not share the GIL) ---------------------
 def drive(url: str, workload: str, count: int, threads: int, db: str | None = None) -> None:
     body = {"command": ["true"], "cores": 1}
+    headers = {"Authorization": f"Bearer {os.environ['HEAVEN_TOKEN']}"}  # the administrator's, as heaven up's CLI
     t0 = time.perf_counter()
     if workload in ("submit", "trivial"):
         def worker(n: int) -> None:
-            with httpx.Client(base_url=url, timeout=120) as client:
+            with httpx.Client(base_url=url, timeout=120, headers=headers) as client:
                 for _ in range(n):
                     assert client.post("/api/v1/jobs", json=body).status_code == 201
         with ThreadPoolExecutor(threads) as pool:
@@ -216,12 +217,12 @@ def drive(url: str, workload: str, count: int, threads: int, db: str | None = No
                 pool.submit(worker, count // threads + (1 if i < count % threads else 0))
         print(f"driver: {count} submits in {time.perf_counter() - t0:.1f} s", flush=True)
         if workload == "trivial":
-            with httpx.Client(base_url=url, timeout=120) as client:
+            with httpx.Client(base_url=url, timeout=120, headers=headers) as client:
                 wait_for(lambda: not client.get("/api/v1/jobs", params={"state": ["pending", "assigned", "running"], "limit": 1}).json(),
                          600, 0.25, "every job to end")
             print(f"driver: all ended after {time.perf_counter() - t0:.1f} s", flush=True)
     elif workload == "latency":
-        with httpx.Client(base_url=url, timeout=30) as client:
+        with httpx.Client(base_url=url, timeout=30, headers=headers) as client:
             for _ in range(count):
                 job = client.post("/api/v1/jobs", json={"command": ["sleep", "30"], "cores": 1}).json()
                 while not job["pid"]:
@@ -260,13 +261,21 @@ def main() -> int:
 
     from heaven.config import ControllerSettings
     from heaven.control.app import create_app
+    from heaven.control.bootstrap import ensure_admin, local_agents_join_token
+    from heaven.store.engine import Store
 
     tmp = Path(tempfile.mkdtemp(prefix="heaven-profile-"))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     os.environ["HEAVEN_SCHEDULER_INTERVAL"] = "1.0"
     instrument()
-    app = create_app(ControllerSettings(database_url=f"sqlite:///{tmp / 'heaven.db'}", port=port))
+    database_url = f"sqlite:///{tmp / 'heaven.db'}"
+    store = Store(database_url)
+    store.migrate()  # sign in as heaven up does: the administrator's token, and one for the agents to join with
+    os.environ["HEAVEN_TOKEN"] = ensure_admin(store, time.time()).token["token"]
+    os.environ["HEAVEN_AGENT_TOKEN"] = local_agents_join_token(store, time.time())
+    store.dispose()
+    app = create_app(ControllerSettings(database_url=database_url, port=port))
     count_statements(app.state.controller.store.engine)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical",
                                            timeout_graceful_shutdown=1))
@@ -283,7 +292,7 @@ def main() -> int:
                         [*LAUNCH, "agent", "--name", name, "--controller", url, "--cores", core,
                          "--workdir", str(tmp / "agents")], env=env,
                         stdout=open(tmp / f"agent-{name}.log", "ab"), stderr=subprocess.STDOUT))
-                with httpx.Client(base_url=url) as c:
+                with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {os.environ['HEAVEN_TOKEN']}"}) as c:
                     wait_for(lambda: sum(n["state"] == "up" for n in c.get("/api/v1/nodes").json()) == 2, 30,
                              what="the agents")
             TIMES.clear()

@@ -41,6 +41,8 @@ class ControllerSettings(BaseSettings):
     # The original controller's protocol has no credentials at all: "auto" serves it only while
     # the controller listens on loopback (as `heaven up` does); "on" serves it on any address.
     original_protocol: str = Field("auto", pattern="^(auto|on|off)$")
+    auth_cache_seconds: float = Field(5.0, ge=0, le=300, description="how long a token's caller is remembered "
+                                      "(0: read on every request); see heaven/control/caller_cache.py")
     auth_rate_per_minute: int = Field(10, ge=1, le=100_000, description="register and token calls per client address")
 
 

@@ -65,6 +65,7 @@ class LiveCluster:
         self.http = httpx.Client(base_url=self.url, timeout=30)
         self.token: str | None = None
         self.join_token: str | None = None
+        self.cwd: Path | None = None  # where the controller runs (`-m` imports from there first)
 
     def sign_in(self) -> None:
         """The administrator's API token for the API, and a join token its agents register with."""
@@ -91,7 +92,7 @@ class LiveCluster:
             self.sign_in()
         log = open(self.root / "controller.log", "ab")
         self.controller = subprocess.Popen([*LAUNCH, "controller", "--port", str(self.port), "--database", self.database_url],
-                                           env=self.env, stdout=log, stderr=subprocess.STDOUT)
+                                           env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.cwd)
         wait_for(self._healthy, 30, what="the controller to answer /health")
 
     def _healthy(self) -> bool:

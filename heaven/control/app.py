@@ -13,15 +13,17 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
 import heaven
 from heaven.config import ControllerSettings
 from heaven.control import errors
 from heaven.control.auth import Authenticator
 from heaven.control.legacy_driver import LegacyDriver
+from heaven.control.metrics import RequestTimer
 from heaven.control.ratelimit import TokenBucket
-from heaven.control.routers import (agents, auth, clusters, events, jobs, join_tokens, legacy, nodes, organizations,
-                                    root_api)
+from heaven.control.routers import (agents, auth, clusters, dashboard, events, jobs, join_tokens, legacy, metrics,
+                                    nodes, organizations, root_api)
 from heaven.control.runtime import Controller
 from heaven.control.signing_key import signing_key
 from heaven.control.tokens import AccessTokens
@@ -59,10 +61,13 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     app.state.legacy = legacy_driver
     app.state.submits = submits
     access = AccessTokens(signing_key(settings), settings.access_token_minutes * 60, clock)
-    app.state.auth = Authenticator(store, access, clock)
+    app.state.auth = Authenticator(store, access, clock, settings.auth_cache_seconds)
     app.state.auth_limiter = TokenBucket(settings.auth_rate_per_minute, clock)
+    app.state.metrics = ctl.metrics
+    app.add_middleware(RequestTimer, metrics=ctl.metrics, clock=time.perf_counter)
     errors.install(app)
-    for module in (auth, organizations, join_tokens, jobs, nodes, clusters, agents, events, legacy, root_api):
+    for module in (auth, organizations, join_tokens, jobs, nodes, clusters, agents, events, dashboard, metrics,
+                   legacy, root_api):
         app.include_router(module.router)
 
     generated = app.openapi
@@ -77,7 +82,14 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
         return {"status": "ok", "cycles": ctl.cycles}
 
     @app.get("/", include_in_schema=False)
+    def dashboard_page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/status", include_in_schema=False)
     def status_page() -> FileResponse:
+        """The original dashboard's page over GET /summary (where the original protocol is served)."""
         return FileResponse(STATIC / "status.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     return app

@@ -14,8 +14,10 @@ from dataclasses import dataclass, replace
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 
+from heaven.control.caller_cache import CallerCache
 from heaven.control.errors import ApiError, not_found
 from heaven.control.tokens import MAX_TOKEN_LENGTH, AccessTokens, InvalidToken, hash_api_token, is_api_token
 from heaven.store import organizations, people
@@ -34,6 +36,10 @@ class Caller:
     jti: str | None = None  # an access token: what logout revokes
     token_id: int | None = None  # an API token: what logout deletes
     expires_at: float | None = None
+    # ((org id, role), ...) as read with the token, in the same transaction: a submission's
+    # default organization needs no second read. Role checks that guard a write read the
+    # role again in the write's own transaction (Membership.reconfirm, JobScope).
+    roles: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,29 +57,54 @@ class Membership:
 
 
 class Authenticator:
-    def __init__(self, store: Store, access: AccessTokens, clock: Callable[[], float]) -> None:
+    def __init__(self, store: Store, access: AccessTokens, clock: Callable[[], float],
+                 cache_seconds: float = 0.0) -> None:
         self.store, self.access, self.clock = store, access, clock
+        self.cache = CallerCache(cache_seconds, clock)
 
     def authenticate(self, token: str) -> Caller:
         if len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken("the token is too long")
+        caller = self.remembered(token)
+        if caller is not None:
+            return caller
+        generation = self.cache.generation()
+        caller = self._look_up(token)
+        self.cache.store(token, caller, generation)
+        return caller
+
+    def remembered(self, token: str) -> Caller | None:
+        """The caller if this token was looked up a moment ago (no store read); None otherwise."""
+        caller = self.cache.get(token)
+        if caller is not None and caller.expires_at is not None and caller.expires_at <= self.clock():
+            raise InvalidToken("the token has expired")
+        return caller
+
+    def _look_up(self, token: str) -> Caller:
         if is_api_token(token):
             with self.store.read() as conn:
                 row = people.by_token_hash(conn, hash_api_token(token))
+                roles = _roles(conn, row["person_id"]) if row is not None else ()
             if row is None:
                 raise InvalidToken("the API token is unknown or was revoked")
             if row["expires_at"] is not None and row["expires_at"] <= self.clock():
                 raise InvalidToken("the API token has expired")
-            return Caller(row["person_id"], row["username"], token_id=row["token_id"], expires_at=row["expires_at"])
+            return Caller(row["person_id"], row["username"], token_id=row["token_id"], expires_at=row["expires_at"],
+                          roles=roles)
         claims = self.access.read(token)
         with self.store.read() as conn:
             revoked = people.is_revoked(conn, claims.jti)
             person = people.get(conn, claims.person_id)
+            roles = _roles(conn, claims.person_id)
         if revoked:
             raise InvalidToken("the token was revoked (logged out)")
         if person is None:
             raise InvalidToken("the token's person does not exist")
-        return Caller(person["id"], person["username"], jti=claims.jti, expires_at=claims.expires_at)
+        return Caller(person["id"], person["username"], jti=claims.jti, expires_at=claims.expires_at, roles=roles)
+
+
+def _roles(conn, person_id: int) -> tuple[tuple[int, str], ...]:
+    return tuple(organizations.roles_of(conn, person_id).items())
 
 
 def unauthorized(message: str, invalid: bool = True, field: str | None = "Authorization") -> ApiError:
@@ -82,16 +113,31 @@ def unauthorized(message: str, invalid: bool = True, field: str | None = "Author
     return ApiError(401, "unauthorized", message, field, headers={"WWW-Authenticate": challenge})
 
 
-def current_person(request: Request, token: Annotated[str | None, Depends(bearer)]) -> Caller:
+async def current_person(request: Request, token: Annotated[str | None, Depends(bearer)]) -> Caller:
+    # Async, so that a remembered caller costs no hop to a worker thread; a lookup that
+    # reads the store goes to one (it must not block the event loop).
     if not token:
         raise unauthorized("this needs Authorization: Bearer <token> (heaven login makes one)", invalid=False)
+    auth: Authenticator = request.app.state.auth
     try:
-        return request.app.state.auth.authenticate(token)
+        return auth.remembered(token) or await run_in_threadpool(auth.authenticate, token)
     except InvalidToken as exc:
         raise unauthorized(str(exc)) from None
 
 
 Me = Annotated[Caller, Depends(current_person)]
+
+
+def forgets_callers(request: Request):
+    """A router dependency for every route that writes people, tokens or memberships: the
+    remembered callers are dropped before the handler runs and again after it committed."""
+    if request.method == "GET":
+        yield
+        return
+    cache = request.app.state.auth.cache
+    cache.forget()
+    yield
+    cache.forget()
 OrgId = Annotated[int, Path(ge=1, le=MAX_INT, description="organization id")]
 
 

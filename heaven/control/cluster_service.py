@@ -9,6 +9,7 @@ Its figures come from one rule, ``heaven.store.clusters.booked``.
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Annotated
@@ -74,7 +75,7 @@ def create(ctl: Controller, caller: Caller, org: str | int | None, name: str, qu
     """A cluster of ``org``, made by one of its admins or its owner; its row."""
     try:
         with ctl.store.begin() as conn:
-            org_id = org_of_caller(conn, caller, org, org_field)
+            org_id = org_of_caller(lambda: contextlib.nullcontext(conn), caller, org, org_field)
             role_at_least(conn, org_id, caller, "admin")
             if clusters.get(conn, org_id, name) is not None:
                 raise _name_taken(name)

@@ -26,6 +26,11 @@ class NodeNotifier:
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
+    @property
+    def closed(self) -> bool:
+        """The controller is stopping: streams and long-polls should end now."""
+        return self._closed
+
     def generation(self, node: str) -> int:
         return self._generation.get(node, self._base)
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from heaven.config import ControllerSettings
 from heaven.control.cycle import requeue_unstarted, run_cycle, stop_overdue, sweep_silent_nodes
 from heaven.control.errors import ApiError
+from heaven.control.metrics import Metrics
 from heaven.control.watchers import JobWatchers
 from heaven.control.notifier import NodeNotifier
 from heaven.core import Plan, SchedulerConfig
@@ -80,6 +81,7 @@ class Controller:
         self._recommended: set = set()
         self.notifier = NodeNotifier()
         self.cycles = 0
+        self.metrics = Metrics()
         self.last_counts: dict[str, int] = {}
         self._wake: asyncio.Event | None = None
         # Only new submissions since the last cycle: a light cycle over just them can
@@ -111,6 +113,7 @@ class Controller:
 
         ``full=False``: only jobs submitted since the last cycle (greedy policy only);
         ``whole_queue=False``: only the head of the queue (orderings of plain fields only)."""
+        began = time.perf_counter()  # how long the cycle takes (a duration, not the scheduler's clock)
         now = self.clock()
         greedy = self.config.policy == "greedy"
         seen = jobs.newest_id(conn)
@@ -120,8 +123,10 @@ class Controller:
                                                pending_after=self._seen if not full and greedy else None,
                                                pending_limit=head)
         self._record_recommendations(conn, recommended, now)
+        elapsed = time.perf_counter() - began
 
         def remember() -> None:
+            self.metrics.cycle(elapsed, plan.counts.as_dict())
             self._seen = seen
             self.reservation = plan.reservation
             self.cycles += 1

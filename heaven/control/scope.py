@@ -46,29 +46,35 @@ class JobScope:
                                                  f"{action} job {job_id}; you are {role}", "id")
         return row
 
-    def org_for_submit(self, conn, org: str | None) -> int:
+    def org_for_submit(self, read, org: str | None) -> int:
         """The organization a new job goes to: ``org`` (a name or an id) or, without it, the
-        caller's only or first one."""
-        return org_of_caller(conn, self.caller, org)
+        caller's only or first one. The caller's organizations are those read with their
+        token; ``read()`` opens a read transaction, needed only to look up a name."""
+        return org_of_caller(read, self.caller, org)
 
 
-def org_of_caller(conn, caller: Caller, org: str | int | None, field: str = "org") -> int:
+def org_of_caller(read, caller: Caller, org: str | int | None, field: str = "org") -> int:
     """The organization something new goes to (a job, a cluster): ``org`` (a name or an id),
     which must be one of the caller's (another's answers 404 as a missing one), or without
-    it the caller's only or first (403 when they belong to none)."""
-    roles = organizations.roles_of(conn, caller.person_id)
+    it the caller's only or first (403 when they belong to none). ``read()`` opens a read
+    transaction, needed only to look up a name."""
+    roles = dict(caller.roles)
     if org is None:
         if not roles:
             raise ApiError(403, "no_organization", NO_ORGANIZATION, field)
         return next(iter(roles))
     text = str(org)
-    org_id = int(text) if text.isdecimal() else organizations.id_named(conn, text)
-    if org_id not in roles:
+    if text.isdecimal():
+        org_id = int(text)
+    else:
+        with read() as conn:
+            org_id = organizations.id_named(conn, text)
+    if org_id not in roles:  # another organization's is as absent as a missing one
         raise ApiError(404, "not_found", f"organization {org} does not exist", field)
     return org_id
 
 
-def job_scope(caller: Me) -> JobScope:
+async def job_scope(caller: Me) -> JobScope:
     return JobScope(caller)
 
 

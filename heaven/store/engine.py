@@ -23,7 +23,10 @@ def make_engine(url: str) -> Engine:
     """SQLite gets WAL (readers never block the writer) and a busy timeout;
     ``synchronous=NORMAL`` survives a killed process, which is what we promise."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # A pool as large as the request thread pool keeps its connections: with the default
+        # five, busy request threads opened and closed a connection (and its pragmas) each.
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=40,
+                               max_overflow=10)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):

@@ -95,7 +95,14 @@ ROUTES: dict[tuple[str, str], Cross | Listing | AgentCross | Unscoped] = {
     ("GET", "/docs/oauth2-redirect"): Unscoped(DOCS),
     ("GET", "/redoc"): Unscoped(DOCS),
     ("GET", "/health"): Unscoped("the controller's liveness: no organization's objects"),
-    ("GET", "/"): Unscoped("the static status page; its data comes from the scoped API"),
+    ("GET", "/"): Unscoped("the dashboard's static page; its data comes from the scoped API"),
+    ("GET", "/status"): Unscoped("the original status page; its data comes from /summary"),
+    ("GET", "/api/v1/dashboard"): _list("/api/v1/dashboard"),
+    ("GET", "/api/v1/dashboard/stream"): Unscoped(
+        "a Server-Sent Events stream of the /api/v1/dashboard document (the Listing above), which never ends: "
+        "its scoping is that document's"),
+    ("GET", "/metrics"): Unscoped("Prometheus figures, read at scrape time for the caller's organizations "
+                                  "(labels, not names: tests/control/test_metrics.py covers their scope)"),
     # people and their tokens
     ("POST", "/api/v1/auth/register"): Unscoped("makes a person, who belongs to no organization yet"),
     ("POST", "/api/v1/auth/token"): Unscoped("signs a person in: no organization's objects"),

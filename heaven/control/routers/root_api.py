@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from heaven.control import cluster_service as service
 from heaven.control import legacy_service
-from heaven.control.auth import Me, Membership, require_role
+from heaven.control.auth import Me, Membership, forgets_callers, require_role
 from heaven.control.cluster_service import ClusterAdmin, ClusterMember, Figured
 from heaven.control.deps import authenticator, controller
 from heaven.control.errors import answers
@@ -34,7 +34,8 @@ from heaven.wire.legacy import LegacyRegister
 from heaven.wire.people import (MAX_PASSWORD, RegisterIn, RootJoinIn, RootOrganizationIn, RootOrganizationOut,
                                 RootTokenOut, RootUserOut, iso)
 
-router = APIRouter(tags=["deployment service (root)"])
+# People, tokens and memberships change here too: remembered callers are forgotten around each write.
+router = APIRouter(tags=["deployment service (root)"], dependencies=[Depends(forgets_callers)])
 Ctl = Annotated[Controller, Depends(controller)]
 Member = Annotated[Membership, Depends(require_role("member"))]
 Admin = Annotated[Membership, Depends(require_role("admin"))]
