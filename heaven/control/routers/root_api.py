@@ -22,7 +22,7 @@ from heaven.control import cluster_service as service
 from heaven.control import legacy_service
 from heaven.control.auth import Me, Membership, forgets_callers, require_role
 from heaven.control.cluster_service import ClusterAdmin, ClusterMember, Figured
-from heaven.control.deps import authenticator, controller
+from heaven.control.deps import controller
 from heaven.control.errors import answers
 from heaven.control.ratelimit import rate_limited
 from heaven.control.routers import auth, legacy, organizations
@@ -83,7 +83,7 @@ def token(
     scope: Annotated[str, Form(max_length=1000)] = "",
 ) -> RootTokenOut:
     """OAuth2 password flow (form-encoded): ``{access_token, token_type: "bearer"}``."""
-    answer = auth.token(ctl, authenticator(request), response, username, password, grant_type, scope)
+    answer = auth.token(ctl, request.app.state.auth, response, username, password, grant_type, scope)
     return RootTokenOut(access_token=answer.access_token)
 
 
