@@ -62,8 +62,10 @@ def _join_token(database: str) -> str:
 
 
 def _nodes_up(http: httpx.Client, count: int) -> bool:
+    """Read from the original protocol's /summary (served on loopback without credentials):
+    the node routes need a person, and some of these tests have none yet."""
     try:
-        return sum(n["state"] == "up" for n in http.get("/api/v1/nodes").json()) == count
+        return sum(a["state"] == "up" for a in http.get("/summary").json()["agents"].values()) == count
     except httpx.HTTPError:
         return False
 

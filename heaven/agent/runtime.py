@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import socket
 from pathlib import Path
@@ -64,6 +65,8 @@ class Agent:
         self.endpoint = ""
         self.core_offset: int | None = None
         self.credential: str | None = None  # the node's own, answered by registration
+        # What the controller must present to this agent's own API (logs); new on every start.
+        self.agent_key = secrets.token_urlsafe(32)
         self.runs: dict[int, int] = {}  # job id -> run number held
         self.finished: set[tuple[int, int]] = set()
         self.outbox: dict[str, list] = {"started": [], "exits": [], "failed_to_start": []}
@@ -76,7 +79,7 @@ class Agent:
     async def register(self) -> None:
         body = {"name": self.name, "endpoint": self.endpoint, "local_cores": self.local_cores,
                 "memory_mb": self.memory_mb, "storage_mb": self.storage_mb, "gpus": self.gpus,
-                "cluster": self.settings.cluster}
+                "cluster": self.settings.cluster, "agent_key": self.agent_key}
         if self.core_offset is not None:
             body["core_offset"] = self.core_offset
         join = self.settings.token.get_secret_value() if self.settings.token else ""

@@ -2,11 +2,16 @@
 
 - ``/allocate``, ``/release``, ``/status``: the original agent protocol (cores as
   global indices), so the original controller can drive this agent unchanged.
-- ``/jobs/{id}/logs``: job output, which the controller's API streams to users.
+- ``/jobs/{id}/logs``: job output, which the controller's API streams to users. Only
+  the controller may read it: it presents the key this agent chose when it joined
+  (Authorization: Bearer); anyone else gets a 401. The original agent protocol above
+  has no credentials (the original controller sends none), so it stays open.
 """
 from __future__ import annotations
 
-from fastapi import FastAPI, HTTPException, Query
+import hmac
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Query
 from fastapi.responses import FileResponse, PlainTextResponse
 
 from heaven.agent.executor import ExecError
@@ -60,7 +65,13 @@ def create_agent_app(agent: Agent) -> FastAPI:
                         "cpu_percent": sample["cpu_percent"]})
         return {"jobs": out}
 
-    @app.get("/jobs/{job_id}/logs")
+    def controller_only(authorization: str | None = Header(None)) -> None:
+        presented = (authorization or "").removeprefix("Bearer ")
+        if not hmac.compare_digest(presented.encode(), agent.agent_key.encode()):
+            raise HTTPException(401, "this needs the key the agent gave the controller (Authorization: Bearer)",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    @app.get("/jobs/{job_id}/logs", dependencies=[Depends(controller_only)])
     def logs(job_id: int, stream: str = Query("stdout", pattern="^(stdout|stderr)$")):
         path = agent.workdir / "jobs" / f"{job_id}.{'out' if stream == 'stdout' else 'err'}"
         if not path.exists():

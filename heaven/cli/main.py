@@ -1,5 +1,5 @@
 """``heaven``: the command line for users (submit, jobs, show, cancel, logs, nodes, events,
-login, logout, whoami, token, org).
+login, logout, whoami, token, org, cluster).
 
 Every failure prints the API's message and exits non-zero; no tracebacks.
 The server commands (controller, agent, up) are added in ``heaven.launch``.
@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from heaven.cli import deploy, orgs, people, render
+from heaven.cli import clusters, deploy, orgs, people, render
 from heaven.cli.common import JsonFlag, client, emit, err, out, reports_errors  # noqa: F401 (launch uses out, err)
 
 app = typer.Typer(help="Hot-Plug Heaven: run jobs pinned to the cores they were granted.", no_args_is_help=True,
@@ -22,6 +22,7 @@ for command in (people.login, people.logout, people.whoami):
     app.command()(command)
 app.add_typer(people.tokens, name="token")
 app.add_typer(orgs.app, name="org")
+app.add_typer(clusters.app, name="cluster")
 app.add_typer(deploy.app, name="deploy")
 
 

@@ -88,3 +88,30 @@ def members_table(members: list[dict]) -> Table:
     for m in members:
         table.add_row(str(m["id"]), m["username"], m["role"], time.strftime("%Y-%m-%d %H:%M", time.localtime(m["joined_at"])))
     return table
+
+
+def _limit(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def clusters_table(clusters: list[dict]) -> Table:
+    table = Table("ID", "ORG", "NAME", "NODES", "CORES used/quota", "MEMORY MB used/quota", "GPUS used/quota")
+    for c in clusters:
+        a, q = c["allocated"], c["quota"]
+        table.add_row(str(c["id"]), str(c["org_id"]), c["name"], str(len(c["nodes"])),
+                      f"{a['cores']}/{_limit(q['cores'])}", f"{a['memory_mb']}/{_limit(q['memory_mb'])}",
+                      f"{a['gpus']}/{_limit(q['gpus'])}")
+    return table
+
+
+def cluster_panel(c: dict) -> Table:
+    table = Table(show_header=False, box=None)
+    for key, value in (("id", c["id"]), ("organization", c["org_id"]), ("name", c["name"]),
+                       ("nodes", ", ".join(c["nodes"]) or "-")):
+        table.add_row(f"[bold]{key}[/]", str(value))
+    for resource, unit in (("cores", ""), ("memory_mb", " MB"), ("gpus", "")):
+        quota, free = c["quota"][resource], c["available"][resource]
+        table.add_row(f"[bold]{resource.removesuffix('_mb')}[/]",
+                      f"{c['allocated'][resource]}{unit} allocated, "
+                      + ("no quota" if quota is None else f"{free}{unit} available of {quota}{unit}"))
+    return table

@@ -111,6 +111,27 @@ class Client:
     def members(self, org_id: int) -> list[dict]:
         return self._call("GET", f"/api/v1/organizations/{org_id}/members").json()
 
+    # -- clusters --------------------------------------------------------------------------
+    def create_cluster(self, name: str, org: str | None = None, **quota) -> dict:
+        body = {"name": name} | ({"org": org} if org else {}) | {k: v for k, v in quota.items() if v is not None}
+        return self._call("POST", "/api/v1/clusters", json=body).json()
+
+    def clusters(self) -> list[dict]:
+        return self._call("GET", "/api/v1/clusters").json()
+
+    def cluster(self, cluster_id: int) -> dict:
+        return self._call("GET", f"/api/v1/clusters/{cluster_id}").json()
+
+    def set_cluster_quota(self, cluster_id: int, **quota) -> dict:
+        """Only the fields given change; a value of None removes that limit."""
+        return self._call("PATCH", f"/api/v1/clusters/{cluster_id}", json=quota).json()
+
+    def delete_cluster(self, cluster_id: int) -> None:
+        self._call("DELETE", f"/api/v1/clusters/{cluster_id}")
+
+    def cluster_join_token(self, cluster_id: int, name: str) -> dict:
+        return self._call("POST", f"/api/v1/clusters/{cluster_id}/join-tokens", json={"name": name}).json()
+
     # -- deployments -----------------------------------------------------------------------
     def create_deployment(self, **body) -> dict:
         return self._call("POST", "/api/v1/deployments", json={k: v for k, v in body.items() if v is not None}).json()

@@ -4,10 +4,11 @@ from __future__ import annotations
 from sqlalchemy import bindparam, select, update
 
 from heaven.control.errors import ApiError, not_found
+from heaven.control.node_auth import Joining
 from heaven.control.runtime import Controller
 from heaven.core.states import JobState
 from heaven.control.tokens import NODE_CREDENTIAL_PREFIX, new_api_token
-from heaven.store import join_tokens, jobs, nodes
+from heaven.store import clusters, join_tokens, jobs, nodes
 from heaven.store.apply import lock_core_map
 from heaven.store.engine import default_org_id
 from heaven.store.tables import core_claims
@@ -38,22 +39,29 @@ def register_node(ctl: Controller, values: dict, requested_offset: int | None, a
         if clash:
             raise ApiError(409, "offset_overlap", f"cores {offset}..{offset + count - 1} overlap node {clash}", "core_offset")
         row, _ = nodes.register(conn, {"org_id": org_id, "core_offset": offset, **values}, ctl.clock(), actor)
+        clusters.ensure(conn, org_id, row["cluster"], ctl.clock())
         if credential_hash is not None:  # a new one each time: the agent's last registration holds the only one
             join_tokens.set_node_credential(conn, values["name"], credential_hash)
     ctl.wake()
     return row
 
 
-def register_agent(ctl: Controller, body: AgentRegister, org_id: int) -> tuple[dict, str]:
-    """The node row and its new credential (the secret: answered once, stored hashed)."""
+def register_agent(ctl: Controller, body: AgentRegister, joining: Joining) -> tuple[dict, str]:
+    """The node row and its new credential (the secret: answered once, stored hashed).
+    A join token that names a cluster puts the node there; an agent that names another
+    one explicitly is refused rather than silently moved."""
+    cluster = joining.cluster or body.cluster
+    if joining.cluster is not None and body.cluster not in ("default", joining.cluster):
+        raise ApiError(409, "wrong_cluster", f"cluster: this join token is for cluster {joining.cluster}, "
+                                             f"not {body.cluster}", "cluster")
     reserved = body.reserved if body.reserved is not None else [c for c in ctl.settings.reserve_cores if c in body.local_cores]
     if len(set(body.local_cores)) != len(body.local_cores):
         raise ApiError(422, "invalid_input", "local_cores: must not repeat a CPU", "local_cores")
     values = {"name": body.name, "endpoint": body.endpoint, "kind": "heaven", "local_cores": body.local_cores,
               "reserved": reserved, "memory_mb": body.memory_mb, "storage_mb": body.storage_mb, "gpus": body.gpus,
-              "cluster": body.cluster}
+              "cluster": cluster, "agent_key": body.agent_key}
     credential, credential_hash = new_api_token(NODE_CREDENTIAL_PREFIX)
-    row = register_node(ctl, values, body.core_offset, f"agent:{body.name}", org_id, credential_hash)
+    row = register_node(ctl, values, body.core_offset, f"agent:{body.name}", joining.org_id, credential_hash)
     return row, credential
 
 

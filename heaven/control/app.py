@@ -23,7 +23,7 @@ from heaven.control.legacy_driver import LegacyDriver
 from heaven.control.metrics import RequestTimer
 from heaven.control.ratelimit import TokenBucket
 from heaven.control.routers import (agents, auth, clusters, dashboard, deployments, events, jobs, join_tokens, legacy,
-                                    metrics, nodes, organizations, root_deployments)
+                                    metrics, nodes, organizations, root_api, root_deployments)
 from heaven.control.runtime import Controller
 from heaven.control.signing_key import signing_key
 from heaven.control.tokens import AccessTokens
@@ -67,8 +67,15 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     app.add_middleware(RequestTimer, metrics=ctl.metrics, clock=time.perf_counter)
     errors.install(app)
     for module in (auth, organizations, join_tokens, jobs, deployments, nodes, clusters, agents, events, dashboard,
-                   metrics, legacy, root_deployments):
+                   metrics, legacy, root_api, root_deployments):
         app.include_router(module.router)
+
+    generated = app.openapi
+
+    def openapi() -> dict:  # once, as FastAPI's own: with the bodies /register dispatches on
+        return app.openapi_schema or root_api.document(generated())
+
+    app.openapi = openapi
 
     @app.get("/health", tags=["health"])
     def health() -> dict:

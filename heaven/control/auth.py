@@ -153,14 +153,24 @@ def require_role(least: str) -> Callable[..., Membership]:
     return check
 
 
-def _check(conn, org_id: int, caller: Caller, least: str) -> str:
+def _check(conn, org_id: int, caller: Caller, least: str, missing: ApiError | None = None) -> str:
+    """The caller's role in the organization, if at least ``least``. A non-member gets
+    ``missing`` (by default: this organization does not exist), never a 403."""
     role = organizations.role_of(conn, org_id, caller.person_id)
     if role is None:
-        raise not_found("organization", org_id)
+        raise missing or not_found("organization", org_id)
     if RANK[role] < RANK[least]:
         raise ApiError(403, "forbidden", f"this needs the {least} role in organization {org_id}; you are {role}",
                        "role")
     return role
+
+
+def role_at_least(conn, org_id: int, caller: Caller, least: str, missing: ApiError | None = None) -> str:
+    """The same check for routes whose organization is not in the path (it is in the body,
+    or it is the organization of the object in the path): the one rule either way."""
+    if least not in RANK:
+        raise ValueError(f"unknown role {least!r}")
+    return _check(conn, org_id, caller, least, missing)
 
 
 def check_may_remove(member: Membership, target_id: int, target_role: str) -> None:

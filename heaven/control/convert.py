@@ -44,8 +44,9 @@ def job_out(r: dict, cores: list[int] = (), local_cores: list[int] = (), placed_
     )
 
 
-def nodes_out(conn: Connection) -> list[NodeOut]:
-    rows = node_rows.listing(conn)
+def nodes_out(conn: Connection, org_ids: list[int] | None = None) -> list[NodeOut]:
+    """``org_ids``: only the nodes of these organizations (None: every node)."""
+    rows = [n for n in node_rows.listing(conn) if org_ids is None or n["org_id"] in org_ids]
     held = job_rows.held_per_node(conn)
     return [NodeOut(
         name=n["name"], kind=n["kind"], state=n["state"], endpoint=n["endpoint"], cluster=n["cluster"],

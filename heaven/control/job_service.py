@@ -7,7 +7,7 @@ from heaven.control.scope import JobScope
 from heaven.core.feasibility import never_fits
 from heaven.core.model import Job
 from heaven.core.states import HOLDING_JOB_STATES, TERMINAL_JOB_STATES, JobState
-from heaven.store import jobs
+from heaven.store import clusters, jobs
 from heaven.store.snapshot import load_nodes
 from heaven.wire.api import JobSubmit
 
@@ -53,8 +53,17 @@ def as_core_job(values: dict) -> Job:
                nodes=values.get("nodes", 1))
 
 
+def check_cluster(conn, values: dict) -> None:
+    """A job may name only a cluster of its own organization: another's answers 404 exactly
+    as a cluster that does not exist."""
+    name = values.get("cluster")
+    if name is not None and not clusters.exists(conn, values["org_id"], name):
+        raise ApiError(404, "not_found", f"cluster: cluster {name} does not exist", "cluster")
+
+
 def insert_checked(conn, values: dict, nodes: list, now: float, actor: str) -> dict:
-    """Admission, dependencies, insert: raises ApiError before writing anything."""
+    """Cluster, admission, dependencies, insert: raises ApiError before writing anything."""
+    check_cluster(conn, values)
     admit(conn, as_core_job(values), nodes)
     check_dependencies(conn, values.get("depends_on", []), values["org_id"])
     return jobs.insert_job_row(conn, values, now, actor=actor)

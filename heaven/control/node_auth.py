@@ -8,6 +8,7 @@ keep the kinds apart: a person's token is never a node's, nor the reverse.
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -24,10 +25,17 @@ node_bearer = HTTPBearer(auto_error=False, scheme_name="node", description="a jo
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(node_bearer)]
 
 
-def issue_join_token(conn, org_id: int, name: str, now: float, actor: str) -> dict:
-    """A new join token: its row and ``token``, the secret (shown once, stored hashed)."""
+def issue_join_token(conn, org_id: int, name: str, now: float, actor: str, cluster: str | None = None) -> dict:
+    """A new join token (``cluster``: the one its nodes join): its row and ``token``, the
+    secret (shown once, stored hashed)."""
     secret, token_hash = new_api_token(JOIN_TOKEN_PREFIX)
-    return {**join_tokens.add(conn, org_id, name, token_hash, now, actor), "token": secret}
+    return {**join_tokens.add(conn, org_id, name, token_hash, now, actor, cluster), "token": secret}
+
+
+@dataclass(frozen=True)
+class Joining:
+    org_id: int
+    cluster: str | None  # the join token's cluster; None: the one the agent names
 
 
 def _secret(credentials: HTTPAuthorizationCredentials | None, prefix: str, needs: str) -> str:
@@ -39,14 +47,14 @@ def _secret(credentials: HTTPAuthorizationCredentials | None, prefix: str, needs
     return token
 
 
-def joining_org(request: Request, credentials: Bearer) -> int:
-    """The organization whose join token the registering agent presents."""
+def joining_org(request: Request, credentials: Bearer) -> Joining:
+    """The organization (and cluster) whose join token the registering agent presents."""
     token = _secret(credentials, JOIN_TOKEN_PREFIX, "join token (an organization admin makes one)")
     with request.app.state.controller.store.read() as conn:
-        org_id = join_tokens.org_of(conn, hash_api_token(token))
-    if org_id is None:
+        found = join_tokens.joining(conn, hash_api_token(token))
+    if found is None:
         raise unauthorized("the join token is unknown or was revoked")
-    return org_id
+    return Joining(*found)
 
 
 def this_node(name: Annotated[Name, Path()], request: Request, credentials: Bearer) -> str:
@@ -60,5 +68,5 @@ def this_node(name: Annotated[Name, Path()], request: Request, credentials: Bear
     return name
 
 
-JoiningOrg = Annotated[int, Depends(joining_org)]
+JoiningOrg = Annotated[Joining, Depends(joining_org)]
 ThisNode = Annotated[str, Depends(this_node)]

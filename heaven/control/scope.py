@@ -57,19 +57,28 @@ class JobScope:
         """The organization a new job goes to: ``org`` (a name or an id) or, without it, the
         caller's only or first one. The caller's organizations are those read with their
         token; ``read()`` opens a read transaction, needed only to look up a name."""
-        roles = dict(self.caller.roles)
+        return org_of_caller(read, self.caller, org)
+
+
+def org_of_caller(read, caller: Caller, org: str | int | None, field: str = "org") -> int:
+    """The organization something new goes to (a job, a cluster): ``org`` (a name or an id),
+    which must be one of the caller's (another's answers 404 as a missing one), or without
+    it the caller's only or first (403 when they belong to none). ``read()`` opens a read
+    transaction, needed only to look up a name."""
+    roles = dict(caller.roles)
+    if org is None:
         if not roles:
-            raise ApiError(403, "no_organization", NO_ORGANIZATION, "org")
-        if org is None:
-            return next(iter(roles))
-        if org.isdecimal():
-            org_id = int(org)
-        else:
-            with read() as conn:
-                org_id = organizations.id_named(conn, org)
-        if org_id not in roles:  # another organization's is as absent as a missing one
-            raise ApiError(404, "not_found", f"organization {org} does not exist", "org")
-        return org_id
+            raise ApiError(403, "no_organization", NO_ORGANIZATION, field)
+        return next(iter(roles))
+    text = str(org)
+    if text.isdecimal():
+        org_id = int(text)
+    else:
+        with read() as conn:
+            org_id = organizations.id_named(conn, text)
+    if org_id not in roles:  # another organization's is as absent as a missing one
+        raise ApiError(404, "not_found", f"organization {org} does not exist", field)
+    return org_id
 
 
 async def job_scope(caller: Me) -> JobScope:

@@ -98,7 +98,8 @@ def delete_org(conn: Connection, org_id: int, now: float, actor: str) -> None:
 # -- members --------------------------------------------------------------------------------
 
 def members(conn: Connection, org_id: int) -> list[dict]:
-    rows = conn.execute(select(people.c.id, people.c.username, memberships.c.role, memberships.c.joined_at)
+    rows = conn.execute(select(people.c.id, people.c.username, people.c.email, memberships.c.role,
+                               memberships.c.joined_at)
                         .select_from(memberships.join(people, memberships.c.person_id == people.c.id))
                         .where(memberships.c.org_id == org_id).order_by(memberships.c.joined_at, people.c.id))
     return [dict(r._mapping) for r in rows]

@@ -25,6 +25,10 @@ class AgentRegister(Strict):
     core_offset: CoreOffset | None = None
     reserved: list[Cpu] | None = Field(None, max_length=MAX_CORES)
     cluster: str = Field("default", min_length=1, max_length=MAX_NAME)
+    # What the controller must present (Authorization: Bearer) when it calls this agent's own
+    # API (job logs): chosen by the agent at random each time it starts. None: an agent that
+    # has no such key (the controller then presents nothing).
+    agent_key: str | None = Field(None, min_length=16, max_length=100, pattern=r"^[A-Za-z0-9_-]+$", repr=False)
 
 
 class Started(Strict):

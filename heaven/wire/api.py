@@ -127,19 +127,3 @@ class ErrorOut(BaseModel):
     error: str
     message: str
     field: str | None = None
-
-
-class ClusterIn(Strict):
-    quota_cores: int | None = Field(None, ge=0, le=10**7)
-    quota_memory_mb: int | None = Field(None, ge=0, le=MAX_MB)
-    quota_gpus: int | None = Field(None, ge=0, le=10**5)
-
-
-class ClusterOut(BaseModel):
-    name: str
-    nodes: list[str]
-    quota_cores: int | None
-    quota_memory_mb: int | None
-    quota_gpus: int | None
-    used_cores: int
-    used_memory_mb: int

@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from heaven.wire.api import PRIORITY_CLASSES, Strict
-from heaven.wire.fields import MAX_CORES, MAX_INT, MAX_MB, MAX_NAME, Id
+from heaven.wire.fields import MAX_CORES, MAX_INT, MAX_MB, MAX_NAME, MAX_ROOT_RAM_GB, Id
 
 STATUSES = ("pending", "running", "completed", "failed", "cancelled")
 Status = Literal["pending", "running", "completed", "failed", "cancelled"]
@@ -29,8 +29,6 @@ IMAGE = Field(None, min_length=1, max_length=300, pattern=IMAGE_PATTERN)
 MAX_DEPENDENCIES = 100
 
 ROOT_PRIORITIES = {1: PRIORITY_CLASSES["low"], 2: PRIORITY_CLASSES["normal"], 3: PRIORITY_CLASSES["high"]}
-RAM_MB_PER_UNIT = 1024  # the root API's required_ram is in GB
-MAX_RAM_GB = MAX_MB // RAM_MB_PER_UNIT
 
 
 def root_priority(priority: int) -> int:
@@ -130,7 +128,7 @@ class RootDeploymentIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
     docker_image: str = Field(min_length=1, max_length=300, pattern=IMAGE_PATTERN)
-    required_ram: int = Field(0, ge=0, le=MAX_RAM_GB, description="GB")
+    required_ram: int = Field(0, ge=0, le=MAX_ROOT_RAM_GB, description="GB")
     required_cpu: int = Field(1, ge=1, le=MAX_CORES, description="cores")
     required_gpu: int = Field(0, ge=0, le=64)
     priority: Literal[1, 2, 3] = Field(2, description="1 low, 2 medium, 3 high")
@@ -141,7 +139,7 @@ class RootDeploymentIn(BaseModel):
 class RootDeploymentUpdate(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=200, pattern=NAME_PATTERN)
     docker_image: str | None = Field(None, min_length=1, max_length=300, pattern=IMAGE_PATTERN)
-    required_ram: int | None = Field(None, ge=0, le=MAX_RAM_GB)
+    required_ram: int | None = Field(None, ge=0, le=MAX_ROOT_RAM_GB)
     required_cpu: int | None = Field(None, ge=1, le=MAX_CORES)
     required_gpu: int | None = Field(None, ge=0, le=64)
     priority: Literal[1, 2, 3] | None = None

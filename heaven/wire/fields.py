@@ -23,6 +23,9 @@ MAX_INT = 2**31 - 1  # PostgreSQL INTEGER: the narrowest integer column of the s
 MAX_BIGINT = 2**63 - 1  # PostgreSQL BIGINT, SQLite INTEGER
 MAX_CORES = 4096  # cores one job or one node may have
 MAX_MB = MAX_INT
+# The deployment service's RAM figures (total_ram, available_ram, required_ram) are whole GB.
+ROOT_RAM_MB = 1024
+MAX_ROOT_RAM_GB = MAX_MB // ROOT_RAM_MB
 MAX_CPU = 8191  # highest kernel CPU number: Linux NR_CPUS is at most 8192
 MAX_OFFSET = 10**7  # a node's first global core
 MAX_PID = 2**22  # PID_MAX_LIMIT on 64-bit Linux

@@ -1,4 +1,5 @@
-"""The REST contract of people, tokens and organizations (/api/v1/auth, /api/v1/organizations).
+"""The REST contract of people, tokens and organizations (/api/v1/auth, /api/v1/organizations,
+and the deployment service's shapes of them at the root).
 
 Every string and integer has a bound, named in the 4xx message when it is broken.
 Strings that reach the database are ASCII by pattern, except the password, which
@@ -6,9 +7,10 @@ must at least be encodable (a lone surrogate would otherwise fail deep in argon2
 """
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from heaven.wire.api import Strict
 from heaven.wire.fields import MAX_INT
@@ -117,7 +119,45 @@ class JoinTokenOut(BaseModel):
     org_id: int
     name: str
     created_at: float
+    cluster: str | None = None  # the cluster its nodes join; None: the one each agent names
 
 
 class JoinTokenCreated(JoinTokenOut):
     token: str  # shown this once (heaven agent --token); the controller keeps only its hash
+
+
+# -- the deployment service's shapes at the root (/register, /token, /join-organization,
+# /organizations/): kept as that service answered them, for clients written against it.
+
+def iso(ts: float | None) -> str | None:
+    """Seconds since the epoch as that service's (naive, UTC) datetimes serialized."""
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).replace(tzinfo=None).isoformat()
+
+
+class RootUserOut(BaseModel):
+    id: int
+    username: str
+    email: str
+    created_at: str | None = None
+
+
+class RootTokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+
+
+# The product's bounds, but unknown keys ignored, as that service's models did.
+class RootOrganizationIn(OrganizationIn):
+    model_config = ConfigDict(extra="ignore")
+
+
+class RootJoinIn(JoinIn):
+    model_config = ConfigDict(extra="ignore")
+
+
+class RootOrganizationOut(BaseModel):
+    id: int
+    name: str
+    invite_code: str | None  # only its owner and admins see it, as in the product's API
+    created_at: str
+    users: list[RootUserOut]

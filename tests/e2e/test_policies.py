@@ -55,15 +55,17 @@ def test_a_cluster_never_exceeds_its_quota(live):
     cluster = live(steal="off")
     cluster.start_controller()
     cluster.start_agent("n1", "0-1", "affinity", cluster="lab")
-    assert cluster.http.put("/api/v1/clusters/lab", json={"quota_cores": 1}).status_code == 200
+    lab = next(c for c in cluster.http.get("/api/v1/clusters").json() if c["name"] == "lab")  # made as n1 joined
+    assert cluster.http.patch(f"/api/v1/clusters/{lab['id']}", json={"quota_cores": 1}).status_code == 200
     first = cluster.submit(["sleep", "30"], cluster="lab")
     second = cluster.submit(["sleep", "30"], cluster="lab")
     cluster.wait_pid(first["id"])
     reason = "cluster lab quota: 1 of 1 cores in use, job requires 1"
     assert wait_for(lambda: cluster.job(second["id"])["reason"], what="a reason") == reason
     assert cluster.job(second["id"])["state"] == "pending"
-    lab = next(c for c in cluster.http.get("/api/v1/clusters").json() if c["name"] == "lab")
-    assert lab["used_cores"] == 1 and lab["quota_cores"] == 1 and lab["nodes"] == ["n1"]
+    lab = cluster.http.get(f"/api/v1/clusters/{lab['id']}").json()
+    assert lab["allocated"]["cores"] == 1 and lab["quota"]["cores"] == 1 and lab["nodes"] == ["n1"]
+    assert lab["available"]["cores"] == 0
     cluster.http.post(f"/api/v1/jobs/{first['id']}/cancel")
     cluster.wait_pid(second["id"])
     cluster.http.post(f"/api/v1/jobs/{second['id']}/cancel")

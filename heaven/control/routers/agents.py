@@ -21,11 +21,12 @@ MAX_WAIT = 30  # seconds a long-poll may be held; agents ask for 25
 
 
 @router.post("/register", responses=answers(401, 409, 422))
-def register(body: AgentRegister, org_id: JoiningOrg, ctl: Ctl) -> dict:
-    """Join the join token's organization; ``credential`` (answered once) authenticates every later call."""
-    row, credential = agent_service.register_agent(ctl, body, org_id)
+def register(body: AgentRegister, joining: JoiningOrg, ctl: Ctl) -> dict:
+    """Join the join token's organization (and its cluster, if it names one); ``credential``
+    (answered once) authenticates every later call."""
+    row, credential = agent_service.register_agent(ctl, body, joining)
     return {"name": row["name"], "core_offset": row["core_offset"], "reserved": row["reserved"],
-            "credential": credential}
+            "cluster": row["cluster"], "credential": credential}
 
 
 @router.post("/{name}/report", responses=answers(401, 404, 422))

@@ -84,7 +84,10 @@ def logs(job_id: JobId, ctl: Ctl, scope: Scope, stream: Annotated[str, Query(pat
         raise ApiError(409, "no_logs", f"node {node['name']} has no agent API to fetch logs from "
                                        f"(endpoint {node['endpoint']!r})", "node") from None
     try:
-        answer = httpx.get(f"{endpoint}/jobs/{job_id}/logs", params={"stream": stream, "offset": offset}, timeout=5)
+        # The key the agent chose when it joined: its API answers no one else.
+        key = {"Authorization": f"Bearer {node['agent_key']}"} if node["agent_key"] else {}
+        answer = httpx.get(f"{endpoint}/jobs/{job_id}/logs", params={"stream": stream, "offset": offset},
+                           headers=key, timeout=5)
     except httpx.HTTPError as exc:
         raise ApiError(502, "agent_unreachable", f"agent {node['name']} did not answer: {exc}", "node") from exc
     if answer.status_code != 200:

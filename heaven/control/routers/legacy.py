@@ -1,4 +1,5 @@
-"""The original protocol at the root: /register, /request, /complete, /summary.
+"""The original protocol at the root: /request, /complete, /summary (and /register, which
+shares its path with people's registration and is dispatched in root_api.py).
 
 Its programs and agents have no credentials, so whoever reaches these routes may
 register a node or take cores. That is only safe where no one else can reach them:
@@ -18,7 +19,7 @@ from heaven.config import ControllerSettings
 from heaven.control.errors import ApiError, answers
 from heaven.control.runtime import Controller
 from heaven.store import nodes
-from heaven.wire.legacy import LegacyComplete, LegacyRegister, LegacyRequest
+from heaven.wire.legacy import LegacyComplete, LegacyRequest
 
 
 def is_loopback(host: str) -> bool:
@@ -36,20 +37,20 @@ def served(settings: ControllerSettings) -> bool:
     return settings.original_protocol == "on"
 
 
-def _served_here(ctl: Annotated[Controller, Depends(controller)]) -> None:
+def check_served(ctl: Controller) -> None:
+    """404 unless the original protocol is served on this controller's address."""
     if not served(ctl.settings):
         raise ApiError(404, "original_protocol_off",
                        f"the original protocol has no credentials and is not served on {ctl.settings.host} "
                        "(only on loopback); HEAVEN_ORIGINAL_PROTOCOL=on serves it on any address")
 
 
+def _served_here(ctl: Annotated[Controller, Depends(controller)]) -> None:
+    check_served(ctl)
+
+
 router = APIRouter(tags=["original protocol"], dependencies=[Depends(_served_here)])
 Ctl = Annotated[Controller, Depends(controller)]
-
-
-@router.post("/register", responses=answers(404, 409, 422))
-def register(body: LegacyRegister, ctl: Ctl) -> dict:
-    return legacy_service.register(ctl, body)
 
 
 @router.post("/request", responses=answers(400, 404, 422, 503))

@@ -27,9 +27,9 @@ from heaven.control.runtime import Controller
 from heaven.control.scope import JobScope, Scope
 from heaven.store import deployments
 from heaven.store.deployments import dependency_ids
-from heaven.wire.deployments import (RAM_MB_PER_UNIT, ROOT_PRIORITIES, RootDeploymentIn, RootDeploymentOut,
+from heaven.wire.deployments import (ROOT_PRIORITIES, RootDeploymentIn, RootDeploymentOut,
                                      RootDeploymentUpdate, RootLink, root_priority)
-from heaven.wire.fields import Id
+from heaven.wire.fields import ROOT_RAM_MB, Id
 
 router = APIRouter(prefix="/deployments", tags=["deployment service (root)"])
 Ctl = Annotated[Controller, Depends(controller)]
@@ -67,7 +67,7 @@ def root_out(conn, row: dict) -> RootDeploymentOut:
     deps, dependents = service.links(conn, row)
     cluster_id = deployments.cluster_ids(conn, {(row["org_id"], row["cluster"])}).get((row["org_id"], row["cluster"]))
     return RootDeploymentOut(
-        name=row["name"], docker_image=row["docker_image"], required_ram=row["memory_mb"] // RAM_MB_PER_UNIT,
+        name=row["name"], docker_image=row["docker_image"], required_ram=row["memory_mb"] // ROOT_RAM_MB,
         required_cpu=row["cores"], required_gpu=row["gpus"], priority=root_priority(row["priority"]),
         cluster_id=cluster_id, dependency_ids=dependency_ids(row), id=row["id"],
         status=service.status_of(row, books=True), user_id=row["owner_id"], created_at=_when(row["submitted_at"]),
@@ -106,7 +106,7 @@ def create(body: RootDeploymentIn, ctl: Ctl, scope: Scope) -> RootDeploymentOut:
             cluster = _cluster(conn, scope, body.cluster_id)
         values = {"org_id": cluster["org_id"], "cluster": cluster["name"], "name": body.name, "command": None,
                   "docker_image": body.docker_image, "cores": body.required_cpu,
-                  "memory_mb": body.required_ram * RAM_MB_PER_UNIT, "gpus": body.required_gpu,
+                  "memory_mb": body.required_ram * ROOT_RAM_MB, "gpus": body.required_gpu,
                   "priority": ROOT_PRIORITIES[body.priority]}
         row = service.create(ctl, scope, values, body.dependency_ids)
     return _show(ctl, scope, row["id"])
@@ -133,7 +133,7 @@ def update(deployment_id: DeploymentId, body: RootDeploymentUpdate, ctl: Ctl, sc
         if root_name in given:
             changes[name] = given[root_name]
     if "required_ram" in given:
-        changes["memory_mb"] = given["required_ram"] * RAM_MB_PER_UNIT
+        changes["memory_mb"] = given["required_ram"] * ROOT_RAM_MB
     if "priority" in given:
         changes["priority"] = ROOT_PRIORITIES[given["priority"]]
     with as_root_errors():
