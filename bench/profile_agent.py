@@ -67,14 +67,14 @@ def instrument(agent) -> None:
 
     apply = agent.apply
 
-    def timed_apply(desired):
+    async def timed_apply(desired):
         t0 = time.perf_counter()
         if "assignments answered" in T:
             note("assignments answered -> apply() called (JSON parse, Desired)", t0 - T["assignments answered"])
-        apply(desired)
+        await apply(desired)
         T["apply done"] = time.perf_counter()
         if desired:
-            note("apply() (reconcile + executor.start)", T["apply done"] - t0)
+            note("apply() (reconcile + executor.start on the worker thread)", T["apply done"] - t0)
     agent.apply = timed_apply
 
     start = agent.executor.start

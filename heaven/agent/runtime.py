@@ -5,6 +5,12 @@ Three activities share one asyncio loop:
 - exits are noticed the moment they happen (a reader on each job's pidfd) and
   reported at once, so a freed core is rescheduled within milliseconds;
 - the heartbeat reports telemetry every second and retries whatever failed.
+
+Every executor call blocks (fork, cgroup writes, /proc walks, waiting for a
+process to die), so all of them run on ONE worker thread: the loop keeps
+answering the controller meanwhile, and the single thread keeps the steps in
+the order reconcile gave them (a start before the resize that follows it).
+The agent's own bookkeeping (runs, finished, outbox) is touched on the loop only.
 """
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ import logging
 import os
 import signal
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -71,6 +78,11 @@ class Agent:
         self._flush_pending = False
         self._watched: dict[int, int] = {}  # job id -> pidfd with a reader on it
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="executor")
+
+    async def blocking(self, fn, *args):
+        """Run an executor call on the worker thread (see the module's docstring)."""
+        return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
 
     # -- registration ----------------------------------------------------------------
     async def register(self) -> None:
@@ -108,57 +120,67 @@ class Agent:
                 answer.raise_for_status()
                 data = answer.json()
                 generation = data["generation"]
-                self.apply([Desired(j["id"], j["run"], j["kind"], tuple(j["command"]), tuple(j["local_cores"]),
+                await self.apply([Desired(j["id"], j["run"], j["kind"], tuple(j["command"]), tuple(j["local_cores"]),
                                     j["memory_mb"], j["pid"]) for j in data["jobs"]])
             except (httpx.HTTPError, ValueError, KeyError) as exc:
                 log.warning("assignments failed (%s); retrying", exc)
                 await asyncio.sleep(0.5)
 
-    def held(self) -> dict[int, Held]:
-        return {job_id: Held(job_id, self.runs.get(job_id, 0), tuple(r.local_cores), r.adopted)
+    def held(self, runs: dict[int, int]) -> dict[int, Held]:
+        return {job_id: Held(job_id, runs.get(job_id, 0), tuple(r.local_cores), r.adopted)
                 for job_id, r in self.executor.jobs().items() if job_id > 0}
 
-    def apply(self, desired: list[Desired]) -> None:
+    async def apply(self, desired: list[Desired]) -> None:
         listed = {(d.id, d.run) for d in desired}
         self.finished &= listed  # the controller has seen the others end
+        outcomes = await self.blocking(self._carry_out_all, desired, dict(self.runs), set(self.finished))
         started = False
-        for step in reconcile(desired, self.held(), self.finished):
-            try:
-                started |= self._carry_out(step)
-            except ExecError as exc:
+        for step, result in outcomes:
+            if isinstance(result, ExecError):
                 job = step.job if isinstance(step, (Start, Adopt)) else None
-                log.warning("%s failed: %s", type(step).__name__, exc)
+                log.warning("%s failed: %s", type(step).__name__, result)
                 if job is not None:
                     self.finished.add((job.id, job.run))
                     self.outbox["failed_to_start"].append({"job": job.id, "run": job.run, "exit_code": 127})
                     started = True
+            elif isinstance(step, (Start, Adopt)):
+                job = step.job
+                self.runs[job.id] = job.run
+                if isinstance(step, Start):
+                    self._watch(job.id, job.run, result.pidfd)
+                # Adopted: pinned, so the controller may now show (and the program trust) the allocation.
+                self.outbox["started"].append({"job": job.id, "run": job.run, "pid": result.pid})
+                started = True
+            elif isinstance(step, Stop) and step.adopted:  # an adopted process is released at once
+                self.runs.pop(step.id, None)
         if started:  # a start is reported at once: it is on the submit-to-running path
             asyncio.ensure_future(self.report(with_telemetry=False))
 
-    def _carry_out(self, step) -> bool:
+    def _carry_out_all(self, desired: list[Desired], runs: dict[int, int], finished: set) -> list[tuple]:
+        """On the worker thread: reconcile against what the executor holds and carry the steps
+        out; [(step, RunningJob | None | ExecError)] for the loop to record."""
+        outcomes = []
+        for step in reconcile(desired, self.held(runs), finished):
+            try:
+                outcomes.append((step, self._carry_out(step)))
+            except ExecError as exc:
+                outcomes.append((step, exc))
+        return outcomes
+
+    def _carry_out(self, step):
         if isinstance(step, Start):
             job = step.job
-            running = self.executor.start(job.id, list(job.command), job.local_cores, job.memory_mb)
-            self.runs[job.id] = job.run
-            self._watch(job.id, job.run, running.pidfd)
-            self.outbox["started"].append({"job": job.id, "run": job.run, "pid": running.pid})
-            return True
+            return self.executor.start(job.id, list(job.command), job.local_cores, job.memory_mb)
         if isinstance(step, Adopt):
             job = step.job
-            self.executor.adopt(job.id, job.pid, job.local_cores)
-            self.runs[job.id] = job.run
-            # Pinned: the controller may now show (and the program may trust) the allocation.
-            self.outbox["started"].append({"job": job.id, "run": job.run, "pid": job.pid})
-            return True
+            return self.executor.adopt(job.id, job.pid, job.local_cores)
         if isinstance(step, Resize):
             self.executor.set_cores(step.id, step.local_cores)
             log.info("job %s now on cores %s", step.id, list(step.local_cores))
-            return False
+            return None
         if isinstance(step, Stop):
             self.executor.stop(step.id, self.settings.stop_grace)
-            if step.adopted:  # an adopted process is released at once; nothing to reap
-                self.runs.pop(step.id, None)
-            return False
+            return None
         raise TypeError(step)
 
     def _watch(self, job_id: int, run: int, pidfd: int | None) -> None:
@@ -166,10 +188,9 @@ class Agent:
             return  # the heartbeat's poll() catches it
 
         def exited() -> None:
+            # Unwatched before reap() closes the fd (on the worker thread).
             self._unwatch(job_id)
-            code = self.executor.reap(job_id)
-            if code is not None:
-                self._ended(job_id, run, code)
+            asyncio.ensure_future(self._collect(job_id, run))
         self._watched[job_id] = pidfd
         self._loop.add_reader(pidfd, exited)
 
@@ -180,6 +201,11 @@ class Agent:
         pidfd = self._watched.pop(job_id, None)
         if pidfd is not None:
             self._loop.remove_reader(pidfd)
+
+    async def _collect(self, job_id: int, run: int) -> None:
+        code = await self.blocking(self.executor.reap, job_id)
+        if code is not None:
+            self._ended(job_id, run, code)
 
     def _ended(self, job_id: int, run: int, code: int) -> None:
         self.runs.pop(job_id, None)
@@ -205,9 +231,7 @@ class Agent:
             body = {k: v for k, v in self.outbox.items()}
             self.outbox = {k: [] for k in body}
             if with_telemetry:
-                body["jobs"] = {job_id: self.telemetry.sample_job(job_id, self.executor.pids(job_id))
-                                for job_id in list(self.executor.jobs()) if job_id > 0}
-                body["node"] = self.telemetry.node()
+                body["jobs"], body["node"] = await self.blocking(self._samples)
             try:
                 answer = await self.http.post(f"/api/v1/agents/{self.name}/report", json=body)
                 if answer.status_code in (401, 404):
@@ -220,9 +244,14 @@ class Agent:
                 for key in self.outbox:
                     self.outbox[key] = body[key] + self.outbox[key]
 
+    def _samples(self) -> tuple[dict, dict]:
+        jobs = {job_id: self.telemetry.sample_job(job_id, self.executor.pids(job_id))
+                for job_id in list(self.executor.jobs()) if job_id > 0}
+        return jobs, self.telemetry.node()
+
     async def heartbeat(self) -> None:
         while True:
-            for job_id, code in self.executor.poll():
+            for job_id, code in await self.blocking(self.executor.poll, True):
                 self._unwatch(job_id)
                 if job_id > 0:
                     self._ended(job_id, self.runs.get(job_id, 0), code)
@@ -257,5 +286,6 @@ class Agent:
             await asyncio.gather(*workers, return_exceptions=True)
             await self.http.aclose()
             started = sum(job_id > 0 for job_id in self.executor.jobs())  # adopted ones are let go, not stopped
-            self.executor.shutdown(kill=True)
+            await self.blocking(self.executor.shutdown, True)
+            self._worker.shutdown()
             log.info("stopped agent %s and %d job%s", self.name, started, "" if started == 1 else "s")
