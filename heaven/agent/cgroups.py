@@ -240,6 +240,14 @@ class JobCgroup:
         self.cpuset_dir = layout.cpuset / "heaven" / scope.scope / name
         self.memory_dir = layout.memory / "heaven" / scope.scope / name if layout.memory else None
 
+    @classmethod
+    def at(cls, scope: ScopeCgroups, cpuset_dir: Path, memory_dir: Path | None) -> "JobCgroup":
+        """The group of a job an earlier agent started (it stays in that agent's scope)."""
+        group = cls.__new__(cls)
+        group.scope, group.driver = scope, scope.driver
+        group.cpuset_dir, group.memory_dir = Path(cpuset_dir), Path(memory_dir) if memory_dir else None
+        return group
+
     @property
     def dirs(self) -> list[Path]:
         return [self.cpuset_dir] + ([self.memory_dir] if self.memory_dir and self.memory_dir != self.cpuset_dir else [])

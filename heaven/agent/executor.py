@@ -4,13 +4,16 @@ The executor is a table of jobs and one lock. What differs between jobs lives
 behind two small interfaces, so nothing here branches on a mode or a kind:
 - the node's placement backend (placement.py: cgroup v1/v2 or affinity) gives
   every started job a slot that holds it to its cores;
-- each job is Started or Adopted (processes.py).
+- each job is Started (under a shim of its own, shims.py) or Adopted
+  (processes.py).
 After each cpuset change we ALSO set the affinity of every thread, because v2
 may keep a narrower user-requested mask.
 
-Exit: the job ends when its leader exits; leftovers are killed (processes.py).
-The leader is reaped only by us: the caller must not waitpid(-1) (asyncio's
-default ThreadedChildWatcher waits for specific PIDs only and is fine).
+Exit: the job ends when its leader exits; its shim kills the leftovers, records
+the exit code and exits. Shims are reaped only by us: the caller must not
+waitpid(-1) (asyncio's default ThreadedChildWatcher waits for specific PIDs
+only and is fine). A new executor in the same workdir recovers the jobs whose
+shims outlived an earlier agent (recover()).
 
 Thread safety: one lock around all state. Every call may block (fork, cgroup
 writes, /proc walks): the agent calls it from a worker thread, never from its
@@ -21,16 +24,15 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from heaven.agent import affinity
-from heaven.agent.cgroups import join_and_pin
+from heaven.agent import shims
 from heaven.agent.placement import open_placement
-from heaven.agent.processes import Adopted, ExecError, RunningJob, Started, pidfd_of
+from heaven.agent.processes import Adopted, ExecError, RunningJob, pidfd_of
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +47,11 @@ class Executor:
         self.workdir = Path(workdir)
         self.logdir = self.workdir / "jobs"
         self.logdir.mkdir(parents=True, exist_ok=True)
+        self.statedir = self.workdir / "shims"  # the shims' records and sockets, the agent's alone
+        self.statedir.mkdir(mode=0o700, exist_ok=True)
         self.scope = scope
         self._lock = threading.RLock()
-        self._jobs: dict[int, Started | Adopted] = {}
+        self._jobs: dict[int, shims.Started | Adopted] = {}
         # Slots the kernel still called busy when their job ended; retried by poll().
         self._unremoved: list = []
         self.placement, reason = open_placement(mode, scope)
@@ -60,14 +64,17 @@ class Executor:
     def clear_stale(self, name: str) -> int:
         """Kill what earlier, dead runs of agent `name` left in their cgroups and remove
         those groups (cgroup mode only). Returns how many processes were killed."""
-        return self.placement.clear_stale(name)
+        with self._lock:  # what re-adopted jobs hold is kept
+            keep = {pid for job in self._jobs.values() for pid in job.tree()}
+        return self.placement.clear_stale(name, keep)
 
     # -- starting and adopting ------------------------------------------------
 
     def start(self, job_id: int, argv: list[str], local_cores: Sequence[int], memory_mb: int = 0,
-              env: dict[str, str] | None = None, cwd: str | None = None) -> RunningJob:
-        """Start argv pinned to local_cores. `env` is laid over the agent's environment,
-        plus HEAVEN_JOB_ID. Output is appended to jobs/<id>.out and .err (a rerun keeps the old log)."""
+              env: dict[str, str] | None = None, cwd: str | None = None, run: int = 0) -> RunningJob:
+        """Start argv under a shim of its own, pinned to local_cores. `env` is laid over the
+        agent's environment, plus HEAVEN_JOB_ID. Output is appended to jobs/<id>.out and .err
+        (a rerun keeps the old log). `run` is kept in the shim's record for a later agent."""
         cores = self._check_cores(local_cores)
         if not argv:
             raise ExecError(f"job {job_id} has an empty command")
@@ -79,23 +86,27 @@ class Executor:
             except OSError as exc:
                 raise ExecError(f"cannot create the cgroup of job {job_id}: {exc}") from exc
             out_path, err_path = self.logdir / f"{job_id}.out", self.logdir / f"{job_id}.err"
-            child_env = {**os.environ, **(env or {}), "HEAVEN_JOB_ID": str(job_id)}
+            spec = {"job_id": job_id, "run": run, "argv": list(argv), "cores": cores, "cwd": cwd,
+                    "env": {**os.environ, **(env or {}), "HEAVEN_JOB_ID": str(job_id)},
+                    "join_files": slot.join_files, "slot": slot.record(), "state_dir": str(self.statedir),
+                    "out": str(out_path), "err": str(err_path)}
             try:
-                with open(out_path, "ab") as out, open(err_path, "ab") as err:
-                    popen = subprocess.Popen(
-                        argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=child_env,
-                        start_new_session=True, close_fds=True, preexec_fn=join_and_pin(slot.join_files, set(cores)))
-            except (OSError, subprocess.SubprocessError) as exc:
-                slot.release(timeout=1.0)  # the failed child has been reaped by Popen: the group is empty
-                if isinstance(exc, OSError):
-                    where = f" ({exc.filename})" if exc.filename and exc.filename != argv[0] else ""
-                    raise ExecError(f"cannot execute {argv[0]!r}: {exc.strerror or exc}{where}") from exc
-                raise ExecError(f"cannot place job {job_id} on cores "
-                                f"{affinity.format_cpu_list(cores)}: {exc}") from exc
-            running = RunningJob(job_id, popen.pid, tuple(cores), False, pidfd_of(popen.pid),
-                                 out_path, err_path, time.time())
-            self._jobs[job_id] = Started(running, popen, slot)
+                shim, pid = shims.spawn(spec)
+            except (ExecError, OSError) as exc:
+                slot.release(timeout=1.0)  # the failed child has been reaped by its shim: the group is empty
+                raise exc if isinstance(exc, ExecError) else ExecError(f"cannot start the shim of job {job_id}: {exc}")
+            running = RunningJob(job_id, pid, tuple(cores), False, pidfd_of(shim.pid), out_path, err_path, time.time())
+            self._jobs[job_id] = shims.Started(running, slot, self.statedir, shim.pid, run, popen=shim)
             return running
+
+    def recover(self) -> tuple[dict[int, int], list[tuple[int, int, int]]]:
+        """Take over the jobs an earlier agent started in this workdir: ({job: run} of live ones,
+        now held as if started here, [(job, run, exit code)] of those that ended meanwhile)."""
+        with self._lock:
+            live, ended = shims.recover(self.statedir, self.placement.reopen)
+            for job in live:
+                self._jobs[job.running.job_id] = job
+            return {job.running.job_id: job.run for job in live}, ended
 
     def adopt(self, job_id: int, pid: int, local_cores: Sequence[int]) -> RunningJob:
         """Pin a running process, its threads and its children (by affinity, in every mode)."""
@@ -124,7 +135,7 @@ class Executor:
             if job is not None and job.stop(grace, lambda: self._escalate(job_id, job)):
                 self._forget(job)
 
-    def _escalate(self, job_id: int, job: Started | Adopted) -> None:
+    def _escalate(self, job_id: int, job: shims.Started | Adopted) -> None:
         with self._lock:
             # Identity check: the job may have been reaped and the id reused meanwhile.
             if self._jobs.get(job_id) is job:
@@ -167,7 +178,7 @@ class Executor:
                     done.append((job_id, code))
             return done
 
-    def _forget(self, job: Started | Adopted) -> None:
+    def _forget(self, job: shims.Started | Adopted) -> None:
         job.close()
         slot = getattr(job, "slot", None)
         if slot is not None and not slot.release(timeout=0):
@@ -215,7 +226,7 @@ class Executor:
                 self.reap(job.running.job_id)
             self.placement.remove()
 
-    def _get(self, job_id: int) -> Started | Adopted:
+    def _get(self, job_id: int) -> shims.Started | Adopted:
         job = self._jobs.get(job_id)
         if job is None:
             raise ExecError(f"no job {job_id} on this node")

@@ -44,6 +44,10 @@ class AffinitySlot:
     def release(self, timeout: float = 0) -> bool:
         return True
 
+    def record(self) -> dict | None:
+        """What a later agent needs to find this slot again (kept in the shim's record)."""
+        return None
+
 
 class CgroupSlot:
     def __init__(self, group: JobCgroup):
@@ -71,6 +75,10 @@ class CgroupSlot:
     def release(self, timeout: float = 0) -> bool:
         return self.group.remove(timeout=timeout)
 
+    def record(self) -> dict | None:
+        memory = self.group.memory_dir
+        return {"cpuset": str(self.group.cpuset_dir), "memory": str(memory) if memory else None}
+
 
 class AffinityPlacement:
     mode = "affinity"
@@ -78,8 +86,11 @@ class AffinityPlacement:
     def slot(self, job_id: int, cores: Sequence[int], memory_mb: int = 0) -> AffinitySlot:
         return AffinitySlot()  # no memory limit in this mode: memory_mb is accepted and ignored
 
-    def clear_stale(self, name: str) -> int:
-        return 0
+    def reopen(self, record: dict | None) -> AffinitySlot:
+        return AffinitySlot()
+
+    def clear_stale(self, name: str, keep: set[int] = frozenset()) -> int:
+        return 0  # nothing to search: the shims' records are how a new agent finds old jobs
 
     def remove(self) -> None:
         pass
@@ -111,6 +122,12 @@ class CgroupPlacement:
         group = self.scope.job(job_id)
         group.create(cores, memory_mb)  # OSError: nothing is left behind
         return CgroupSlot(group)
+
+    def reopen(self, record: dict | None) -> CgroupSlot | AffinitySlot:
+        """The slot of a job an earlier agent started, from its shim's record."""
+        if not record:
+            return AffinitySlot()  # started by an agent in affinity mode
+        return CgroupSlot(JobCgroup.at(self.scope, Path(record["cpuset"]), record["memory"]))
 
     def clear_stale(self, name: str, keep: set[int] = frozenset()) -> int:
         """Kill what earlier, dead runs of agent `name` left in their groups and remove those

@@ -1,8 +1,7 @@
 """The two kinds of job process the executor holds: one it started, one it adopted.
 
-- Started: a process group we launched, held to its cores by its placement
-  slot (a cgroup, or affinity alone). Its end is ours to collect: leftovers of
-  its tree are killed, because the scheduler hands the cores to someone else.
+- Started (shims.py): a process group launched under a shim of its own, held
+  to its cores by its placement slot (a cgroup, or affinity alone).
 - Adopted: a process we did not start (a program asking for cores for its own
   PID). Pinned by affinity only, in every mode: moving a foreign process
   between cgroups would take it out of its own unit's accounting. Stopping it
@@ -16,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -127,75 +125,3 @@ class Adopted(_Held):
     def detach(self) -> None:
         self.close()
 
-
-class Started(_Held):
-    """A process group we launched. Its leader is placed BEFORE exec, in the forked child
-    (see cgroups.join_and_pin), so every child and thread it creates inherits the placement."""
-
-    def __init__(self, running: RunningJob, popen, slot):
-        self.running, self.popen, self.slot = running, popen, slot
-        self.timer: threading.Timer | None = None
-
-    def tree(self) -> list[int]:
-        return self.slot.tree(self.running.pid)
-
-    def set_cores(self, cores: Sequence[int]) -> None:
-        try:
-            self.slot.set_cpus(cores)
-        except OSError as exc:
-            raise ExecError(f"cannot set the cpuset of job {self.running.job_id}: {exc}") from exc
-        super().set_cores(cores)
-
-    def signal(self, sig: int) -> None:
-        """Signal the whole job. The leader is not reaped yet (exit_code() is the only reaper
-        and runs under the same lock), so its process-group id cannot have been recycled."""
-        try:
-            os.killpg(self.running.pid, sig)
-        except ProcessLookupError:
-            pass
-        for pid in self.tree():  # those that left the group: setsid'd children, cgroup members
-            affinity.kill_quietly(pid, sig)
-
-    def stop(self, grace: float, escalate: Callable[[], None]) -> bool:
-        """SIGTERM now and `escalate` (to SIGKILL) after `grace` seconds; False: still listed."""
-        if grace <= 0:  # no grace at all: do not let SIGTERM race the kill
-            self.signal(signal.SIGKILL)
-            return False
-        self.signal(signal.SIGTERM)
-        self.signal(signal.SIGCONT)  # a suspended job could not act on its SIGTERM
-        if self.timer is None:
-            self.timer = threading.Timer(grace, escalate)
-            self.timer.daemon = True
-            self.timer.start()
-        return False
-
-    def exit_code(self) -> int | None:
-        """Exit code if the leader has ended (negative signal number if killed), else None.
-        Collecting it kills leftovers first, so they free the job's cores."""
-        try:
-            # WNOWAIT: look without reaping; while the leader is a zombie its
-            # group id stays reserved, so killing the group below is safe.
-            exited = os.waitid(os.P_PID, self.running.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-        except ChildProcessError:
-            exited = True  # already collected; Popen knows the code
-        if not exited:
-            return None
-        self.signal(signal.SIGKILL)
-        return self.popen.wait()
-
-    def kill(self) -> None:
-        self.signal(signal.SIGKILL)
-        try:
-            self.popen.wait(timeout=5)
-        except Exception:  # uninterruptible sleep (D state): give up on it
-            log.warning("job %s did not die; leaving it", self.running.job_id)
-
-    def close(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        super().close()
-
-    def detach(self) -> None:
-        """Forget the job but leave it running, in its group, pinned as it is."""
-        self.slot = None
-        self.close()

@@ -63,6 +63,12 @@ class Agent:
         # One cgroup scope per agent process: two agents never share (or remove) each
         # other's groups; what a dead earlier run of this agent left behind is killed.
         self.executor = Executor(self.workdir, f"{self.name}.{os.getpid()}", settings.mode)
+        # Jobs whose shims outlived an earlier run of this agent (a crash, an upgrade) are
+        # taken over, not restarted; those that ended meanwhile are reported with their codes.
+        self.recovered, self.ended_away = self.executor.recover()
+        if self.recovered or self.ended_away:
+            log.info("recovered %d running job(s) and %d exit(s) from an earlier run",
+                     len(self.recovered), len(self.ended_away))
         leftovers = self.executor.clear_stale(self.name)
         if leftovers:
             log.warning("killed %d processes an earlier run of %s left behind", leftovers, self.name)
@@ -71,9 +77,15 @@ class Agent:
         self.endpoint = ""
         self.core_offset: int | None = None
         self.credential: str | None = None  # the node's own, answered by registration
-        self.runs: dict[int, int] = {}  # job id -> run number held
-        self.finished: set[tuple[int, int]] = set()
-        self.outbox: dict[str, list] = {"started": [], "exits": [], "failed_to_start": []}
+        self.runs: dict[int, int] = dict(self.recovered)  # job id -> run number held
+        self.finished: set[tuple[int, int]] = {(job, run) for job, run, _ in self.ended_away}
+        # A recovered job is reported started again: its predecessor may have died before
+        # reporting it (the controller takes a repeated start of a running job as a no-op).
+        recovered = self.executor.jobs()
+        self.outbox: dict[str, list] = {
+            "started": [{"job": j, "run": r, "pid": recovered[j].pid} for j, r in self.recovered.items()],
+            "exits": [{"job": j, "run": r, "exit_code": c} for j, r, c in self.ended_away],
+            "failed_to_start": []}
         self._send_lock = asyncio.Lock()
         self._flush_pending = False
         self._watched: dict[int, int] = {}  # job id -> pidfd with a reader on it
@@ -170,7 +182,7 @@ class Agent:
     def _carry_out(self, step):
         if isinstance(step, Start):
             job = step.job
-            return self.executor.start(job.id, list(job.command), job.local_cores, job.memory_mb)
+            return self.executor.start(job.id, list(job.command), job.local_cores, job.memory_mb, run=job.run)
         if isinstance(step, Adopt):
             job = step.job
             return self.executor.adopt(job.id, job.pid, job.local_cores)
@@ -265,6 +277,8 @@ class Agent:
         ``server`` must not capture signals itself (uvicorn re-raises them after
         serving, which would kill this process before its jobs are stopped)."""
         self._loop = asyncio.get_running_loop()
+        for job_id, run in self.recovered.items():
+            self._watch(job_id, run, self.executor.jobs()[job_id].pidfd)
         for sig in (signal.SIGTERM, signal.SIGINT):
             self._loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
         serving = asyncio.create_task(server.serve())
