@@ -4,7 +4,7 @@ One class per process kind; the README lists every variable.
 """
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -61,6 +61,9 @@ class AgentSettings(BaseSettings):
     token: SecretStr | None = None
     heartbeat: float = Field(1.0, gt=0)
     stop_grace: float = Field(5.0, ge=0)
+    # Which account jobs run as (heaven/agent/accounts.py): person | user:NAME | root; unset:
+    # the agent's own, or the unprivileged `heaven` account when the agent is root.
+    run_as: str = Field("", validation_alias=AliasChoices("HEAVEN_RUN_AS", "HEAVEN_AGENT_RUN_AS", "run_as"))
 
 
 class ClientSettings(BaseSettings):

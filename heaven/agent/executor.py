@@ -31,6 +31,7 @@ from pathlib import Path
 
 from heaven.agent import affinity
 from heaven.agent import shims
+from heaven.agent.accounts import Account
 from heaven.agent.placement import open_placement
 from heaven.agent.processes import Adopted, ExecError, RunningJob, pidfd_of
 
@@ -54,6 +55,7 @@ class Executor:
         self._jobs: dict[int, shims.Started | Adopted] = {}
         # Slots the kernel still called busy when their job ended; retried by poll().
         self._unremoved: list = []
+        self.causes: dict[int, str] = {}  # reaped job -> why it ended, until cause() reads it
         self.placement, reason = open_placement(mode, scope)
         if reason is not None:
             if mode == "cgroup":
@@ -71,10 +73,13 @@ class Executor:
     # -- starting and adopting ------------------------------------------------
 
     def start(self, job_id: int, argv: list[str], local_cores: Sequence[int], memory_mb: int = 0,
-              env: dict[str, str] | None = None, cwd: str | None = None, run: int = 0) -> RunningJob:
+              env: dict[str, str] | None = None, cwd: str | None = None, run: int = 0,
+              account: Account | None = None) -> RunningJob:
         """Start argv under a shim of its own, pinned to local_cores. `env` is laid over the
         agent's environment, plus HEAVEN_JOB_ID. Output is appended to jobs/<id>.out and .err
-        (a rerun keeps the old log). `run` is kept in the shim's record for a later agent."""
+        (a rerun keeps the old log), readable by the job's account only. `run` is kept in the
+        shim's record for a later agent. `account`: the job runs as it (accounts.py), in a
+        working directory of its own (work/<id>, unless `cwd`); None: as the agent."""
         cores = self._check_cores(local_cores)
         if not argv:
             raise ExecError(f"job {job_id} has an empty command")
@@ -86,8 +91,12 @@ class Executor:
             except OSError as exc:
                 raise ExecError(f"cannot create the cgroup of job {job_id}: {exc}") from exc
             out_path, err_path = self.logdir / f"{job_id}.out", self.logdir / f"{job_id}.err"
+            if account is not None and cwd is None:
+                cwd = str(self._workdir_for(job_id, account))
             spec = {"job_id": job_id, "run": run, "argv": list(argv), "cores": cores, "cwd": cwd,
-                    "env": {**os.environ, **(env or {}), "HEAVEN_JOB_ID": str(job_id)},
+                    "env": {**os.environ, **(account.env() if account else {}), **(env or {}),
+                            "HEAVEN_JOB_ID": str(job_id)},
+                    "account": account.spec() if account else None,
                     "join_files": slot.join_files, "slot": slot.record(), "state_dir": str(self.statedir),
                     "out": str(out_path), "err": str(err_path)}
             try:
@@ -98,6 +107,14 @@ class Executor:
             running = RunningJob(job_id, pid, tuple(cores), False, pidfd_of(shim.pid), out_path, err_path, time.time())
             self._jobs[job_id] = shims.Started(running, slot, self.statedir, shim.pid, run, popen=shim)
             return running
+
+    def _workdir_for(self, job_id: int, account: Account) -> Path:
+        """work/<id>, owned by the job's account and closed to every other."""
+        path = self.workdir / "work" / str(job_id)
+        path.mkdir(parents=True, exist_ok=True)
+        os.chown(path, account.uid, account.gid)
+        path.chmod(0o700)
+        return path
 
     def recover(self) -> tuple[dict[int, int], list[tuple[int, int, int]]]:
         """Take over the jobs an earlier agent started in this workdir: ({job: run} of live ones,
@@ -162,8 +179,15 @@ class Executor:
                 return None
             code = job.exit_code()
             if code is not None:
+                if getattr(job, "cause", None):
+                    self.causes[job_id] = job.cause
                 self._forget(job)
             return code
+
+    def cause(self, job_id: int) -> str | None:
+        """Why a job just reaped ended, beyond its exit code ("out of memory"), once."""
+        with self._lock:
+            return self.causes.pop(job_id, None)
 
     def poll(self, without_pidfd: bool = False) -> list[tuple[int, int]]:
         """Collect every job that has ended: [(job_id, exit_code)]. `without_pidfd`: only

@@ -20,11 +20,13 @@ import logging
 import os
 import signal
 import socket
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 
+from heaven.agent.accounts import AccountError, resolve
 from heaven.agent.executor import ExecError, Executor
 from heaven.agent.reconcile import Adopt, Desired, Held, Resize, Start, Stop, reconcile
 from heaven.agent.telemetry import Telemetry, machine_resources
@@ -133,7 +135,7 @@ class Agent:
                 data = answer.json()
                 generation = data["generation"]
                 await self.apply([Desired(j["id"], j["run"], j["kind"], tuple(j["command"]), tuple(j["local_cores"]),
-                                    j["memory_mb"], j["pid"]) for j in data["jobs"]])
+                                    j["memory_mb"], j["pid"], j.get("owner")) for j in data["jobs"]])
             except (httpx.HTTPError, ValueError, KeyError) as exc:
                 log.warning("assignments failed (%s); retrying", exc)
                 await asyncio.sleep(0.5)
@@ -182,7 +184,12 @@ class Agent:
     def _carry_out(self, step):
         if isinstance(step, Start):
             job = step.job
-            return self.executor.start(job.id, list(job.command), job.local_cores, job.memory_mb, run=job.run)
+            try:
+                account = resolve(self.settings.run_as, job.owner)
+            except (AccountError, OSError, subprocess.CalledProcessError) as exc:
+                raise ExecError(f"job {job.id} cannot run: {exc}") from exc
+            return self.executor.start(job.id, list(job.command), job.local_cores, job.memory_mb, run=job.run,
+                                       account=account)
         if isinstance(step, Adopt):
             job = step.job
             return self.executor.adopt(job.id, job.pid, job.local_cores)
@@ -223,7 +230,8 @@ class Agent:
         self.runs.pop(job_id, None)
         self.telemetry.forget(job_id)
         self.finished.add((job_id, run))
-        self.outbox["exits"].append({"job": job_id, "run": run, "exit_code": code})
+        cause = self.executor.cause(job_id)
+        self.outbox["exits"].append({"job": job_id, "run": run, "exit_code": code, **({"cause": cause} if cause else {})})
         self.flush_soon()
 
     # -- reporting ------------------------------------------------------------------------

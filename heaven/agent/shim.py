@@ -30,6 +30,7 @@ import select
 import signal
 import socket
 import sys
+import warnings  # noqa: F401  os.execvpe imports it lazily, in the child after the account switch
 
 
 def _atomic_write(dirfd_path: str, name: str, data: dict) -> None:
@@ -89,13 +90,15 @@ def _child(spec: dict, out_fd: int, err_fd: int, errpipe: int) -> None:
         os.dup2(devnull, 0)
         os.dup2(out_fd, 1)
         os.dup2(err_fd, 2)
+        if spec.get("cwd"):
+            # Before the account switch: the job's own directory may lie below ones only
+            # the agent may traverse, and a cwd, once entered, is kept.
+            os.chdir(spec["cwd"])
         account = spec.get("account")
         if account:  # group list and group before the uid: afterwards we could not change them
             os.setgroups(account["groups"])
             os.setgid(account["gid"])
             os.setuid(account["uid"])
-        if spec.get("cwd"):
-            os.chdir(spec["cwd"])
         argv = spec["argv"]
         os.execvpe(argv[0], argv, spec["env"])
     except OSError as exc:

@@ -34,6 +34,7 @@ from heaven.agent.processes import ExecError, RunningJob, _Held, pidfd_of
 log = logging.getLogger(__name__)
 
 SHIM = Path(__file__).with_name("shim.py")
+OUT_OF_MEMORY = "out of memory"
 
 
 def spawn(spec: dict) -> tuple[subprocess.Popen, int]:
@@ -73,6 +74,7 @@ class Started(_Held):
         self.shim_pid, self.run, self.popen = shim_pid, run, popen
         self.timer: threading.Timer | None = None
         self.ended_code: int | None = None
+        self.cause: str | None = None  # why it ended, beyond its code (OUT_OF_MEMORY)
 
     def _file(self, suffix: str) -> Path:
         return self.statedir / f"{self.running.job_id}.{suffix}"
@@ -123,6 +125,8 @@ class Started(_Held):
         if self.popen is not None:
             self.popen.wait()
         self.ended_code = finish(self.statedir, self.running.job_id, self.running.pid, self.slot)
+        # Read before the group goes: the kernel's count of kills for the memory limit.
+        self.cause = OUT_OF_MEMORY if self.ended_code != 0 and self.slot.oom_kills() > 0 else None
         return self.ended_code
 
     def kill(self) -> None:

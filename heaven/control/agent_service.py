@@ -10,7 +10,7 @@ from heaven.control.tokens import NODE_CREDENTIAL_PREFIX, new_api_token
 from heaven.store import join_tokens, jobs, nodes
 from heaven.store.apply import lock_core_map
 from heaven.store.engine import default_org_id
-from heaven.store.tables import core_claims
+from heaven.store.tables import core_claims, people
 from heaven.store.tables import jobs as job_table
 from heaven.wire.agent import AgentRegister, AgentReport, Assignment
 
@@ -78,7 +78,7 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
         for e in body.exits:
             if _is_this_run(conn, node, e.job, e.run):
                 parts = jobs.nodes_of(conn, e.job)
-                if jobs.finish_part(conn, e.job, node, e.exit_code, now, actor):
+                if jobs.finish_part(conn, e.job, node, e.exit_code, now, actor, e.cause or ""):
                     freed = True
                     others |= set(parts) - {node}  # a gang's other parts must stop too
         for f in body.failed_to_start:
@@ -139,6 +139,9 @@ def assignments(ctl: Controller, node: str) -> list[Assignment]:
         # Every job with cores here (a gang has a part on several nodes), adopted PIDs included.
         holding = conn.execute(select(job_table).where(job_table.c.id.in_(list(held)),
                                                        job_table.c.state.in_(jobs.HOLDING_STATE_VALUES))).all()
+        owner_ids = {j.owner_id for j in holding if j.owner_id is not None}
+        owners = dict(conn.execute(select(people.c.id, people.c.username).where(people.c.id.in_(owner_ids))).all()) \
+            if owner_ids else {}
     local = row["local_cores"]
-    return [Assignment(id=j.id, run=j.runs, kind=j.kind, command=j.command, memory_mb=j.memory_mb, pid=j.pid if j.kind == "adopted" else None,
+    return [Assignment(id=j.id, run=j.runs, kind=j.kind, command=j.command, memory_mb=j.memory_mb, pid=j.pid if j.kind == "adopted" else None, owner=owners.get(j.owner_id),
                        local_cores=[local[c - row["core_offset"]] for c in held.get(j.id, [])]) for j in holding]

@@ -37,6 +37,8 @@ class Exited(Strict):
     job: Id
     run: Run  # which attempt ended: an old run's exit must not end a newer one
     exit_code: ExitCode
+    # What the agent knows beyond the code: "out of memory" when its cgroup's OOM counter rose.
+    cause: str | None = Field(None, max_length=200)
 
 
 class JobSample(Strict):
@@ -63,6 +65,7 @@ class Assignment(BaseModel):
     local_cores: list[int]
     memory_mb: int
     pid: int | None = None
+    owner: str | None = None  # the submitting person's username: the agent may run the job as their account
 
 
 class Assignments(BaseModel):

@@ -79,3 +79,19 @@ def test_signals_go_through_the_shim(make):
     ex.stop(4, grace=0)
     assert reaped(ex, 4) == -signal.SIGKILL
     assert gone(job.pid)
+
+
+HOG = "b = bytearray(256 * 1024 * 1024)\nfor i in range(0, len(b), 4096): b[i] = 1\n"
+
+
+def test_a_job_killed_by_its_memory_limit_ends_out_of_memory(make):
+    import sys
+    ex = make()
+    if ex.mode == "affinity":
+        pytest.skip("memory limits exist only in cgroup mode")
+    ex.start(5, [sys.executable, "-c", HOG], [int(ONE)], memory_mb=32)
+    assert reaped(ex, 5, timeout=20) == -signal.SIGKILL
+    assert ex.cause(5) == "out of memory"
+    assert ex.cause(5) is None, "told once"
+    ex.start(6, ["sh", "-c", "exit 3"], [int(ONE)], memory_mb=32)
+    assert reaped(ex, 6) == 3 and ex.cause(6) is None, "a plain failure is no OOM"
