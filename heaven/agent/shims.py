@@ -30,11 +30,11 @@ from pathlib import Path
 
 from heaven.agent import affinity
 from heaven.agent.processes import ExecError, RunningJob, _Held, pidfd_of
+from heaven.wire.agent import OUT_OF_MEMORY
 
 log = logging.getLogger(__name__)
 
 SHIM = Path(__file__).with_name("shim.py")
-OUT_OF_MEMORY = "out of memory"
 
 
 def spawn(spec: dict) -> tuple[subprocess.Popen, int]:

@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from heaven.wire.fields import MAX_CORES, MAX_MB, MAX_NAME, CoreOffset, Cpu, Endpoint, ExitCode, Generation, Id, Pid, Run
 
 
+OUT_OF_MEMORY = "out of memory"  # an exit's cause: the job's cgroup counted a kill for its memory limit
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
