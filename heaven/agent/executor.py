@@ -55,6 +55,7 @@ class Executor:
         self._jobs: dict[int, shims.Started | Adopted] = {}
         # Slots the kernel still called busy when their job ended; retried by poll().
         self._unremoved: list = []
+        self.spawner = shims.Spawner()
         self.causes: dict[int, str] = {}  # reaped job -> why it ended, until cause() reads it
         self.placement, reason = open_placement(mode, scope)
         if reason is not None:
@@ -100,12 +101,12 @@ class Executor:
                     "join_files": slot.join_files, "slot": slot.record(), "state_dir": str(self.statedir),
                     "out": str(out_path), "err": str(err_path)}
             try:
-                shim, pid = shims.spawn(spec)
+                shim_pid, pid = self.spawner.spawn(spec)
             except (ExecError, OSError) as exc:
                 slot.release(timeout=1.0)  # the failed child has been reaped by its shim: the group is empty
                 raise exc if isinstance(exc, ExecError) else ExecError(f"cannot start the shim of job {job_id}: {exc}")
-            running = RunningJob(job_id, pid, tuple(cores), False, pidfd_of(shim.pid), out_path, err_path, time.time())
-            self._jobs[job_id] = shims.Started(running, slot, self.statedir, shim.pid, run, popen=shim)
+            running = RunningJob(job_id, pid, tuple(cores), False, pidfd_of(shim_pid), out_path, err_path, time.time())
+            self._jobs[job_id] = shims.Started(running, slot, self.statedir, shim_pid, run)
             return running
 
     def _workdir_for(self, job_id: int, account: Account) -> Path:
@@ -238,6 +239,7 @@ class Executor:
                 for job in list(self._jobs.values()):
                     job.detach()
                     self._jobs.pop(job.running.job_id, None)
+                self.spawner.close()
                 return
             for job_id in list(self._jobs):
                 self.stop(job_id, grace=0 if grace <= 0 else 3600)
@@ -248,6 +250,7 @@ class Executor:
             for job in list(self._jobs.values()):
                 job.kill()
                 self.reap(job.running.job_id)
+            self.spawner.close()
             self.placement.remove()
 
     def _get(self, job_id: int) -> shims.Started | Adopted:

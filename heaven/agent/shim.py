@@ -24,6 +24,7 @@ shim answers one line on stdout, {"pid": N} once the job has exec'd or
 When the job's leader exits, whatever is left of its tree (its process group,
 its cgroup) is killed, because its cores go to someone else.
 """
+import ctypes
 import json
 import os
 import select
@@ -145,18 +146,22 @@ def _reap_orphans(patience: float = 2.0) -> None:
             time.sleep(0.01)
 
 
+def _answer(message: dict) -> None:
+    """The one line the agent waits for, in one write (under a zygote, stdout is shared)."""
+    os.write(1, json.dumps({**message, "shim": os.getpid()}).encode() + b"\n")
+
+
 def _exit_code(status: int) -> int:
     """As subprocess reports it: the exit status, or minus the signal that killed it."""
     return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
 
 
-def main() -> None:
+def run(spec: dict) -> None:
+    """Be the shim of one job (see the module's docstring); returns once the job has ended."""
     for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_IGN)
-    spec = json.loads(sys.stdin.readline())
     # A subreaper: orphans of the job's tree (a daemon that double-forked, a child whose
     # shell exited) become OUR children, so at the end none escapes, in any mode.
-    import ctypes
     ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
     job = spec["job_id"]
     # Paths through a directory fd keep the socket's name short (sun_path holds 108 bytes).
@@ -193,15 +198,13 @@ def main() -> None:
     if failure:
         os.waitpid(pid, 0)
         os.unlink(f"{state}/{sock_name}")
-        sys.stdout.write(json.dumps({"error": failure.decode(errors="replace")}) + "\n")
-        sys.stdout.flush()
+        _answer({"error": failure.decode(errors="replace")})
         return
     record = {"job_id": job, "run": spec.get("run", 0), "pid": pid, "shim": os.getpid(),
               "cores": spec["cores"], "join_files": spec["join_files"], "slot": spec.get("slot"),
               "out": spec["out"], "err": spec["err"]}
     _atomic_write(state, f"{job}.json", record)  # before answering: a crash right after still leaves it findable
-    sys.stdout.write(json.dumps({"pid": pid}) + "\n")
-    sys.stdout.flush()
+    _answer({"pid": pid})
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):  # the agent's pipes: its death must not touch us
         os.dup2(devnull, fd)
@@ -223,5 +226,56 @@ def main() -> None:
     os.unlink(f"{state}/{sock_name}")
 
 
+def zygote() -> None:
+    """`shim.py --zygote`: a long-lived, small parent that forks one shim per spec line on
+    stdin, so a start costs a fork of this process instead of an interpreter's start-up
+    (everything a shim imports is loaded here once). Each shim answers on the shared stdout
+    (one short line, written at once, so lines never interleave) and then lets go of it. The
+    zygote ends when its stdin closes (the agent is gone); its shims, each in a session of
+    its own, live on and are re-parented."""
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    pending = b""
+    while True:
+        # Wake at least every second to collect shims that ended, so they do not stay zombies.
+        if not select.select([0], [], [], 1.0)[0]:
+            _reap_ended_shims()
+            continue
+        chunk = os.read(0, 1 << 16)
+        if not chunk:
+            return
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        _reap_ended_shims()
+        for line in lines:
+            _fork_shim(json.loads(line), devnull)
+
+
+def _reap_ended_shims() -> None:
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                return
+        except ChildProcessError:
+            return
+
+
+def _fork_shim(spec: dict, devnull: int) -> None:
+    if os.fork() == 0:
+        try:
+            os.setsid()
+            os.dup2(devnull, 0)
+            run(spec)
+        except BaseException as exc:  # the agent waits for a line: never leave it without one
+            try:
+                _answer({"error": f"the shim of job {spec.get('job_id')} failed: {exc}"})
+            except OSError:
+                pass
+        finally:
+            os._exit(0)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--zygote"]:
+        zygote()
+    else:
+        run(json.loads(sys.stdin.readline()))

@@ -37,25 +37,53 @@ log = logging.getLogger(__name__)
 SHIM = Path(__file__).with_name("shim.py")
 
 
-def spawn(spec: dict) -> tuple[subprocess.Popen, int]:
-    """Start a shim for `spec`; (the shim's Popen, the job's PID) once the job has exec'd.
-    No preexec_fn, so Popen may use vfork: the agent's heap is never copied."""
-    shim = subprocess.Popen([sys.executable, "-I", "-S", str(SHIM)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
-    try:
-        shim.stdin.write(json.dumps(spec).encode() + b"\n")
-        shim.stdin.close()
-        line = shim.stdout.readline()
-    finally:
-        shim.stdout.close()
-    try:
+class Spawner:
+    """Starts shims through one zygote (`shim.py --zygote`, started on first use): a start
+    is then a fork of that small process, not an interpreter's start-up. Callers serialize
+    (the executor's lock), so answers come back in the order the specs went in. A zygote
+    that died is replaced on the next start."""
+
+    def __init__(self) -> None:
+        self.zygote: subprocess.Popen | None = None
+
+    def spawn(self, spec: dict) -> tuple[int, int]:
+        """(the shim's PID, the job's PID) once the job has exec'd; ExecError if it could not."""
+        for attempt in range(2):
+            if self.zygote is None or self.zygote.poll() is not None:
+                # No preexec_fn: Popen may use vfork, so the agent's heap is never copied.
+                self.zygote = subprocess.Popen([sys.executable, "-I", "-S", str(SHIM), "--zygote"],
+                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                               stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+            try:
+                self.zygote.stdin.write(json.dumps(spec).encode() + b"\n")
+                self.zygote.stdin.flush()
+                line = self.zygote.stdout.readline()
+            except OSError:
+                line = b""
+            if line:
+                break
+            self.close()  # the zygote died under us: once more with a fresh one
+        else:
+            raise ExecError(f"cannot start the shim of job {spec['job_id']}: its zygote keeps dying")
         answer = json.loads(line)
-    except ValueError:
-        answer = {"error": f"the shim of job {spec['job_id']} ended before starting it ({shim.wait()})"}
-    if "error" in answer:
-        shim.wait()
-        raise ExecError(answer["error"])
-    return shim, int(answer["pid"])
+        if "error" in answer:
+            raise ExecError(answer["error"])
+        return int(answer["shim"]), int(answer["pid"])
+
+    def close(self) -> None:
+        """End the zygote (its shims live on)."""
+        if self.zygote is not None:
+            for pipe in (self.zygote.stdin, self.zygote.stdout):
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+            try:
+                self.zygote.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.zygote.kill()
+                self.zygote.wait()
+            self.zygote = None
 
 
 def _gone(pidfd: int | None, pid: int) -> bool:
@@ -65,13 +93,12 @@ def _gone(pidfd: int | None, pid: int) -> bool:
 
 
 class Started(_Held):
-    """A job under its shim. `popen` is the shim's, when this agent started it (ours to reap);
-    None for a shim re-adopted from an earlier agent (init reaps it)."""
+    """A job under its shim. The shim is the zygote's child (it reaps it) or, re-adopted from
+    an earlier agent, init's: never ours, so its end is seen through its pidfd."""
 
-    def __init__(self, running: RunningJob, slot, statedir: Path, shim_pid: int, run: int,
-                 popen: subprocess.Popen | None = None):
+    def __init__(self, running: RunningJob, slot, statedir: Path, shim_pid: int, run: int):
         self.running, self.slot, self.statedir = running, slot, statedir
-        self.shim_pid, self.run, self.popen = shim_pid, run, popen
+        self.shim_pid, self.run = shim_pid, run
         self.timer: threading.Timer | None = None
         self.ended_code: int | None = None
         self.cause: str | None = None  # why it ended, beyond its code (OUT_OF_MEMORY)
@@ -122,8 +149,6 @@ class Started(_Held):
             return self.ended_code
         if not _gone(self.running.pidfd, self.shim_pid):
             return None
-        if self.popen is not None:
-            self.popen.wait()
         self.ended_code = finish(self.statedir, self.running.job_id, self.running.pid, self.slot)
         # Read before the group goes: the kernel's count of kills for the memory limit.
         self.cause = OUT_OF_MEMORY if self.ended_code != 0 and self.slot.oom_kills() > 0 else None
