@@ -67,14 +67,14 @@ def instrument(agent) -> None:
 
     apply = agent.apply
 
-    def timed_apply(desired):
+    async def timed_apply(desired):
         t0 = time.perf_counter()
         if "assignments answered" in T:
             note("assignments answered -> apply() called (JSON parse, Desired)", t0 - T["assignments answered"])
-        apply(desired)
+        await apply(desired)
         T["apply done"] = time.perf_counter()
         if desired:
-            note("apply() (reconcile + executor.start)", T["apply done"] - t0)
+            note("apply() (reconcile + executor.start on the worker thread)", T["apply done"] - t0)
     agent.apply = timed_apply
 
     start = agent.executor.start
@@ -97,12 +97,9 @@ def hierarchy(procs_file: str) -> str:
 
 
 def trace_spawn() -> None:
-    """Split executor.start(): cgroup creation, then Popen, whose child reports (through a
-    pipe, with raw os calls only) when it began, joined its groups and set its affinity."""
-    import types
-
-    from heaven.agent import cgroups
-    from heaven.agent import executor as executor_module
+    """Split executor.start(): cgroup creation, then the shim's start through its zygote
+    (fork of the zygote, the shim's set-up, its fork/exec of the job, its answer)."""
+    from heaven.agent import cgroups, shims
 
     create = cgroups.JobCgroup.create
 
@@ -114,57 +111,22 @@ def trace_spawn() -> None:
             note("  cgroup create (mkdir + cpuset/memory writes)", time.perf_counter() - t0)
     cgroups.JobCgroup.create = timed_create
 
-    join_and_pin = executor_module.join_and_pin
-    marks: dict = {}
+    spawn = shims.Spawner.spawn
 
-    def traced_join_and_pin(procs_files, cores):
-        hook = join_and_pin(procs_files, cores)
-        read_end, write_end = os.pipe()
-        marks["pipe"] = (read_end, write_end)
-
-        def child_hook():
-            os.write(write_end, b"%r\n" % time.perf_counter())  # the child runs (after fork)
-            for path in procs_files:  # the same steps as the real hook, each timed
-                fd = os.open(path, os.O_WRONLY)
-                try:
-                    os.write(fd, b"%d" % os.getpid())
-                finally:
-                    os.close(fd)
-                os.write(write_end, b"%r\n" % time.perf_counter())
-            if not procs_files:
-                os.write(write_end, b"%r\n" % time.perf_counter())
-            os.sched_setaffinity(0, cores)
-            os.write(write_end, b"%r\n" % time.perf_counter())
-        _ = hook
-        marks["files"] = [hierarchy(f) for f in procs_files] or ["(none)"]
-        return child_hook
-
-    class TimedPopen(subprocess.Popen):
-        def __init__(self, *a, **kw):
-            t0 = time.perf_counter()
-            super().__init__(*a, **kw)
-            t1 = time.perf_counter()
-            read_end, write_end = marks.pop("pipe")
-            os.close(write_end)
-            with os.fdopen(read_end, "rb") as fh:
-                stamps = [float(x) for x in fh.read().split()]
-            files = marks.pop("files")
-            if len(stamps) == len(files) + 2:
-                note("  Popen: fork until the child runs its hook", stamps[0] - t0)
-                for i, name in enumerate(files):
-                    note(f"  Popen: child writes its pid to cgroup.procs: {name}", stamps[i + 1] - stamps[i])
-                note("  Popen: child sched_setaffinity to the job's core", stamps[-1] - stamps[-2])
-                note("  Popen: exec until Popen returns", t1 - stamps[-1])
-
-    executor_module.join_and_pin = traced_join_and_pin
-    executor_module.subprocess = types.SimpleNamespace(**{**vars(subprocess), "Popen": TimedPopen})
+    def timed_spawn(self, *a, **kw):
+        t0 = time.perf_counter()
+        try:
+            return spawn(self, *a, **kw)
+        finally:
+            note("  shim start through the zygote until the job has exec'd", time.perf_counter() - t0)
+    shims.Spawner.spawn = timed_spawn
 
 
 def drive_trivial(url: str, count: int, db: str) -> None:
     """``count`` `true` jobs submitted at once; done when none is pending or running."""
     import sqlite3
     t0 = time.perf_counter()
-    with httpx.Client(base_url=url, timeout=60) as http:
+    with httpx.Client(base_url=url, timeout=60, headers=_auth()) as http:
         for _ in range(count):
             assert http.post("/api/v1/jobs", json={"command": ["true"], "cores": 1}).status_code == 201
     while True:
@@ -185,8 +147,13 @@ def drive_trivial(url: str, count: int, db: str) -> None:
           f"{f' (the first is job #{first} of the run)' if first is not None else ''}")
 
 
+def _auth() -> dict:
+    """The administrator's token the parent passed down: the controller's API needs a caller."""
+    return {"Authorization": f"Bearer {os.environ['HEAVEN_TOKEN']}"}
+
+
 def drive(url: str, count: int) -> None:
-    http = httpx.Client(base_url=url, timeout=30)
+    http = httpx.Client(base_url=url, timeout=30, headers=_auth())
     total = []
     for _ in range(count):
         t0 = time.perf_counter()
@@ -246,7 +213,7 @@ def main() -> int:
     cluster = LiveCluster(tmp, scheduler_interval=1.0)
     cluster.start_controller()
     agent = Agent(AgentSettings(name="a0", controller=cluster.url, cores="0", mode=args.mode,
-                                workdir=str(tmp / "agents")))
+                                workdir=str(tmp / "agents"), token=cluster.join_token))
     instrument(agent)
     if args.patch_watch:
         patch_watch(agent)
@@ -260,7 +227,7 @@ def main() -> int:
             TIMES.clear()
             done = subprocess.run([sys.executable, __file__, "--drive", cluster.url, "--count", str(args.count),
                                    "--workload", args.workload, "--db", str(tmp / "heaven.db")],
-                                  capture_output=True, text=True)
+                                  capture_output=True, text=True, env={**os.environ, "HEAVEN_TOKEN": cluster.token})
             if done.returncode:
                 raise RuntimeError(f"the driver failed:\n{done.stderr[-3000:]}")
             results["driver"] = done.stdout.strip()

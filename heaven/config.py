@@ -4,7 +4,7 @@ One class per process kind; the README lists every variable.
 """
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,6 +32,9 @@ class ControllerSettings(BaseSettings):
     steal_cooldown: float = Field(10.0, ge=0, description="seconds between two live changes of one job")
     steal_window: int = Field(30, ge=1, le=3600, description="usage samples (one a second) the estimate looks at")
     min_cores_per_job: int = Field(1, ge=1, description="no job is ever shrunk below this many cores")
+    retry_memory: str = Field("", pattern=r"^(\d+(\.\d+)?x(,\d+(\.\d+)?x)*)?$",
+                              description="e.g. 2x,4x: a batch job its memory limit killed is requeued once per "
+                                          "step, its memory request that many times the original; empty: never")
     # People and tokens. There is no default secret: without HEAVEN_SECRET_KEY the controller
     # generates one on first start and keeps it (mode 0600) in the data directory.
     data_dir: str | None = Field(None, description="where the signing secret lives (default: beside the SQLite "
@@ -63,6 +66,9 @@ class AgentSettings(BaseSettings):
     token: SecretStr | None = None
     heartbeat: float = Field(1.0, gt=0)
     stop_grace: float = Field(5.0, ge=0)
+    # Which account jobs run as (heaven/agent/accounts.py): person | user:NAME | root; unset:
+    # the agent's own, or the unprivileged `heaven` account when the agent is root.
+    run_as: str = Field("", validation_alias=AliasChoices("HEAVEN_RUN_AS", "HEAVEN_AGENT_RUN_AS", "run_as"))
 
 
 class ClientSettings(BaseSettings):

@@ -83,21 +83,28 @@ def agent(
     mode: Annotated[str | None, typer.Option(help="cgroup, affinity or auto")] = None,
     workdir: Annotated[str | None, typer.Option(help="where job logs go")] = None,
     token: Annotated[str | None, typer.Option(help="join token from an organization admin (HEAVEN_AGENT_TOKEN)")] = None,
+    run_as: Annotated[str | None, typer.Option(help="account jobs run as: person, user:NAME or root (HEAVEN_RUN_AS)")] = None,
 ) -> None:
     """Run a node agent: registers, runs pinned jobs, reports telemetry."""
     import uvicorn
 
+    from heaven.agent.accounts import check_policy
     from heaven.agent.executor import ExecError
     from heaven.agent.runtime import Agent, QuietServer, parse_cores
     from heaven.agent.server import create_agent_app
     from heaven.config import AgentSettings
 
     given = {"name": name, "cluster": cluster, "controller": controller_url, "cores": cores, "port": port,
-             "mode": mode, "workdir": workdir, "token": token}
+             "mode": mode, "workdir": workdir, "token": token, "run_as": run_as}
     settings = AgentSettings(**{k: v for k, v in given.items() if v is not None})
     if settings.mode not in ("cgroup", "affinity", "auto"):
         err.print(f"[red]error:[/red] --mode must be cgroup, affinity or auto, not {settings.mode!r}")
         raise typer.Exit(2)
+    try:
+        check_policy(settings.run_as)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     try:
         offered = parse_cores(settings.cores) if settings.cores else None
     except ValueError:

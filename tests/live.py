@@ -58,7 +58,9 @@ class LiveCluster:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.database_url = database_url or f"sqlite:///{root / 'heaven.db'}"
-        self.env = {**os.environ, "HEAVEN_URL": self.url, "HEAVEN_SCHEDULER_INTERVAL": "0.5",
+        # Jobs of these tests read and write the test's own private directory, so they run with
+        # the agent's identity (the operator's explicit choice) unless a test passes run_as.
+        self.env = {**os.environ, "HEAVEN_URL": self.url, "HEAVEN_SCHEDULER_INTERVAL": "0.5", "HEAVEN_RUN_AS": "root",
                     **{f"HEAVEN_{k.upper()}": str(v) for k, v in settings.items()}}
         self.controller: subprocess.Popen | None = None
         self.agents: dict[str, subprocess.Popen] = {}

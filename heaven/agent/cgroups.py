@@ -2,25 +2,17 @@
 
 Layout: `<base>/heaven/<scope>/job-<id>` in the cpuset hierarchy and, when one
 is writable, the memory hierarchy (`scope` is one agent, so several agents on
-one machine, or a test run, never touch each other's groups).
+one machine, or a test run, never touch each other's groups). Where `<base>`
+is comes from mounts.py; this module only writes groups.
 
-Where `<base>` is, per cgroup version:
-- v1: the agent's OWN cgroup in that hierarchy (from /proc/self/cgroup), so a
-  container's or a systemd unit's limits still cover its jobs, and stopping
-  the unit takes its jobs along.
-- v2: the root of the mount. A v2 group that holds processes cannot hand
-  controllers to children ("no internal processes"), and the agent's own group
-  holds the agent; the root is exempt. Where that fails (a container whose
-  cgroup namespace root holds processes) detection fails and the executor falls
-  back to affinity.
-
-Version quirks handled here, so the executor never sees them:
+Version quirks live in one driver per version (V1Driver, V2Driver), so neither
+the scope/job groups here nor the executor ever branch on a version:
 - v1 cpuset children start with EMPTY cpuset.cpus/cpuset.mems and refuse tasks
-  until both are set, so every level we create copies its parent's; and a v1
-  parent does not grow back when a CPU is hot-plugged, so `refresh()` re-copies.
+  until both are set; v1 parents do not follow CPU hot-plug.
 - v2 needs `+cpuset`/`+memory` in `cgroup.subtree_control` of every parent.
-- rmdir fails with EBUSY while a dying task is still being torn down, so
-  removal retries briefly.
+- the limit file and the OOM counter have other names in each version.
+rmdir fails with EBUSY while a dying task is still being torn down, so removal
+retries briefly.
 """
 from __future__ import annotations
 
@@ -30,58 +22,14 @@ import os
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from heaven.agent.affinity import format_cpu_list
+from heaven.agent.mounts import Layout
 
 log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Mount:
-    point: Path
-    root: str         # the part of the hierarchy this mount shows (not "/" in containers)
-    fstype: str       # "cgroup" (v1) or "cgroup2"
-    options: frozenset[str]
-
-
-def parse_mountinfo(text: str) -> list[Mount]:
-    """cgroup mounts of /proc/self/mountinfo (see proc(5): fields, then " - ", fstype, source, super options)."""
-    mounts = []
-    for line in text.splitlines():
-        if " - " not in line:
-            continue
-        left, right = line.split(" - ", 1)
-        fields, rfields = left.split(), right.split()
-        if len(fields) < 5 or len(rfields) < 3 or rfields[0] not in ("cgroup", "cgroup2"):
-            continue
-        point = fields[4].replace("\\040", " ")
-        mounts.append(Mount(Path(point), fields[3], rfields[0], frozenset(rfields[2].split(","))))
-    return mounts
-
-
-def parse_proc_cgroup(text: str) -> dict[str, str]:
-    """/proc/self/cgroup -> {controller: path}; the v2 entry ("0::/x") is under key ""."""
-    paths: dict[str, str] = {}
-    for line in text.splitlines():
-        parts = line.strip().split(":", 2)
-        if len(parts) != 3:
-            continue
-        _, controllers, path = parts
-        for controller in controllers.split(",") if controllers else [""]:
-            paths[controller] = path
-    return paths
-
-
-def _inside(mount: Mount, own: str) -> Path:
-    """Where our own group `own` (a hierarchy path) appears under the mount point."""
-    root = mount.root.rstrip("/")
-    if own == mount.root or own.startswith(root + "/"):
-        return mount.point / own[len(root):].lstrip("/")
-    return mount.point  # our group is not visible through this mount: use its top
 
 
 def _read(path: Path) -> str:
@@ -98,39 +46,98 @@ def _write(path: Path, value: str) -> None:
         os.close(fd)
 
 
-@dataclass(frozen=True)
-class Layout:
-    """Where the job groups go: version, and the base directory per controller."""
-    version: int
-    cpuset: Path
-    memory: Path | None
+class Driver:
+    """What differs between cgroup versions, so nothing above this module branches on one."""
+    version = 0
+    limit_name = ""
 
-    @classmethod
-    def detect(cls, mountinfo: str | None = None, self_cgroup: str | None = None) -> "Layout | None":
-        """The cpuset hierarchy we could use (v1 preferred where cpuset is bound to v1), or None."""
-        if mountinfo is None:
-            mountinfo = Path("/proc/self/mountinfo").read_text()
-        if self_cgroup is None:
-            self_cgroup = Path("/proc/self/cgroup").read_text()
-        mounts, own = parse_mountinfo(mountinfo), parse_proc_cgroup(self_cgroup)
-        v1 = {c: m for m in mounts if m.fstype == "cgroup" for c in ("cpuset", "memory") if c in m.options}
-        if "cpuset" in v1:
-            memory = _inside(v1["memory"], own.get("memory", "/")) if "memory" in v1 else None
-            return cls(1, _inside(v1["cpuset"], own.get("cpuset", "/")), memory)
-        for m in mounts:
-            if m.fstype != "cgroup2":
-                continue
+    def configure_level(self, layout: Layout, base: Path, level: Path) -> None:
+        """Make a freshly created intermediate level usable by the levels below it."""
+
+    def finish_scope(self, layout: Layout, scope_dir: Path) -> None:
+        """Make the scope's own directory able to hold configured job groups."""
+
+    def init_job(self, cpuset_dir: Path) -> None:
+        """Anything a new job group needs before its cpuset is written."""
+
+    def refresh(self, levels: list[Path]) -> None:
+        """Follow CPU hot-plug down the levels, where the kernel does not."""
+
+    def oom_kills(self, memory_dir: Path) -> int:
+        """How many processes the kernel killed in this group for its memory limit."""
+        return 0
+
+
+class V1Driver(Driver):
+    """v1 cpuset children start with EMPTY cpuset.cpus/cpuset.mems and refuse tasks
+    until both are set, so every level we create copies its parent's; and a v1
+    parent does not grow back when a CPU is hot-plugged, so refresh() re-copies."""
+    version = 1
+    limit_name = "memory.limit_in_bytes"
+
+    def configure_level(self, layout: Layout, base: Path, level: Path) -> None:
+        if base == layout.cpuset:
+            _inherit_v1_cpuset(level)
+
+    def init_job(self, cpuset_dir: Path) -> None:
+        _write(cpuset_dir / "cpuset.mems", _read(cpuset_dir.parent / "cpuset.mems"))
+
+    def refresh(self, levels: list[Path]) -> None:
+        for level in levels:
             try:
-                available = _read(m.point / "cgroup.controllers").split()
-            except OSError:
-                continue
-            if "cpuset" in available:
-                return cls(2, m.point, m.point if "memory" in available else None)
-        return None
+                _inherit_v1_cpuset(level)
+            except OSError as exc:  # a shrink below a child's CPUs is refused: keep what we have
+                log.debug("cannot refresh %s: %s", level, exc)
 
-    def bases(self) -> list[Path]:
-        """The distinct hierarchy bases (v2, or co-mounted v1 controllers, share one)."""
-        return [self.cpuset] + ([self.memory] if self.memory and self.memory != self.cpuset else [])
+    def oom_kills(self, memory_dir: Path) -> int:
+        return _counter(memory_dir / "memory.oom_control", "oom_kill")
+
+
+class V2Driver(Driver):
+    """v2 needs `+cpuset`/`+memory` in `cgroup.subtree_control` of every parent."""
+    version = 2
+    limit_name = "memory.max"
+
+    def configure_level(self, layout: Layout, base: Path, level: Path) -> None:
+        _enable_controllers(layout, level.parent)
+
+    def finish_scope(self, layout: Layout, scope_dir: Path) -> None:
+        _enable_controllers(layout, scope_dir)
+
+    def oom_kills(self, memory_dir: Path) -> int:
+        return _counter(memory_dir / "memory.events", "oom_kill")
+
+
+def driver_for(layout: Layout) -> Driver:
+    return V1Driver() if layout.version == 1 else V2Driver()
+
+
+def _inherit_v1_cpuset(level: Path) -> None:
+    for name in ("cpuset.cpus", "cpuset.mems"):
+        parent_value = _read(level.parent / name)
+        if _read(level / name) != parent_value:
+            _write(level / name, parent_value)
+
+
+def _enable_controllers(layout: Layout, parent: Path) -> None:
+    wanted = ["cpuset"] + (["memory"] if layout.memory else [])
+    enabled = _read(parent / "cgroup.subtree_control").split()
+    for controller in wanted:
+        if controller not in enabled:
+            # Separate writes: a missing memory controller must not cost us cpuset.
+            _write(parent / "cgroup.subtree_control", f"+{controller}")
+
+
+def _counter(path: Path, key: str) -> int:
+    """A `key value` line of a flat-keyed cgroup file (memory.events, memory.oom_control); 0 if absent."""
+    try:
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def _safe_name(scope: str) -> str:
@@ -142,6 +149,7 @@ class ScopeCgroups:
 
     def __init__(self, layout: Layout, scope: str):
         self.layout = layout
+        self.driver = driver_for(layout)
         self.scope = _safe_name(scope)
 
     def _levels(self, base: Path) -> list[Path]:
@@ -166,36 +174,12 @@ class ScopeCgroups:
         for base in self.layout.bases():
             for level in self._levels(base):
                 level.mkdir(exist_ok=True)
-                if self.layout.version == 2:
-                    self._enable_controllers(level.parent)
-                elif base == self.layout.cpuset:
-                    self._inherit_v1_cpuset(level)
-            if self.layout.version == 2:
-                self._enable_controllers(self._levels(base)[-1])
-
-    def _enable_controllers(self, parent: Path) -> None:
-        wanted = ["cpuset"] + (["memory"] if self.layout.memory else [])
-        enabled = _read(parent / "cgroup.subtree_control").split()
-        for controller in wanted:
-            if controller not in enabled:
-                # Separate writes: a missing memory controller must not cost us cpuset.
-                _write(parent / "cgroup.subtree_control", f"+{controller}")
-
-    @staticmethod
-    def _inherit_v1_cpuset(level: Path) -> None:
-        for name in ("cpuset.cpus", "cpuset.mems"):
-            parent_value = _read(level.parent / name)
-            if _read(level / name) != parent_value:
-                _write(level / name, parent_value)
+                self.driver.configure_level(self.layout, base, level)
+            self.driver.finish_scope(self.layout, self._levels(base)[-1])
 
     def refresh(self) -> None:
-        """Re-copy the parent's CPUs down the v1 levels (they do not follow CPU hot-plug by themselves)."""
-        if self.layout.version == 1:
-            for level in self._levels(self.layout.cpuset):
-                try:
-                    self._inherit_v1_cpuset(level)
-                except OSError as exc:  # a shrink below a child's CPUs is refused: keep what we have
-                    log.debug("cannot refresh %s: %s", level, exc)
+        """Re-copy the parent's CPUs down the levels where the version needs it (v1 ignores CPU hot-plug)."""
+        self.driver.refresh(self._levels(self.layout.cpuset))
 
     def job(self, job_id: int) -> "JobCgroup":
         return JobCgroup(self, job_id)
@@ -251,10 +235,18 @@ class JobCgroup:
     def __init__(self, scope: ScopeCgroups, job_id: int):
         self.scope = scope
         layout = scope.layout
-        self.version = layout.version
+        self.driver = scope.driver
         name = f"job-{int(job_id)}"
         self.cpuset_dir = layout.cpuset / "heaven" / scope.scope / name
         self.memory_dir = layout.memory / "heaven" / scope.scope / name if layout.memory else None
+
+    @classmethod
+    def at(cls, scope: ScopeCgroups, cpuset_dir: Path, memory_dir: Path | None) -> "JobCgroup":
+        """The group of a job an earlier agent started (it stays in that agent's scope)."""
+        group = cls.__new__(cls)
+        group.scope, group.driver = scope, scope.driver
+        group.cpuset_dir, group.memory_dir = Path(cpuset_dir), Path(memory_dir) if memory_dir else None
+        return group
 
     @property
     def dirs(self) -> list[Path]:
@@ -271,12 +263,10 @@ class JobCgroup:
             for d in self.dirs:
                 # exist_ok: a group left by a crashed run of this agent is reused, not an error.
                 d.mkdir(exist_ok=True)
-            if self.version == 1:
-                _write(self.cpuset_dir / "cpuset.mems", _read(self.cpuset_dir.parent / "cpuset.mems"))
+            self.driver.init_job(self.cpuset_dir)
             self.set_cpus(cores)
             if memory_mb > 0 and self.memory_dir is not None:
-                limit = str(int(memory_mb) * MIB)
-                _write(self.memory_dir / ("memory.limit_in_bytes" if self.version == 1 else "memory.max"), limit)
+                _write(self.memory_limit_file(), str(int(memory_mb) * MIB))
         except OSError:
             self.remove(timeout=0.5)
             raise
@@ -294,7 +284,11 @@ class JobCgroup:
     def memory_limit_file(self) -> Path | None:
         if self.memory_dir is None:
             return None
-        return self.memory_dir / ("memory.limit_in_bytes" if self.version == 1 else "memory.max")
+        return self.memory_dir / self.driver.limit_name
+
+    def oom_kills(self) -> int:
+        """Processes of this group the kernel killed for its memory limit (0 without a memory group)."""
+        return self.driver.oom_kills(self.memory_dir) if self.memory_dir is not None else 0
 
     def pids(self) -> list[int]:
         found: list[int] = []

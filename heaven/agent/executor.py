@@ -1,84 +1,44 @@
 """The agent's runtime: real processes pinned to their cores, changed live.
 
-A started job is a process group (its own session, so the agent's terminal
-signals never reach it) whose leader is pinned BEFORE exec, in the forked
-child: it joins the job's cgroup and sets its affinity, so every child and
-thread it ever creates inherits the placement. Modes:
+The executor is a table of jobs and one lock. What differs between jobs lives
+behind two small interfaces, so nothing here branches on a mode or a kind:
+- the node's placement backend (placement.py: cgroup v1/v2 or affinity) gives
+  every started job a slot that holds it to its cores;
+- each job is Started (under a shim of its own, shims.py) or Adopted
+  (processes.py).
+After each cpuset change we ALSO set the affinity of every thread, because v2
+may keep a narrower user-requested mask.
 
-- "cgroup-v1" / "cgroup-v2": a cpuset (and memory limit) per job, see
-  cgroups.py. After each cpuset change we ALSO set the affinity of every
-  thread, because v2 may keep a narrower user-requested mask.
-- "affinity": sched_setaffinity on every thread of the tree (affinity.py).
-  There is no memory limit in this mode: memory_mb is accepted and ignored.
+Exit: the job ends when its leader exits; its shim kills the leftovers, records
+the exit code and exits. Shims are reaped only by us: the caller must not
+waitpid(-1) (asyncio's default ThreadedChildWatcher waits for specific PIDs
+only and is fine). A new executor in the same workdir recovers the jobs whose
+shims outlived an earlier agent (recover()).
 
-Adopted jobs are processes we did not start (a program asking for cores for
-its own PID). They are pinned by affinity only, in every mode: moving a foreign
-process between cgroups would take it out of its own unit's accounting, and
-forgetting it could not remove the group. `stop()` of an adopted job restores
-the affinity it had when adopted and forgets it; the process keeps running.
-
-Exit: the job ends when its leader exits. Whatever is left of its tree then
-(background children, daemons in its cgroup) is killed, because the scheduler
-hands the cores to someone else. The leader is killed/reaped only by us: the
-caller must not waitpid(-1) (asyncio's default ThreadedChildWatcher waits for
-specific PIDs only and is fine).
-
-Thread safety: one lock around all state; the only other thread is the timer
-that escalates a stop from SIGTERM to SIGKILL.
+Thread safety: one lock around all state. Every call may block (fork, cgroup
+writes, /proc walks): the agent calls it from a worker thread, never from its
+event loop. The only other thread is the timer that escalates a stop.
 """
 from __future__ import annotations
 
 import logging
 import os
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 from heaven.agent import affinity
-from heaven.agent.cgroups import JobCgroup, Layout, ScopeCgroups, stale_scopes, join_and_pin
+from heaven.agent import shims
+from heaven.agent.accounts import Account
+from heaven.agent.placement import open_placement
+from heaven.agent.processes import Adopted, ExecError, RunningJob, pidfd_of
 
 log = logging.getLogger(__name__)
 
 MODES = ("auto", "cgroup", "affinity")
-
-
-class ExecError(Exception):
-    """A job could not be started, found or changed; the message says why, for the user."""
-
-
-@dataclass
-class RunningJob:
-    job_id: int
-    pid: int                       # process-group leader, or the adopted PID
-    local_cores: tuple[int, ...]   # updated in place by set_cores
-    adopted: bool
-    pidfd: int | None              # readable once the process exits; closed by reap()
-    stdout_path: Path | None
-    stderr_path: Path | None
-    started_at: float              # wall clock, for display
-
-
-@dataclass
-class _Job:
-    running: RunningJob
-    popen: subprocess.Popen | None = None
-    cgroup: JobCgroup | None = None
-    create_time: float | None = None        # adopted: tells our PID from a recycled one
-    original_cores: set[int] | None = None  # adopted: restored when we let go
-    timer: threading.Timer | None = None
-
-
-def _pidfd(pid: int) -> int | None:
-    try:
-        return os.pidfd_open(pid)
-    except (OSError, AttributeError):  # old kernel (< 5.3) or the process is gone
-        return None
+__all__ = ["Executor", "ExecError", "RunningJob", "MODES"]
 
 
 class Executor:
@@ -88,93 +48,83 @@ class Executor:
         self.workdir = Path(workdir)
         self.logdir = self.workdir / "jobs"
         self.logdir.mkdir(parents=True, exist_ok=True)
+        self.statedir = self.workdir / "shims"  # the shims' records and sockets, the agent's alone
+        self.statedir.mkdir(mode=0o700, exist_ok=True)
         self.scope = scope
         self._lock = threading.RLock()
-        self._jobs: dict[int, _Job] = {}
-        self._cgroups: ScopeCgroups | None = None
-        # Job groups the kernel still called busy when their job ended; retried by poll().
-        self._unremoved: list[JobCgroup] = []
-        self.mode = "affinity"
-        if mode != "affinity":
-            reason = self._try_cgroups()
-            if reason is not None:
-                if mode == "cgroup":
-                    raise ExecError(f"cgroup mode is not available: {reason}")
-                log.info("cgroups not usable (%s); pinning by affinity", reason)
-
-    def _try_cgroups(self) -> str | None:
-        """Use cgroups if we can actually write them (the only honest test); else say why not."""
-        try:
-            layout = Layout.detect()
-        except OSError as exc:
-            return f"cannot read the cgroup mounts: {exc}"
-        if layout is None:
-            return "no mounted cgroup hierarchy offers the cpuset controller"
-        scope = ScopeCgroups(layout, self.scope)
-        try:
-            scope.prepare()
-        except OSError as exc:
-            scope.remove(timeout=0.2)
-            return f"cannot configure {layout.cpuset / 'heaven'}: {exc.strerror or exc}"
-        self._cgroups = scope
-        self.mode = f"cgroup-v{layout.version}"
-        return None
+        self._jobs: dict[int, shims.Started | Adopted] = {}
+        # Slots the kernel still called busy when their job ended; retried by poll().
+        self._unremoved: list = []
+        self.spawner = shims.Spawner()
+        self.causes: dict[int, str] = {}  # reaped job -> why it ended, until cause() reads it
+        self.placement, reason = open_placement(mode, scope)
+        if reason is not None:
+            if mode == "cgroup":
+                raise ExecError(f"cgroup mode is not available: {reason}")
+            log.info("cgroups not usable (%s); pinning by affinity", reason)
+        self.mode = self.placement.mode
 
     def clear_stale(self, name: str) -> int:
         """Kill what earlier, dead runs of agent `name` left in their cgroups and remove
         those groups (cgroup mode only). Returns how many processes were killed."""
-        if self._cgroups is None:
-            return 0
-        killed = 0
-        for scope in stale_scopes(self._cgroups.layout, name):
-            for base_dir in scope.dirs():
-                for job_dir in (d for d in base_dir.iterdir() if d.is_dir()) if base_dir.is_dir() else ():
-                    group = scope.job(int(job_dir.name.removeprefix("job-"))) if job_dir.name.startswith("job-") else None
-                    if group is not None:
-                        killed += len(group.pids())
-                        group.kill_all(signal.SIGKILL)
-            scope.remove(timeout=2.0)
-        return killed
+        with self._lock:  # what re-adopted jobs hold is kept
+            keep = {pid for job in self._jobs.values() for pid in job.tree()}
+        return self.placement.clear_stale(name, keep)
 
     # -- starting and adopting ------------------------------------------------
 
     def start(self, job_id: int, argv: list[str], local_cores: Sequence[int], memory_mb: int = 0,
-              env: dict[str, str] | None = None, cwd: str | None = None) -> RunningJob:
-        """Start argv pinned to local_cores. `env` is laid over the agent's environment,
-        plus HEAVEN_JOB_ID. Output is appended to jobs/<id>.out and .err (a rerun keeps the old log)."""
+              env: dict[str, str] | None = None, cwd: str | None = None, run: int = 0,
+              account: Account | None = None) -> RunningJob:
+        """Start argv under a shim of its own, pinned to local_cores. `env` is laid over the
+        agent's environment, plus HEAVEN_JOB_ID. Output is appended to jobs/<id>.out and .err
+        (a rerun keeps the old log), readable by the job's account only. `run` is kept in the
+        shim's record for a later agent. `account`: the job runs as it (accounts.py), in a
+        working directory of its own (work/<id>, unless `cwd`); None: as the agent."""
         cores = self._check_cores(local_cores)
         if not argv:
             raise ExecError(f"job {job_id} has an empty command")
         with self._lock:
             if job_id in self._jobs:
                 raise ExecError(f"job {job_id} is already running on this node")
-            cgroup = self._cgroups.job(job_id) if self._cgroups else None
-            if cgroup is not None:
-                try:
-                    cgroup.create(cores, memory_mb)
-                except OSError as exc:
-                    raise ExecError(f"cannot create the cgroup of job {job_id}: {exc}") from exc
-            out_path, err_path = self.logdir / f"{job_id}.out", self.logdir / f"{job_id}.err"
-            child_env = {**os.environ, **(env or {}), "HEAVEN_JOB_ID": str(job_id)}
             try:
-                with open(out_path, "ab") as out, open(err_path, "ab") as err:
-                    popen = subprocess.Popen(
-                        argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=child_env,
-                        start_new_session=True, close_fds=True,
-                        preexec_fn=join_and_pin(cgroup.procs_files if cgroup else [], set(cores)))
-            except (OSError, subprocess.SubprocessError) as exc:
-                # The failed child has been reaped by Popen already, so the group is empty.
-                if cgroup is not None:
-                    cgroup.remove(timeout=1.0)
-                if isinstance(exc, OSError):
-                    where = f" ({exc.filename})" if exc.filename and exc.filename != argv[0] else ""
-                    raise ExecError(f"cannot execute {argv[0]!r}: {exc.strerror or exc}{where}") from exc
-                raise ExecError(f"cannot place job {job_id} on cores "
-                                f"{affinity.format_cpu_list(cores)}: {exc}") from exc
-            running = RunningJob(job_id, popen.pid, tuple(cores), False, _pidfd(popen.pid),
-                                 out_path, err_path, time.time())
-            self._jobs[job_id] = _Job(running, popen=popen, cgroup=cgroup)
+                slot = self.placement.slot(job_id, cores, memory_mb)
+            except OSError as exc:
+                raise ExecError(f"cannot create the cgroup of job {job_id}: {exc}") from exc
+            out_path, err_path = self.logdir / f"{job_id}.out", self.logdir / f"{job_id}.err"
+            if account is not None and cwd is None:
+                cwd = str(self._workdir_for(job_id, account))
+            spec = {"job_id": job_id, "run": run, "argv": list(argv), "cores": cores, "cwd": cwd,
+                    "env": {**os.environ, **(account.env() if account else {}), **(env or {}),
+                            "HEAVEN_JOB_ID": str(job_id)},
+                    "account": account.spec() if account else None,
+                    "join_files": slot.join_files, "slot": slot.record(), "state_dir": str(self.statedir),
+                    "out": str(out_path), "err": str(err_path)}
+            try:
+                shim_pid, pid = self.spawner.spawn(spec)
+            except (ExecError, OSError) as exc:
+                slot.release(timeout=1.0)  # the failed child has been reaped by its shim: the group is empty
+                raise exc if isinstance(exc, ExecError) else ExecError(f"cannot start the shim of job {job_id}: {exc}")
+            running = RunningJob(job_id, pid, tuple(cores), False, pidfd_of(shim_pid), out_path, err_path, time.time())
+            self._jobs[job_id] = shims.Started(running, slot, self.statedir, shim_pid, run)
             return running
+
+    def _workdir_for(self, job_id: int, account: Account) -> Path:
+        """work/<id>, owned by the job's account and closed to every other."""
+        path = self.workdir / "work" / str(job_id)
+        path.mkdir(parents=True, exist_ok=True)
+        os.chown(path, account.uid, account.gid)
+        path.chmod(0o700)
+        return path
+
+    def recover(self) -> tuple[dict[int, int], list[tuple[int, int, int]]]:
+        """Take over the jobs an earlier agent started in this workdir: ({job: run} of live ones,
+        now held as if started here, [(job, run, exit code)] of those that ended meanwhile)."""
+        with self._lock:
+            live, ended = shims.recover(self.statedir, self.placement.reopen)
+            for job in live:
+                self._jobs[job.running.job_id] = job
+            return {job.running.job_id: job.run for job in live}, ended
 
     def adopt(self, job_id: int, pid: int, local_cores: Sequence[int]) -> RunningJob:
         """Pin a running process, its threads and its children (by affinity, in every mode)."""
@@ -182,16 +132,8 @@ class Executor:
         with self._lock:
             if job_id in self._jobs:
                 raise ExecError(f"job {job_id} is already running on this node")
-            try:
-                proc = psutil.Process(pid)
-                if proc.status() == psutil.STATUS_ZOMBIE:
-                    raise psutil.NoSuchProcess(pid)
-                created, original = proc.create_time(), set(os.sched_getaffinity(pid))
-            except (psutil.NoSuchProcess, ProcessLookupError) as exc:
-                raise ExecError(f"no process {pid} to adopt") from exc
-            job = _Job(RunningJob(job_id, pid, tuple(cores), True, _pidfd(pid), None, None, time.time()),
-                       create_time=created, original_cores=original)
-            self._pin(job, cores)
+            job = Adopted(job_id, pid, cores)
+            job.pin(cores)
             self._jobs[job_id] = job
             return job.running
 
@@ -201,73 +143,30 @@ class Executor:
         """Move a running job to other cores, live: same PIDs, grow or shrink."""
         cores = self._check_cores(local_cores)
         with self._lock:
-            job = self._get(job_id)
-            if job.cgroup is not None:
-                try:
-                    # cpuset first: on a grow the affinity below would be refused
-                    # for cores the cpuset does not allow yet.
-                    job.cgroup.set_cpus(cores)
-                except OSError as exc:
-                    raise ExecError(f"cannot set the cpuset of job {job_id}: {exc}") from exc
-            self._pin(job, cores)
-            job.running.local_cores = tuple(cores)
-
-    def _pin(self, job: _Job, cores: Sequence[int]) -> None:
-        try:
-            affinity.pin_threads(lambda: self._tree(job), cores)
-        except OSError as exc:
-            raise ExecError(f"cannot pin job {job.running.job_id} to cores "
-                            f"{affinity.format_cpu_list(cores)}: {exc}") from exc
+            self._get(job_id).set_cores(cores)
 
     def stop(self, job_id: int, grace: float = 5.0) -> None:
         """SIGTERM now, SIGKILL after `grace` seconds (at once if grace <= 0). Returns at once;
         the job stays listed until reap()/poll() collects its exit code. Adopted jobs are let go."""
         with self._lock:
             job = self._jobs.get(job_id)
-            if job is None:
-                return
-            if job.running.adopted:
-                self._release_adopted(job)
-                return
-            if grace <= 0:  # no grace at all: do not let SIGTERM race the kill
-                self._signal(job, signal.SIGKILL)
-                return
-            self._signal(job, signal.SIGTERM)
-            self._signal(job, signal.SIGCONT)  # a suspended job could not act on its SIGTERM
-            if job.timer is None:
-                job.timer = threading.Timer(grace, self._escalate, (job_id, job))
-                job.timer.daemon = True
-                job.timer.start()
+            if job is not None and job.stop(grace, lambda: self._escalate(job_id, job)):
+                self._forget(job)
 
-    def _escalate(self, job_id: int, job: _Job) -> None:
+    def _escalate(self, job_id: int, job: shims.Started | Adopted) -> None:
         with self._lock:
             # Identity check: the job may have been reaped and the id reused meanwhile.
             if self._jobs.get(job_id) is job:
                 log.info("job %s ignored SIGTERM; killing it", job_id)
-                self._signal(job, signal.SIGKILL)
+                job.signal(signal.SIGKILL)
 
     def suspend(self, job_id: int) -> None:
         with self._lock:
-            self._signal(self._get(job_id), signal.SIGSTOP)
+            self._get(job_id).signal(signal.SIGSTOP)
 
     def resume(self, job_id: int) -> None:
         with self._lock:
-            self._signal(self._get(job_id), signal.SIGCONT)
-
-    def _signal(self, job: _Job, sig: int) -> None:
-        """Signal the whole job. Callers hold the lock, so a started leader is not reaped yet
-        and its process-group id cannot have been recycled."""
-        if job.running.adopted:
-            if self._adopted_alive(job):
-                for pid in self._tree(job):
-                    affinity.kill_quietly(pid, sig)
-            return
-        try:
-            os.killpg(job.running.pid, sig)
-        except ProcessLookupError:
-            pass
-        for pid in self._tree(job):  # those that left the group: setsid'd children, cgroup members
-            affinity.kill_quietly(pid, sig)
+            self._get(job_id).signal(signal.SIGCONT)
 
     # -- exit -----------------------------------------------------------------
 
@@ -279,66 +178,38 @@ class Executor:
             job = self._jobs.get(job_id)
             if job is None:
                 return None
-            if job.running.adopted:
-                if self._adopted_alive(job):
-                    return None
+            code = job.exit_code()
+            if code is not None:
+                if getattr(job, "cause", None):
+                    self.causes[job_id] = job.cause
                 self._forget(job)
-                return 0  # not our child: its exit status is its parent's to collect
-            pid = job.running.pid
-            try:
-                # WNOWAIT: look without reaping; while the leader is a zombie its
-                # group id stays reserved, so killing the group below is safe.
-                exited = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-            except ChildProcessError:
-                exited = True  # already collected; Popen knows the code
-            if not exited:
-                return None
-            self._signal(job, signal.SIGKILL)  # the job is over: leftovers must free its cores
-            code = job.popen.wait()
-            self._forget(job)
             return code
 
-    def poll(self) -> list[tuple[int, int]]:
-        """Collect every job that has ended: [(job_id, exit_code)]."""
+    def cause(self, job_id: int) -> str | None:
+        """Why a job just reaped ended, beyond its exit code ("out of memory"), once."""
         with self._lock:
-            self._unremoved = [group for group in self._unremoved if not group.remove(timeout=0)]
+            return self.causes.pop(job_id, None)
+
+    def poll(self, without_pidfd: bool = False) -> list[tuple[int, int]]:
+        """Collect every job that has ended: [(job_id, exit_code)]. `without_pidfd`: only
+        those nobody can watch, for a caller that reaps the others when their pidfd fires
+        (collecting those here would close an fd its event loop may be about to watch)."""
+        with self._lock:
+            self._unremoved = [slot for slot in self._unremoved if not slot.release(timeout=0)]
             done = []
-            for job_id in list(self._jobs):
+            for job_id in [j for j, job in self._jobs.items() if not without_pidfd or job.running.pidfd is None]:
                 code = self.reap(job_id)
                 if code is not None:
                     done.append((job_id, code))
             return done
 
-    def _adopted_alive(self, job: _Job) -> bool:
-        if job.running.pidfd is not None:
-            try:
-                signal.pidfd_send_signal(job.running.pidfd, 0)
-            except ProcessLookupError:
-                return False
-        try:
-            proc = psutil.Process(job.running.pid)
-            return proc.create_time() == job.create_time and proc.status() != psutil.STATUS_ZOMBIE
-        except psutil.NoSuchProcess:
-            return False
-
-    def _release_adopted(self, job: _Job) -> None:
-        if job.original_cores and self._adopted_alive(job):
-            try:
-                affinity.pin_threads(lambda: self._tree(job), sorted(job.original_cores))
-            except OSError as exc:
-                log.warning("cannot restore the affinity of pid %s: %s", job.running.pid, exc)
-        self._forget(job)
-
-    def _forget(self, job: _Job) -> None:
-        if job.timer is not None:
-            job.timer.cancel()
-        if job.running.pidfd is not None:
-            os.close(job.running.pidfd)
-            job.running.pidfd = None
-        if job.cgroup is not None and not job.cgroup.remove(timeout=0):
+    def _forget(self, job: shims.Started | Adopted) -> None:
+        job.close()
+        slot = getattr(job, "slot", None)
+        if slot is not None and not slot.release(timeout=0):
             # Right after the last process exits the kernel may still call the group busy:
             # never wait for it here (this runs on the exit path); poll() retries.
-            self._unremoved.append(job.cgroup)
+            self._unremoved.append(slot)
         self._jobs.pop(job.running.job_id, None)
 
     # -- views and teardown ---------------------------------------------------
@@ -351,24 +222,13 @@ class Executor:
         """Every PID of the job's tree now (leader first); [] for an unknown job."""
         with self._lock:
             job = self._jobs.get(job_id)
-            return self._tree(job) if job is not None else []
+            return job.tree() if job is not None else []
 
     def cgroup_dirs(self, job_id: int) -> list[Path]:
         """The job's cgroup directories ([] in affinity mode or for adopted jobs), for diagnostics."""
         with self._lock:
-            job = self._jobs.get(job_id)
-            return job.cgroup.dirs if job is not None and job.cgroup is not None else []
-
-    def _tree(self, job: _Job) -> list[int]:
-        pid = job.running.pid
-        if job.running.adopted:
-            return affinity.process_tree(pid)
-        if job.cgroup is None:
-            return affinity.process_tree(pid, pgid=pid)
-        # The cgroup already holds every descendant, orphans included, so the
-        # costlier process-group scan of /proc is not needed here.
-        tree = affinity.process_tree(pid)
-        return tree + [p for p in job.cgroup.pids() if p not in tree]
+            slot = getattr(self._jobs.get(job_id), "slot", None)
+            return list(slot.dirs) if slot is not None else []
 
     def shutdown(self, kill: bool = True, grace: float = 1.0) -> None:
         """kill=True: stop every job (SIGTERM, SIGKILL after `grace`), reap them, let adopted
@@ -377,26 +237,23 @@ class Executor:
         with self._lock:
             if not kill:
                 for job in list(self._jobs.values()):
-                    job.cgroup = None  # still populated: leave the group in place
-                    self._forget(job)
+                    job.detach()
+                    self._jobs.pop(job.running.job_id, None)
+                self.spawner.close()
                 return
-            for job in list(self._jobs.values()):
-                self.stop(job.running.job_id, grace=0 if grace <= 0 else 3600)
+            for job_id in list(self._jobs):
+                self.stop(job_id, grace=0 if grace <= 0 else 3600)
             deadline = time.monotonic() + grace
             while self._jobs and time.monotonic() < deadline:
                 self.poll()
                 time.sleep(0.01)
             for job in list(self._jobs.values()):
-                self._signal(job, signal.SIGKILL)
-                try:
-                    job.popen.wait(timeout=5)
-                except subprocess.TimeoutExpired:  # uninterruptible sleep (D state): give up on it
-                    log.warning("job %s did not die; leaving it", job.running.job_id)
+                job.kill()
                 self.reap(job.running.job_id)
-            if self._cgroups is not None:
-                self._cgroups.remove()
+            self.spawner.close()
+            self.placement.remove()
 
-    def _get(self, job_id: int) -> _Job:
+    def _get(self, job_id: int) -> shims.Started | Adopted:
         job = self._jobs.get(job_id)
         if job is None:
             raise ExecError(f"no job {job_id} on this node")

@@ -18,6 +18,7 @@ class Desired:
     local_cores: tuple[int, ...]
     memory_mb: int = 0
     pid: int | None = None
+    owner: str | None = None  # the person who submitted it: whose account it may run as
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,12 @@ Three activities share one asyncio loop:
 - exits are noticed the moment they happen (a reader on each job's pidfd) and
   reported at once, so a freed core is rescheduled within milliseconds;
 - the heartbeat reports telemetry every second and retries whatever failed.
+
+Every executor call blocks (fork, cgroup writes, /proc walks, waiting for a
+process to die), so all of them run on ONE worker thread: the loop keeps
+answering the controller meanwhile, and the single thread keeps the steps in
+the order reconcile gave them (a start before the resize that follows it).
+The agent's own bookkeeping (runs, finished, outbox) is touched on the loop only.
 """
 from __future__ import annotations
 
@@ -15,10 +21,13 @@ import os
 import secrets
 import signal
 import socket
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 
+from heaven.agent.accounts import AccountError, resolve
 from heaven.agent.executor import ExecError, Executor
 from heaven.agent.reconcile import Adopt, Desired, Held, Resize, Start, Stop, reconcile
 from heaven.agent.telemetry import Telemetry, machine_resources
@@ -57,6 +66,12 @@ class Agent:
         # One cgroup scope per agent process: two agents never share (or remove) each
         # other's groups; what a dead earlier run of this agent left behind is killed.
         self.executor = Executor(self.workdir, f"{self.name}.{os.getpid()}", settings.mode)
+        # Jobs whose shims outlived an earlier run of this agent (a crash, an upgrade) are
+        # taken over, not restarted; those that ended meanwhile are reported with their codes.
+        self.recovered, self.ended_away = self.executor.recover()
+        if self.recovered or self.ended_away:
+            log.info("recovered %d running job(s) and %d exit(s) from an earlier run",
+                     len(self.recovered), len(self.ended_away))
         leftovers = self.executor.clear_stale(self.name)
         if leftovers:
             log.warning("killed %d processes an earlier run of %s left behind", leftovers, self.name)
@@ -67,13 +82,24 @@ class Agent:
         self.credential: str | None = None  # the node's own, answered by registration
         # What the controller must present to this agent's own API (logs); new on every start.
         self.agent_key = secrets.token_urlsafe(32)
-        self.runs: dict[int, int] = {}  # job id -> run number held
-        self.finished: set[tuple[int, int]] = set()
-        self.outbox: dict[str, list] = {"started": [], "exits": [], "failed_to_start": []}
+        self.runs: dict[int, int] = dict(self.recovered)  # job id -> run number held
+        self.finished: set[tuple[int, int]] = {(job, run) for job, run, _ in self.ended_away}
+        # A recovered job is reported started again: its predecessor may have died before
+        # reporting it (the controller takes a repeated start of a running job as a no-op).
+        recovered = self.executor.jobs()
+        self.outbox: dict[str, list] = {
+            "started": [{"job": j, "run": r, "pid": recovered[j].pid} for j, r in self.recovered.items()],
+            "exits": [{"job": j, "run": r, "exit_code": c} for j, r, c in self.ended_away],
+            "failed_to_start": []}
         self._send_lock = asyncio.Lock()
         self._flush_pending = False
         self._watched: dict[int, int] = {}  # job id -> pidfd with a reader on it
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="executor")
+
+    async def blocking(self, fn, *args):
+        """Run an executor call on the worker thread (see the module's docstring)."""
+        return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
 
     # -- registration ----------------------------------------------------------------
     async def register(self) -> None:
@@ -111,57 +137,72 @@ class Agent:
                 answer.raise_for_status()
                 data = answer.json()
                 generation = data["generation"]
-                self.apply([Desired(j["id"], j["run"], j["kind"], tuple(j["command"]), tuple(j["local_cores"]),
-                                    j["memory_mb"], j["pid"]) for j in data["jobs"]])
+                await self.apply([Desired(j["id"], j["run"], j["kind"], tuple(j["command"]), tuple(j["local_cores"]),
+                                    j["memory_mb"], j["pid"], j.get("owner")) for j in data["jobs"]])
             except (httpx.HTTPError, ValueError, KeyError) as exc:
                 log.warning("assignments failed (%s); retrying", exc)
                 await asyncio.sleep(0.5)
 
-    def held(self) -> dict[int, Held]:
-        return {job_id: Held(job_id, self.runs.get(job_id, 0), tuple(r.local_cores), r.adopted)
+    def held(self, runs: dict[int, int]) -> dict[int, Held]:
+        return {job_id: Held(job_id, runs.get(job_id, 0), tuple(r.local_cores), r.adopted)
                 for job_id, r in self.executor.jobs().items() if job_id > 0}
 
-    def apply(self, desired: list[Desired]) -> None:
+    async def apply(self, desired: list[Desired]) -> None:
         listed = {(d.id, d.run) for d in desired}
         self.finished &= listed  # the controller has seen the others end
+        outcomes = await self.blocking(self._carry_out_all, desired, dict(self.runs), set(self.finished))
         started = False
-        for step in reconcile(desired, self.held(), self.finished):
-            try:
-                started |= self._carry_out(step)
-            except ExecError as exc:
+        for step, result in outcomes:
+            if isinstance(result, ExecError):
                 job = step.job if isinstance(step, (Start, Adopt)) else None
-                log.warning("%s failed: %s", type(step).__name__, exc)
+                log.warning("%s failed: %s", type(step).__name__, result)
                 if job is not None:
                     self.finished.add((job.id, job.run))
                     self.outbox["failed_to_start"].append({"job": job.id, "run": job.run, "exit_code": 127})
                     started = True
+            elif isinstance(step, (Start, Adopt)):
+                job = step.job
+                self.runs[job.id] = job.run
+                if isinstance(step, Start):
+                    self._watch(job.id, job.run, result.pidfd)
+                # Adopted: pinned, so the controller may now show (and the program trust) the allocation.
+                self.outbox["started"].append({"job": job.id, "run": job.run, "pid": result.pid})
+                started = True
+            elif isinstance(step, Stop) and step.adopted:  # an adopted process is released at once
+                self.runs.pop(step.id, None)
         if started:  # a start is reported at once: it is on the submit-to-running path
             asyncio.ensure_future(self.report(with_telemetry=False))
 
-    def _carry_out(self, step) -> bool:
+    def _carry_out_all(self, desired: list[Desired], runs: dict[int, int], finished: set) -> list[tuple]:
+        """On the worker thread: reconcile against what the executor holds and carry the steps
+        out; [(step, RunningJob | None | ExecError)] for the loop to record."""
+        outcomes = []
+        for step in reconcile(desired, self.held(runs), finished):
+            try:
+                outcomes.append((step, self._carry_out(step)))
+            except ExecError as exc:
+                outcomes.append((step, exc))
+        return outcomes
+
+    def _carry_out(self, step):
         if isinstance(step, Start):
             job = step.job
-            running = self.executor.start(job.id, list(job.command), job.local_cores, job.memory_mb)
-            self.runs[job.id] = job.run
-            self._watch(job.id, job.run, running.pidfd)
-            self.outbox["started"].append({"job": job.id, "run": job.run, "pid": running.pid})
-            return True
+            try:
+                account = resolve(self.settings.run_as, job.owner)
+            except (AccountError, OSError, subprocess.CalledProcessError) as exc:
+                raise ExecError(f"job {job.id} cannot run: {exc}") from exc
+            return self.executor.start(job.id, list(job.command), job.local_cores, job.memory_mb, run=job.run,
+                                       account=account)
         if isinstance(step, Adopt):
             job = step.job
-            self.executor.adopt(job.id, job.pid, job.local_cores)
-            self.runs[job.id] = job.run
-            # Pinned: the controller may now show (and the program may trust) the allocation.
-            self.outbox["started"].append({"job": job.id, "run": job.run, "pid": job.pid})
-            return True
+            return self.executor.adopt(job.id, job.pid, job.local_cores)
         if isinstance(step, Resize):
             self.executor.set_cores(step.id, step.local_cores)
             log.info("job %s now on cores %s", step.id, list(step.local_cores))
-            return False
+            return None
         if isinstance(step, Stop):
             self.executor.stop(step.id, self.settings.stop_grace)
-            if step.adopted:  # an adopted process is released at once; nothing to reap
-                self.runs.pop(step.id, None)
-            return False
+            return None
         raise TypeError(step)
 
     def _watch(self, job_id: int, run: int, pidfd: int | None) -> None:
@@ -169,10 +210,9 @@ class Agent:
             return  # the heartbeat's poll() catches it
 
         def exited() -> None:
+            # Unwatched before reap() closes the fd (on the worker thread).
             self._unwatch(job_id)
-            code = self.executor.reap(job_id)
-            if code is not None:
-                self._ended(job_id, run, code)
+            asyncio.ensure_future(self._collect(job_id, run))
         self._watched[job_id] = pidfd
         self._loop.add_reader(pidfd, exited)
 
@@ -184,11 +224,17 @@ class Agent:
         if pidfd is not None:
             self._loop.remove_reader(pidfd)
 
+    async def _collect(self, job_id: int, run: int) -> None:
+        code = await self.blocking(self.executor.reap, job_id)
+        if code is not None:
+            self._ended(job_id, run, code)
+
     def _ended(self, job_id: int, run: int, code: int) -> None:
         self.runs.pop(job_id, None)
         self.telemetry.forget(job_id)
         self.finished.add((job_id, run))
-        self.outbox["exits"].append({"job": job_id, "run": run, "exit_code": code})
+        cause = self.executor.cause(job_id)
+        self.outbox["exits"].append({"job": job_id, "run": run, "exit_code": code, **({"cause": cause} if cause else {})})
         self.flush_soon()
 
     # -- reporting ------------------------------------------------------------------------
@@ -208,9 +254,7 @@ class Agent:
             body = {k: v for k, v in self.outbox.items()}
             self.outbox = {k: [] for k in body}
             if with_telemetry:
-                body["jobs"] = {job_id: self.telemetry.sample_job(job_id, self.executor.pids(job_id))
-                                for job_id in list(self.executor.jobs()) if job_id > 0}
-                body["node"] = self.telemetry.node()
+                body["jobs"], body["node"] = await self.blocking(self._samples)
             try:
                 answer = await self.http.post(f"/api/v1/agents/{self.name}/report", json=body)
                 if answer.status_code in (401, 404):
@@ -223,9 +267,14 @@ class Agent:
                 for key in self.outbox:
                     self.outbox[key] = body[key] + self.outbox[key]
 
+    def _samples(self) -> tuple[dict, dict]:
+        jobs = {job_id: self.telemetry.sample_job(job_id, self.executor.pids(job_id))
+                for job_id in list(self.executor.jobs()) if job_id > 0}
+        return jobs, self.telemetry.node()
+
     async def heartbeat(self) -> None:
         while True:
-            for job_id, code in self.executor.poll():
+            for job_id, code in await self.blocking(self.executor.poll, True):
                 self._unwatch(job_id)
                 if job_id > 0:
                     self._ended(job_id, self.runs.get(job_id, 0), code)
@@ -239,6 +288,8 @@ class Agent:
         ``server`` must not capture signals itself (uvicorn re-raises them after
         serving, which would kill this process before its jobs are stopped)."""
         self._loop = asyncio.get_running_loop()
+        for job_id, run in self.recovered.items():
+            self._watch(job_id, run, self.executor.jobs()[job_id].pidfd)
         for sig in (signal.SIGTERM, signal.SIGINT):
             self._loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
         serving = asyncio.create_task(server.serve())
@@ -260,5 +311,6 @@ class Agent:
             await asyncio.gather(*workers, return_exceptions=True)
             await self.http.aclose()
             started = sum(job_id > 0 for job_id in self.executor.jobs())  # adopted ones are let go, not stopped
-            self.executor.shutdown(kill=True)
+            await self.blocking(self.executor.shutdown, True)
+            self._worker.shutdown()
             log.info("stopped agent %s and %d job%s", self.name, started, "" if started == 1 else "s")

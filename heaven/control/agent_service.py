@@ -1,7 +1,7 @@
 """Use cases for the controller's own agents: register, report, assignments."""
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from heaven.control.errors import ApiError, not_found
 from heaven.control.node_auth import Joining
@@ -11,9 +11,10 @@ from heaven.control.tokens import NODE_CREDENTIAL_PREFIX, new_api_token
 from heaven.store import clusters, join_tokens, jobs, nodes
 from heaven.store.apply import lock_core_map
 from heaven.store.engine import default_org_id
-from heaven.store.tables import core_claims
+from heaven.store.tables import core_claims, people
+from heaven.store.tables import events as event_table
 from heaven.store.tables import jobs as job_table
-from heaven.wire.agent import AgentRegister, AgentReport, Assignment
+from heaven.wire.agent import OUT_OF_MEMORY, AgentRegister, AgentReport, Assignment
 
 
 def register_node(ctl: Controller, values: dict, requested_offset: int | None, actor: str,
@@ -85,8 +86,11 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
                 conn.execute(update(job_table).where(*_this_run(node, s.job, s.run)).values(pid=s.pid, pids=[s.pid]))
         for e in body.exits:
             if _is_this_run(conn, node, e.job, e.run):
+                if e.cause == OUT_OF_MEMORY and _retry_with_more_memory(conn, ctl.settings.retry_memory, e.job, now, actor):
+                    freed = True
+                    continue
                 parts = jobs.nodes_of(conn, e.job)
-                if jobs.finish_part(conn, e.job, node, e.exit_code, now, actor):
+                if jobs.finish_part(conn, e.job, node, e.exit_code, now, actor, e.cause or ""):
                     freed = True
                     others |= set(parts) - {node}  # a gang's other parts must stop too
         for f in body.failed_to_start:
@@ -107,6 +111,26 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
         ctl.notifier.touch(others)
     if freed or came_back:
         ctl.wake()
+
+
+def _retry_with_more_memory(conn, steps: str, job_id: int, now: float, actor: str) -> bool:
+    """Running -> pending with a raised memory request, once per step of HEAVEN_RETRY_MEMORY
+    (factors of the ORIGINAL request); False when no step is left (the job then fails)."""
+    factors = [float(f.rstrip("x")) for f in steps.split(",") if f]
+    row = jobs.get(conn, job_id)
+    if not factors or row["kind"] != "batch" or row["nodes"] != 1 or not row["memory_mb"]:
+        return False
+    done = conn.execute(select(func.count()).select_from(event_table).where(
+        event_table.c.job == job_id, event_table.c.action == "requeue",
+        event_table.c.detail.like(f"{OUT_OF_MEMORY}%"))).scalar()
+    if done >= len(factors):
+        return False
+    original = row["memory_mb"] / (factors[done - 1] if done else 1)
+    raised = int(round(original * factors[done]))
+    return jobs.transition(conn, job_id, JobState.RUNNING, JobState.PENDING, now, actor=actor, node=row["node"],
+                           detail=f"{OUT_OF_MEMORY} at {row['memory_mb']} MB: requeued with {raised} MB "
+                                  f"(retry {done + 1} of {len(factors)}, {factors[done]:g}x)",
+                           memory_mb=raised, pid=None, pids=[], gpu_ids=[], started_at=None)
 
 
 def _record_usage(conn, node: str, body: AgentReport, window: int) -> None:
@@ -147,6 +171,9 @@ def assignments(ctl: Controller, node: str) -> list[Assignment]:
         # Every job with cores here (a gang has a part on several nodes), adopted PIDs included.
         holding = conn.execute(select(job_table).where(job_table.c.id.in_(list(held)),
                                                        job_table.c.state.in_(jobs.HOLDING_STATE_VALUES))).all()
+        owner_ids = {j.owner_id for j in holding if j.owner_id is not None}
+        owners = dict(conn.execute(select(people.c.id, people.c.username).where(people.c.id.in_(owner_ids))).all()) \
+            if owner_ids else {}
     local = row["local_cores"]
-    return [Assignment(id=j.id, run=j.runs, kind=j.kind, command=j.command, memory_mb=j.memory_mb, pid=j.pid if j.kind == "adopted" else None,
+    return [Assignment(id=j.id, run=j.runs, kind=j.kind, command=j.command, memory_mb=j.memory_mb, pid=j.pid if j.kind == "adopted" else None, owner=owners.get(j.owner_id),
                        local_cores=[local[c - row["core_offset"]] for c in held.get(j.id, [])]) for j in holding]

@@ -55,6 +55,8 @@ JOB_TRANSITIONS: dict[JobState, dict[JobState, str]] = {
         J.CANCELLED: "cancelled by a user while running; its cores are freed",
         J.PREEMPTED: "evicted for a job of strictly higher priority",
         J.LOST: "its node stopped heartbeating; its cores are freed",
+        J.PENDING: "its memory limit killed it and HEAVEN_RETRY_MEMORY has a step left: requeued "
+                   "with its memory request raised by that step (HTCondor's retry_request_memory)",
     },
     J.PREEMPTED: {
         J.PENDING: "requeued: batch jobs go back to the queue keeping their submit time, services "

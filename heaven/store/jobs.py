@@ -117,8 +117,9 @@ def mark_started(conn: Connection, job_id: int, now: float, actor: str, node: st
                       detail=f"pid {pid}" if pid is not None else "", started_at=now, pid=pid, pids=pids)
 
 
-def finish(conn: Connection, job_id: int, exit_code: int, now: float, actor: str) -> bool:
-    """A job's process ended: succeeded on 0, failed otherwise. Idempotent.
+def finish(conn: Connection, job_id: int, exit_code: int, now: float, actor: str, cause: str = "") -> bool:
+    """A job's process ended: succeeded on 0, failed otherwise. Idempotent. ``cause``: why,
+    when the agent knows more than the code (``out of memory``); it leads the event's detail.
 
     An exit of a job still ``assigned`` means its start was reported in the same
     breath (or lost): the process existed, so the job passes through running."""
@@ -132,7 +133,8 @@ def finish(conn: Connection, job_id: int, exit_code: int, now: float, actor: str
     # A service's clean exit is its completion (Kubernetes' restartPolicy OnFailure), so a
     # deployment that depends on it may start: "completed" means it ended well, once.
     new = JobState.SUCCEEDED if exit_code == 0 else JobState.FAILED
-    return transition(conn, job_id, JobState.RUNNING, new, now, detail=f"exit code {exit_code}",
+    detail = f"{cause} (exit code {exit_code})" if cause else f"exit code {exit_code}"
+    return transition(conn, job_id, JobState.RUNNING, new, now, detail=detail,
                       actor=actor, node=row["node"], exit_code=exit_code)
 
 
@@ -186,14 +188,15 @@ def nodes_of(conn: Connection, job_id: int) -> list[str]:
     return sorted(set(conn.execute(select(core_claims.c.node).where(core_claims.c.job_id == job_id)).scalars()))
 
 
-def finish_part(conn: Connection, job_id: int, node: str, exit_code: int, now: float, actor: str) -> bool:
+def finish_part(conn: Connection, job_id: int, node: str, exit_code: int, now: float, actor: str,
+                cause: str = "") -> bool:
     """One part of a job holding cores ended on ``node``. A single-node job ends with it; a gang
     fails with its first failing part and succeeds when every part has succeeded."""
     row = get(conn, job_id)
     if row is None or row["state"] not in HOLDING_STATE_VALUES:
         return False
     if row["nodes"] == 1 or exit_code != 0:
-        return finish(conn, job_id, exit_code, now, actor)
+        return finish(conn, job_id, exit_code, now, actor, cause)
     exits = {**(row["part_exits"] or {}), node: exit_code}
     conn.execute(update(jobs).where(jobs.c.id == job_id).values(part_exits=exits))
     if len(exits) < row["nodes"]:

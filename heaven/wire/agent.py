@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from heaven.wire.fields import MAX_CORES, MAX_MB, MAX_NAME, CoreOffset, Cpu, Endpoint, ExitCode, Generation, Id, Pid, Run
 
 
+OUT_OF_MEMORY = "out of memory"  # an exit's cause: the job's cgroup counted a kill for its memory limit
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -41,6 +44,8 @@ class Exited(Strict):
     job: Id
     run: Run  # which attempt ended: an old run's exit must not end a newer one
     exit_code: ExitCode
+    # What the agent knows beyond the code: "out of memory" when its cgroup's OOM counter rose.
+    cause: str | None = Field(None, max_length=200)
 
 
 class JobSample(Strict):
@@ -67,6 +72,7 @@ class Assignment(BaseModel):
     local_cores: list[int]
     memory_mb: int
     pid: int | None = None
+    owner: str | None = None  # the submitting person's username: the agent may run the job as their account
 
 
 class Assignments(BaseModel):

@@ -1,4 +1,4 @@
-"""cgroups.py: parsing and detection from recorded /proc text, then the real
+"""cgroups.py: each version's driver on a recorded hierarchy, then the real
 v1/v2 cpuset hierarchy of this machine (skipped, with the reason, where it is
 not writable). The CPU-list syntax shared with the affinity runtime is
 property-tested here because cpuset.cpus is where it matters most.
@@ -16,49 +16,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from heaven.agent.affinity import format_cpu_list, parse_cpu_list
-from heaven.agent.cgroups import Layout, ScopeCgroups, join_and_pin, parse_mountinfo, parse_proc_cgroup
+from heaven.agent.cgroups import ScopeCgroups, join_and_pin
+from heaven.agent.mounts import Layout, parse_mountinfo
 
 CPUS = sorted(os.sched_getaffinity(0))
 MIB = 1024 * 1024
-
-V1_MOUNTINFO = """\
-31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-34 31 0:31 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset
-35 31 0:32 /docker/abc /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
-41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
-"""
-V1_SELF = """\
-4:memory:/docker/abc/agent
-3:cpuset:/
-0::/
-"""
-
-
-def test_mountinfo_keeps_only_cgroup_mounts():
-    mounts = parse_mountinfo(V1_MOUNTINFO)
-    assert [(str(m.point), m.fstype) for m in mounts] == [
-        ("/sys/fs/cgroup/cpuset", "cgroup"), ("/sys/fs/cgroup/memory", "cgroup"), ("/sys/fs/cgroup/unified", "cgroup2")]
-    assert "cpuset" in mounts[0].options and mounts[1].root == "/docker/abc"
-
-
-def test_proc_cgroup_maps_each_controller():
-    assert parse_proc_cgroup("5:cpu,cpuacct:/a\n0::/b\n") == {"cpu": "/a", "cpuacct": "/a", "": "/b"}
-
-
-def test_v1_layout_nests_under_our_own_group_as_the_mount_shows_it():
-    layout = Layout.detect(V1_MOUNTINFO, V1_SELF)
-    assert layout.version == 1
-    assert layout.cpuset == Path("/sys/fs/cgroup/cpuset")
-    # The memory mount shows /docker/abc as its top, so our /docker/abc/agent is at <mount>/agent.
-    assert layout.memory == Path("/sys/fs/cgroup/memory/agent")
-
-
-def test_v2_layout_needs_cpuset_among_the_controllers(tmp_path):
-    (tmp_path / "cgroup.controllers").write_text("cpu memory pids\n")
-    mountinfo = f"41 31 0:38 / {tmp_path} rw,relatime - cgroup2 cgroup2 rw\n"
-    assert Layout.detect(mountinfo, "0::/\n") is None
-    (tmp_path / "cgroup.controllers").write_text("cpuset cpu memory pids\n")
-    assert Layout.detect(mountinfo, "0::/\n") == Layout(2, tmp_path, tmp_path)
 
 
 def test_scope_names_cannot_escape_their_directory():
@@ -108,6 +70,17 @@ def test_each_version_writes_its_own_files(tmp_path, version, memory, limit_name
         assert not any((d / name).read_text() for d in job.dirs for name in ("memory.limit_in_bytes", "memory.max"))
     else:
         assert limit.read_text() == str(32 * MIB)
+
+
+@pytest.mark.parametrize("version, counter_file, text", [
+    (1, "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n"),
+    (2, "memory.events", "low 0\nhigh 0\nmax 9\noom 4\noom_kill 3\n"),
+])
+def test_each_version_reads_its_own_oom_counter(tmp_path, version, counter_file, text):
+    job = ScopeCgroups(_recorded(tmp_path, version, True), "s").job(1)
+    assert job.oom_kills() == 0, "no counter file yet: no kill counted"
+    (job.memory_dir / counter_file).write_text(text)
+    assert job.oom_kills() == 3
 
 
 def test_without_cgroups_the_hook_pins_by_affinity_alone():

@@ -16,7 +16,8 @@ import psutil
 import pytest
 
 from heaven.agent.affinity import format_cpu_list, pin_threads, status_field, task_ids
-from heaven.agent.cgroups import Layout, ScopeCgroups
+from heaven.agent.cgroups import ScopeCgroups
+from heaven.agent.mounts import Layout
 from heaven.agent.executor import ExecError, Executor
 
 CPUS = sorted(os.sched_getaffinity(0))

@@ -11,7 +11,7 @@ from tests.control.conftest import register
 @pytest.fixture
 def api(controller_app):
     client = controller_app()
-    assert client.put("/api/v1/clusters/small", json={"quota_cores": 2}).status_code == 200
+    assert client.post("/api/v1/clusters", json={"name": "small", "quota_cores": 2}).status_code == 201
     return client
 
 

@@ -83,20 +83,3 @@ def test_a_silent_agent_is_marked_down_and_kills_what_it_should_no_longer_run(li
     actions = cluster.actions(job["id"])
     assert actions == ["submit", "assign", "start", "lose", "requeue", "assign", "start"]
     _no_core_twice(cluster)
-
-
-def test_a_restarted_agent_kills_what_its_dead_predecessor_left_running(live):
-    cluster = live()
-    cluster.start_controller()
-    cluster.start_agent("n1", "0-1", "cgroup")
-    job = cluster.submit(["sleep", "60"])
-    first = cluster.wait_pid(job["id"])["pid"]
-    cluster.agents["n1"].kill()  # SIGKILL: no chance to stop its jobs
-    cluster.agents["n1"].wait()
-    assert alive(first)
-    cluster.start_agent("n1", "0-1", "cgroup")
-    wait_for(lambda: not alive(first), 15, what="the new agent to kill the orphaned process")
-    again = wait_for(lambda: (j := cluster.job(job["id"]))["pid"] not in (None, first) and j, 15,
-                     what="the job to run afresh under the new agent")
-    assert again["state"] == "running" and alive(again["pid"])
-    _no_core_twice(cluster)
