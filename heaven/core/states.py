@@ -51,12 +51,12 @@ JOB_TRANSITIONS: dict[JobState, dict[JobState, str]] = {
                      "stopped as completed",
         J.FAILED: "the process exited non-zero or was killed (walltime, memory), or a deployment was "
                   "stopped as failed",
-        J.PENDING: "a service's process died (non-zero exit or a signal): requeued after its crash back-off",
+        J.PENDING: "a service's process died (non-zero exit or a signal): requeued after its crash back-off; "
+                   "or its memory limit killed it and HEAVEN_RETRY_MEMORY has a step left: requeued with its "
+                   "memory request raised by that step (HTCondor's retry_request_memory)",
         J.CANCELLED: "cancelled by a user while running; its cores are freed",
         J.PREEMPTED: "evicted for a job of strictly higher priority",
         J.LOST: "its node stopped heartbeating; its cores are freed",
-        J.PENDING: "its memory limit killed it and HEAVEN_RETRY_MEMORY has a step left: requeued "
-                   "with its memory request raised by that step (HTCondor's retry_request_memory)",
     },
     J.PREEMPTED: {
         J.PENDING: "requeued: batch jobs go back to the queue keeping their submit time, services "

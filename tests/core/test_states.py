@@ -18,3 +18,17 @@ def test_every_edge_says_why_and_terminal_states_have_no_way_out():
 def test_the_service_edges():
     assert "back-off" in check_job_transition(JobState.RUNNING, JobState.PENDING)  # a crash restarts
     assert "stopped" in check_job_transition(JobState.PENDING, JobState.SUCCEEDED)  # a books-only stop
+
+
+def test_no_edge_of_the_lifecycle_tables_is_written_twice():
+    """A dict literal keeps only the last of two equal keys, silently: two edges with the
+    same ends (two features each adding running -> pending) lose one comment."""
+    import ast
+    import inspect
+
+    from heaven.core import states
+
+    for node in ast.walk(ast.parse(inspect.getsource(states))):
+        if isinstance(node, ast.Dict):
+            keys = [ast.dump(k) for k in node.keys if k is not None]
+            assert len(keys) == len(set(keys)), f"an edge written twice at line {node.lineno}"

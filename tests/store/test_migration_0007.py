@@ -28,6 +28,6 @@ def test_an_0006_database_upgrades_in_place(store_url):
             assert (row.name, row.local_cores, row.credential_hash) == ("old", [0, 1], None)
             assert join_tokens.node_credential(conn, "old") is None  # it must join again
             made = issue_join_token(conn, org_id, "agents", 2.0, "test")  # the upgraded table takes new tokens
-            assert join_tokens.org_of(conn, hash_api_token(made["token"])) == org_id
+            assert join_tokens.joining(conn, hash_api_token(made["token"])) == (org_id, None)
     finally:
         engine.dispose()
