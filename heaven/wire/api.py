@@ -19,6 +19,17 @@ class Strict(BaseModel):
 PRIORITY_CLASSES = {"low": -100, "normal": 0, "high": 100, "critical": 1000}
 
 
+def job_priority(value: int | str) -> int:
+    """The rule of ``heaven submit`` (and of deployments): an integer in -1000..1000, or a class name."""
+    if isinstance(value, str):
+        if value not in PRIORITY_CLASSES:
+            raise ValueError(f"must be an integer or one of {', '.join(PRIORITY_CLASSES)}")
+        return PRIORITY_CLASSES[value]
+    if not -1000 <= value <= 1000:
+        raise ValueError("must be between -1000 and 1000")
+    return value
+
+
 class JobSubmit(Strict):
     name: str | None = NAME
     command: list[str] = Field(min_length=1, max_length=1000)
@@ -42,13 +53,7 @@ class JobSubmit(Strict):
     @field_validator("priority")
     @classmethod
     def _priority(cls, value: int | str) -> int:
-        if isinstance(value, str):
-            if value not in PRIORITY_CLASSES:
-                raise ValueError(f"must be an integer or one of {', '.join(PRIORITY_CLASSES)}")
-            return PRIORITY_CLASSES[value]
-        if not -1000 <= value <= 1000:
-            raise ValueError("must be between -1000 and 1000")
-        return value
+        return job_priority(value)
 
     @model_validator(mode="after")
     def _min_not_above_cores(self):

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from heaven.wire.api import PRIORITY_CLASSES, Strict
+from heaven.wire.api import PRIORITY_CLASSES, Strict, job_priority
 from heaven.wire.fields import MAX_CORES, MAX_INT, MAX_MB, MAX_NAME, MAX_ROOT_RAM_GB, Id
 
 STATUSES = ("pending", "running", "completed", "failed", "cancelled")
@@ -34,17 +34,6 @@ ROOT_PRIORITIES = {1: PRIORITY_CLASSES["low"], 2: PRIORITY_CLASSES["normal"], 3:
 def root_priority(priority: int) -> int:
     """A job priority as the root API's 1 (low), 2 (medium) or 3 (high)."""
     return 1 if priority < ROOT_PRIORITIES[2] else 2 if priority < ROOT_PRIORITIES[3] else 3
-
-
-def _job_priority(value: int | str) -> int:
-    """The rule of ``heaven submit``: an integer in -1000..1000, or a class name."""
-    if isinstance(value, str):
-        if value not in PRIORITY_CLASSES:
-            raise ValueError(f"must be an integer or one of {', '.join(PRIORITY_CLASSES)}")
-        return PRIORITY_CLASSES[value]
-    if not -1000 <= value <= 1000:
-        raise ValueError("must be between -1000 and 1000")
-    return value
 
 
 class DeploymentIn(Strict):
@@ -66,7 +55,7 @@ class DeploymentIn(Strict):
     @field_validator("priority")
     @classmethod
     def _priority(cls, value: int | str) -> int:
-        return _job_priority(value)
+        return job_priority(value)
 
     @model_validator(mode="after")
     def _runs_something(self):
@@ -92,7 +81,7 @@ class DeploymentUpdate(Strict):
     @field_validator("priority")
     @classmethod
     def _priority(cls, value: int | str | None) -> int | None:
-        return None if value is None else _job_priority(value)
+        return None if value is None else job_priority(value)
 
 
 class DeploymentOut(BaseModel):
