@@ -129,15 +129,23 @@ Me = Annotated[Caller, Depends(current_person)]
 
 
 def forgets_callers(request: Request):
-    """A router dependency for every route that writes people, tokens or memberships: the
-    remembered callers are dropped before the handler runs and again after it committed."""
+    """For every route that writes people, tokens or memberships: the remembered callers
+    are dropped before the handler runs and again once it returned or failed, before the
+    answer is sent (``FORGETS_CALLERS`` has the function scope: with the default scope
+    FastAPI runs the second part after the answer went out, and a client that heard "204
+    logged out" could still be let in with that token for a moment)."""
     if request.method == "GET":
         yield
         return
     cache = request.app.state.auth.cache
     cache.forget()
-    yield
-    cache.forget()
+    try:
+        yield
+    finally:
+        cache.forget()
+
+
+FORGETS_CALLERS = Depends(forgets_callers, scope="function")
 OrgId = Annotated[int, Path(ge=1, le=MAX_INT, description="organization id")]
 
 

@@ -25,9 +25,12 @@ _JOB_FIELDS = (jobs.c.id, jobs.c.name, jobs.c.state, jobs.c.owner_id, jobs.c.org
                jobs.c.queue_position, jobs.c.priority)
 
 
-def version(conn: Connection) -> int:
-    """Grows with every recorded change: the stream sends a new view when it moves."""
-    return conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one()
+def version(conn: Connection, org_ids: list[int]) -> int:
+    """Grows with every change recorded for these organizations: the stream sends a new view
+    when it moves (another organization's activity does not, so its rate cannot be watched).
+    Events without an organization (a changed why-pending reason) show at the next refresh."""
+    return conn.execute(select(func.coalesce(func.max(events.c.seq), 0))
+                        .where(events.c.org_id.in_(org_ids))).scalar_one()
 
 
 def collect(conn: Connection, org_ids: list[int], now: float) -> dict:

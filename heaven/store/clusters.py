@@ -66,9 +66,14 @@ def ensure(conn: Connection, org_id: int, name: str, now: float) -> None:
 
 
 def update_cluster(conn: Connection, cluster_id: int, values: dict, now: float, actor: str) -> None:
-    """``values``: the quota fields and the name to change (only those given)."""
+    """``values``: the quota fields and the name to change (only those given). A new name
+    goes to the cluster's join tokens too: a node joining with one must land in this
+    cluster, not bring back one of the old name."""
+    org_id, old_name = conn.execute(select(clusters.c.org_id, clusters.c.name).where(clusters.c.id == cluster_id)).one()
     conn.execute(update(clusters).where(clusters.c.id == cluster_id).values(**values))
-    org_id = conn.execute(select(clusters.c.org_id).where(clusters.c.id == cluster_id)).scalar()
+    if "name" in values:
+        conn.execute(update(join_tokens).where(join_tokens.c.org_id == org_id, join_tokens.c.cluster == old_name)
+                     .values(cluster=values["name"]))
     events.record(conn, now, "cluster_update", f"cluster {cluster_id}: {', '.join(sorted(values))}", actor=actor,
                   org_id=org_id)
 

@@ -19,6 +19,13 @@ class Strict(BaseModel):
 PRIORITY_CLASSES = {"low": -100, "normal": 0, "high": 100, "critical": 1000}
 
 
+def program_checked(command: list[str]) -> list[str]:
+    """A command's program: non-empty, bounded, without NUL bytes (exec refuses those)."""
+    if any(not arg or len(arg) > 65536 or "\x00" in arg for arg in command[:1]):
+        raise ValueError("command[0] must be a non-empty program name without NUL bytes")
+    return command
+
+
 def job_priority(value: int | str) -> int:
     """The rule of ``heaven submit`` (and of deployments): an integer in -1000..1000, or a class name."""
     if isinstance(value, str):
@@ -59,8 +66,7 @@ class JobSubmit(Strict):
     def _min_not_above_cores(self):
         if self.min_cores is not None and self.min_cores > self.cores:
             raise ValueError(f"min_cores ({self.min_cores}) must not exceed cores ({self.cores})")
-        if any(not arg or len(arg) > 65536 or "\x00" in arg for arg in self.command[:1]):
-            raise ValueError("command[0] must be a non-empty program name without NUL bytes")
+        program_checked(self.command)
         return self
 
 

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from heaven.wire.api import PRIORITY_CLASSES, Strict, job_priority
+from heaven.wire.api import PRIORITY_CLASSES, Strict, job_priority, program_checked
 from heaven.wire.fields import MAX_CORES, MAX_INT, MAX_MB, MAX_NAME, MAX_ROOT_RAM_GB, Id
 
 STATUSES = ("pending", "running", "completed", "failed", "cancelled")
@@ -61,8 +61,8 @@ class DeploymentIn(Strict):
     def _runs_something(self):
         if self.command is None and self.docker_image is None:
             raise ValueError("command or docker_image is required")
-        if self.command is not None and any(not a or len(a) > 65536 or "\x00" in a for a in self.command[:1]):
-            raise ValueError("command[0] must be a non-empty program name without NUL bytes")
+        if self.command is not None:
+            program_checked(self.command)
         return self
 
 
@@ -82,6 +82,11 @@ class DeploymentUpdate(Strict):
     @classmethod
     def _priority(cls, value: int | str | None) -> int | None:
         return None if value is None else job_priority(value)
+
+    @field_validator("command")
+    @classmethod
+    def _program(cls, value: list[str] | None) -> list[str] | None:
+        return value if value is None else program_checked(value)
 
 
 class DeploymentOut(BaseModel):

@@ -130,3 +130,15 @@ def test_creating_needs_an_organization_of_the_callers(world):
     lonely = person(api, "erin")
     assert api.post(CLUSTERS, json={"name": "x"}, headers=lonely).status_code == 403
     assert api.post(CLUSTERS, json={"name": "x"}, headers={"Authorization": ""}).status_code == 401
+
+
+def test_a_renamed_clusters_join_tokens_still_put_nodes_in_it(world):
+    api, h, acme = world
+    made = _create(api, h["alice"], quota_cores=1)
+    token = api.post(f"{CLUSTERS}/{made['id']}/join-tokens", json={"name": "rack"}, headers=h["alice"]).json()["token"]
+    renamed = api.put(f"/clusters/{made['id']}", json={"name": "gpu-2"}, headers=h["alice"])
+    assert renamed.status_code == 200, renamed.text
+    joined = api.post("/api/v1/agents/register", json={"name": "g9", "local_cores": [0], "memory_mb": 100},
+                      headers={"Authorization": f"Bearer {token}"})
+    assert joined.status_code == 200 and joined.json()["cluster"] == "gpu-2"
+    assert [c["name"] for c in api.get(CLUSTERS, headers=h["alice"]).json()] == ["gpu-2"]  # no "gpu" came back

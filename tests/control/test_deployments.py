@@ -115,3 +115,10 @@ def test_stop_as_failed_and_delete(api):
     assert api.delete(f"/api/v1/deployments/{svc['id']}").status_code == 204
     assert api.get(f"/api/v1/deployments/{svc['id']}").status_code == 404
     assert api.delete(f"/api/v1/deployments/{svc['id']}").status_code == 404
+
+
+def test_an_update_refuses_an_empty_program_and_changes_nothing(api):
+    made = _make(api)
+    answer = api.put(f"/api/v1/deployments/{made['id']}", json={"command": [""]})
+    assert answer.status_code == 422 and answer.json()["field"] == "command", answer.text
+    assert api.get(f"/api/v1/deployments/{made['id']}").json()["command"] == ["sleep", "30"]

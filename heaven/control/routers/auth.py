@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Path, Response
 from sqlalchemy.exc import IntegrityError
 
-from heaven.control.auth import Authenticator, Me, forgets_callers, unauthorized
+from heaven.control.auth import FORGETS_CALLERS, Authenticator, Me, unauthorized
 from heaven.control.deps import authenticator, controller
 from heaven.control.errors import ApiError, answers, not_found
 from heaven.control.passwords import hash_password, verify_password
@@ -23,7 +23,7 @@ from heaven.wire.fields import MAX_INT
 from heaven.wire.people import (MAX_PASSWORD, AccessTokenOut, ApiTokenCreated, ApiTokenIn, ApiTokenOut,
                                 PersonOut, RegisterIn, check_password)
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"], dependencies=[Depends(forgets_callers)])
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"], dependencies=[FORGETS_CALLERS])
 Ctl = Annotated[Controller, Depends(controller)]
 Auth = Annotated[Authenticator, Depends(authenticator)]
 MAX_TOKENS_PER_PERSON = 100

@@ -22,6 +22,7 @@ from heaven.control.deps import controller
 from heaven.control.errors import answers
 from heaven.control.runtime import Controller
 from heaven.control.scope import Scope
+from heaven.control.tokens import InvalidToken
 
 router = APIRouter(prefix="/api/v1/dashboard", tags=["dashboard"])
 Ctl = Annotated[Controller, Depends(controller)]
@@ -32,10 +33,20 @@ REFRESH = 2.0
 def _view(ctl: Controller, scope, since: int | None) -> tuple[int, dict | None]:
     """(version, view); the view is None when the version is still ``since``."""
     with ctl.store.read() as conn:
-        seen = dashboard.version(conn)
+        org_ids = scope.org_ids(conn)
+        seen = dashboard.version(conn, org_ids)
         if seen == since:
             return seen, None
-        return seen, dashboard.collect(conn, scope.org_ids(conn), ctl.clock())
+        return seen, dashboard.collect(conn, org_ids, ctl.clock())
+
+
+def _still_valid(request: Request, token: str) -> bool:
+    """The stream's token is checked again every REFRESH seconds, as a new request's would be."""
+    try:
+        request.app.state.auth.authenticate(token)
+        return True
+    except InvalidToken:
+        return False
 
 
 @router.get("", responses=answers(401))
@@ -48,9 +59,13 @@ def view(ctl: Ctl, scope: Scope) -> dict:
 async def stream(request: Request, ctl: Ctl, scope: Scope) -> StreamingResponse:
     """``text/event-stream``: a ``view`` event with the whole view each time it changes."""
 
+    token = request.headers.get("authorization", "").partition(" ")[2]
+
     async def events():
         seen, quiet = None, 0.0
         while not ctl.notifier.closed and not await request.is_disconnected():
+            if quiet >= REFRESH and not await run_in_threadpool(_still_valid, request, token):
+                return  # logged out, revoked or expired since the stream opened: it ends
             seen_now, body = await run_in_threadpool(_view, ctl, scope, None if quiet >= REFRESH else seen)
             if body is not None:
                 seen, quiet = seen_now, 0.0

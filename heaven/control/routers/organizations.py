@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Response
 from sqlalchemy.exc import IntegrityError
 
-from heaven.control.auth import Me, Membership, check_may_remove, forgets_callers, require_role
+from heaven.control.auth import FORGETS_CALLERS, Me, Membership, check_may_remove, require_role
 from heaven.control.deps import controller
 from heaven.control.errors import ApiError, answers, not_found
 from heaven.control.runtime import Controller
@@ -19,7 +19,7 @@ from heaven.store import organizations as orgs
 from heaven.wire.fields import MAX_INT
 from heaven.wire.people import JoinIn, MemberOut, OrganizationIn, OrganizationOut, RoleIn
 
-router = APIRouter(prefix="/api/v1/organizations", tags=["organizations"], dependencies=[Depends(forgets_callers)])
+router = APIRouter(prefix="/api/v1/organizations", tags=["organizations"], dependencies=[FORGETS_CALLERS])
 Ctl = Annotated[Controller, Depends(controller)]
 Member = Annotated[Membership, Depends(require_role("member"))]
 Admin = Annotated[Membership, Depends(require_role("admin"))]

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from heaven.control import cluster_service as service
 from heaven.control import legacy_service
-from heaven.control.auth import Me, Membership, forgets_callers, require_role
+from heaven.control.auth import FORGETS_CALLERS, Me, Membership, require_role
 from heaven.control.cluster_service import ClusterAdmin, ClusterMember, Figured
 from heaven.control.deps import controller
 from heaven.control.errors import answers
@@ -36,7 +36,7 @@ from heaven.wire.people import (MAX_PASSWORD, RegisterIn, RootJoinIn, RootOrgani
                                 RootTokenOut, RootUserOut, iso)
 
 # People, tokens and memberships change here too: remembered callers are forgotten around each write.
-router = APIRouter(tags=["deployment service (root)"], dependencies=[Depends(forgets_callers)])
+router = APIRouter(tags=["deployment service (root)"], dependencies=[FORGETS_CALLERS])
 Ctl = Annotated[Controller, Depends(controller)]
 Member = Annotated[Membership, Depends(require_role("member"))]
 Admin = Annotated[Membership, Depends(require_role("admin"))]
