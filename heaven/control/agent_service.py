@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, func, select, update
 
+from heaven.control import deployment_service
 from heaven.control.errors import ApiError, not_found
 from heaven.control.node_auth import Joining
 from heaven.control.runtime import Controller
@@ -71,6 +72,7 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
     freed = False
     others: set[str] = set()
     started: list[int] = []  # assigned -> running in this report
+    ended: list[int] = []  # ended in this report (a completed deployment may start its dependents)
     with ctl.store.begin() as conn:
         row = nodes.get(conn, node)
         if row is None:
@@ -92,6 +94,7 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
                 parts = jobs.nodes_of(conn, e.job)
                 if jobs.finish_part(conn, e.job, node, e.exit_code, now, actor, e.cause or ""):
                     freed = True
+                    ended.append(e.job)
                     others |= set(parts) - {node}  # a gang's other parts must stop too
         for f in body.failed_to_start:
             if _is_this_run(conn, node, f.job, f.run):
@@ -104,6 +107,8 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
                     others |= set(parts) - {node}
         if body.jobs:
             _record_usage(conn, node, body, ctl.settings.steal_window)
+    if ended:
+        deployment_service.start_dependents_of_completed(ctl, ended, actor)
     ctl.watchers.changed([*started, *(e.job for e in body.exits), *(f.job for f in body.failed_to_start)])
     if came_back:
         ctl.notifier.touch([node])  # it must drop what was requeued while it was away
