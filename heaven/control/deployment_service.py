@@ -168,9 +168,21 @@ def _resources_free(conn, row: dict) -> None:
             ("memory_mb", "MB of memory", row["memory_mb"], held.memory_mb, quota["quota_memory_mb"]),
             ("gpus", "GPUs", row["gpus"], held.gpus, quota["quota_gpus"])):
         if limit is not None and used + asked > limit:
-            raise ApiError(409, "insufficient_resources",
-                           f"{field}: cluster {row['cluster']} has {max(0, limit - used)} of its {limit} {unit} free; "
-                           f"deployment {row['id']} asks {asked}", field)
+            raise InsufficientResources(field, unit, row, max(0, limit - used), limit, asked)
+
+
+class InsufficientResources(ApiError):
+    """A start refused for want of quota, with its figures, so that an API that counts in
+    other units (the root API's whole GB) words the same refusal in its own."""
+
+    def __init__(self, field: str, unit: str, row: dict, free: int, limit: int, asked: int) -> None:
+        self.unit, self.cluster, self.deployment = unit, row["cluster"], row["id"]
+        self.free, self.limit, self.asked = free, limit, asked
+        super().__init__(409, "insufficient_resources", self.worded(field, unit), field)
+
+    def worded(self, field: str, unit: str, scale: int = 1) -> str:
+        return (f"{field}: cluster {self.cluster} has {self.free // scale} of its {self.limit // scale} {unit} free; "
+                f"deployment {self.deployment} asks {self.asked // scale}")
 
 
 def _startable(conn, row: dict) -> None:
