@@ -181,4 +181,8 @@ events = Table(
     Column("job", Integer),
     Column("node", String(100)),
     Column("org_id", Integer),
+    # One organization's newest events (the dashboard's version, its activity log) and one
+    # job's history are read on every refresh: neither may scan the whole log.
+    Index("ix_events_org_seq", "org_id", "seq"),
+    Index("ix_events_job", "job"),
 )
