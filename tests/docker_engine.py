@@ -89,7 +89,8 @@ class DockerEngine:
 
     def import_busybox(self, tag: str = BUSYBOX_IMAGE) -> str:
         repository, _, version = tag.partition(":")
-        self.client.api.import_image_from_data(busybox_rootfs_tar(), repository=repository, tag=version or "latest")
+        self.client.api.import_image_from_data(busybox_rootfs_tar(), repository=repository, tag=version or "latest",
+                                               changes=['CMD ["sh", "-c", "echo the image default command; exit 9"]'])
         return tag
 
     def env(self) -> dict[str, str]:
