@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 up: $(STAMP)
 	$(BIN)/heaven up
 
-# Debian packages the suite needs: PostgreSQL's server binaries (the suite starts its own server)
-# and Chromium (the dashboard's browser tests drive it with Playwright).
+# Debian packages the suite needs: PostgreSQL's server binaries (the suite starts its own server),
+# Chromium (the dashboard's browser tests drive it with Playwright), and a Docker engine with a
+# static busybox (the container tests start their own dockerd and import a busybox image from it).
 system-deps:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
 	  (echo "installing PostgreSQL server binaries (Debian package postgresql)" && \
@@ -25,6 +26,9 @@ system-deps:
 	@command -v chromium >/dev/null 2>&1 || \
 	  (echo "installing Chromium for the browser tests (Debian package chromium)" && \
 	   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
+	@(test -x /usr/sbin/dockerd && test -x /bin/busybox) || \
+	  (echo "installing a Docker engine and a static busybox (Debian packages docker.io, busybox-static)" && \
+	   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io busybox-static)
 
 test: system-deps $(STAMP)
 	$(BIN)/python -m pytest -q

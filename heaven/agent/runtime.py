@@ -32,6 +32,7 @@ from heaven.agent.executor import ExecError, Executor
 from heaven.agent.reconcile import Adopt, Desired, Held, Resize, Start, Stop, reconcile
 from heaven.agent.telemetry import Telemetry, machine_resources
 from heaven.config import AgentSettings
+from heaven.wire.agent import CAUSE_MAX
 
 log = logging.getLogger("heaven.agent")
 REPORT_DELAY = 0.002  # seconds
@@ -138,7 +139,7 @@ class Agent:
                 data = answer.json()
                 generation = data["generation"]
                 await self.apply([Desired(j["id"], j["run"], j["kind"], tuple(j["command"]), tuple(j["local_cores"]),
-                                    j["memory_mb"], j["pid"], j.get("owner")) for j in data["jobs"]])
+                                    j["memory_mb"], j["pid"], j.get("owner"), j.get("image")) for j in data["jobs"]])
             except (httpx.HTTPError, ValueError, KeyError) as exc:
                 log.warning("assignments failed (%s); retrying", exc)
                 await asyncio.sleep(0.5)
@@ -158,7 +159,8 @@ class Agent:
                 log.warning("%s failed: %s", type(step).__name__, result)
                 if job is not None:
                     self.finished.add((job.id, job.run))
-                    self.outbox["failed_to_start"].append({"job": job.id, "run": job.run, "exit_code": 127})
+                    self.outbox["failed_to_start"].append({"job": job.id, "run": job.run, "exit_code": 127,
+                                                           "cause": str(result)[:CAUSE_MAX]})
                     started = True
             elif isinstance(step, (Start, Adopt)):
                 job = step.job
@@ -192,7 +194,7 @@ class Agent:
             except (AccountError, OSError, subprocess.CalledProcessError) as exc:
                 raise ExecError(f"job {job.id} cannot run: {exc}") from exc
             return self.executor.start(job.id, list(job.command), job.local_cores, job.memory_mb, run=job.run,
-                                       account=account)
+                                       account=account, image=job.image)
         if isinstance(step, Adopt):
             job = step.job
             return self.executor.adopt(job.id, job.pid, job.local_cores)

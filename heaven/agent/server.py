@@ -73,7 +73,7 @@ def create_agent_app(agent: Agent) -> FastAPI:
 
     @app.get("/jobs/{job_id}/logs", dependencies=[Depends(controller_only)])
     def logs(job_id: int, stream: str = Query("stdout", pattern="^(stdout|stderr)$")):
-        path = agent.workdir / "jobs" / f"{job_id}.{'out' if stream == 'stdout' else 'err'}"
+        path = agent.executor.log_file(job_id, stream)
         if not path.exists():
             raise HTTPException(404, f"no {stream} for job {job_id}")
         return FileResponse(path, media_type="text/plain")

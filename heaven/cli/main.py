@@ -43,13 +43,14 @@ def submit(
     after: Annotated[list[int] | None, typer.Option(help="start after this job succeeds (repeatable)")] = None,
     after_any: Annotated[list[int] | None, typer.Option(help="start after this job ends (repeatable)")] = None,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="refuse instead of queueing when it cannot start now")] = False,
+    image: Annotated[str | None, typer.Option("--image", help="run it in a container of this local image")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Submit a batch job: heaven submit --cores 2 -- python train.py"""
     job = client().submit(command=command, cores=cores, min_cores=min_cores, memory_mb=memory,
                           priority=int(priority) if priority.lstrip("-").isdigit() else priority,
                           name=name, node=node, cluster=cluster, org=org, nodes=nodes, walltime=walltime, after=after or None,
-                          after_any=after_any or None, no_wait=no_wait or None)
+                          after_any=after_any or None, no_wait=no_wait or None, docker_image=image)
     if as_json:
         sys.stdout.write(json.dumps(job, indent=2) + "\n")
     else:

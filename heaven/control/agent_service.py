@@ -100,9 +100,9 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
             if _is_this_run(conn, node, f.job, f.run):
                 # From assigned, or from running when another part of a gang already started.
                 parts = jobs.nodes_of(conn, f.job)
+                why = f.cause or "the agent could not start the command"
                 if jobs.transition(conn, f.job, JobState(jobs.get(conn, f.job)["state"]), JobState.FAILED, now,
-                                   actor=actor, node=node, detail="the agent could not start the command",
-                                   exit_code=f.exit_code):
+                                   actor=actor, node=node, detail=why, reason=why, exit_code=f.exit_code):
                     freed = True
                     others |= set(parts) - {node}
         if body.jobs:
@@ -181,4 +181,5 @@ def assignments(ctl: Controller, node: str) -> list[Assignment]:
             if owner_ids else {}
     local = row["local_cores"]
     return [Assignment(id=j.id, run=j.runs, kind=j.kind, command=j.command, memory_mb=j.memory_mb, pid=j.pid if j.kind == "adopted" else None, owner=owners.get(j.owner_id),
+                       image=j.docker_image,
                        local_cores=[local[c - row["core_offset"]] for c in held.get(j.id, [])]) for j in holding]

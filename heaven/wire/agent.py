@@ -12,6 +12,7 @@ from heaven.wire.fields import MAX_CORES, MAX_MB, MAX_NAME, CoreOffset, Cpu, End
 
 
 OUT_OF_MEMORY = "out of memory"  # an exit's cause: the job's cgroup counted a kill for its memory limit
+CAUSE_MAX = 500
 
 
 class Strict(BaseModel):
@@ -44,8 +45,9 @@ class Exited(Strict):
     job: Id
     run: Run  # which attempt ended: an old run's exit must not end a newer one
     exit_code: ExitCode
-    # What the agent knows beyond the code: "out of memory" when its cgroup's OOM counter rose.
-    cause: str | None = Field(None, max_length=200)
+    # What the agent knows beyond the code: "out of memory" when its cgroup's OOM counter rose;
+    # for a job that could not start, why not (a missing container image, a missing program).
+    cause: str | None = Field(None, max_length=CAUSE_MAX)
 
 
 class JobSample(Strict):
@@ -73,6 +75,7 @@ class Assignment(BaseModel):
     memory_mb: int
     pid: int | None = None
     owner: str | None = None  # the submitting person's username: the agent may run the job as their account
+    image: str | None = None  # a container image: the agent runs the job in a container if it has an engine
 
 
 class Assignments(BaseModel):
