@@ -151,8 +151,9 @@ def _retire(nodes: tuple[PoolNode, ...], rules: PoolRules, now: float) -> list:
 
 
 def _pieces(demand: list[Demand]) -> list[tuple[int, int]]:
-    """(cores, job) per piece, largest first: first-fit decreasing packs them tightest."""
-    return sorted(((d.cores, d.job_id) for d in demand for _ in range(d.parts)), reverse=True)
+    """(cores, job) per piece, largest first (first-fit decreasing packs them tightest), the
+    oldest job first among equals, as the scheduler places them."""
+    return sorted(((d.cores, d.job_id) for d in demand for _ in range(d.parts)), key=lambda p: (-p[0], p[1]))
 
 
 def _pack(pieces: list[tuple[int, int]], free: list[int]) -> list[tuple[int, int]]:
@@ -168,9 +169,10 @@ def _pack(pieces: list[tuple[int, int]], free: list[int]) -> list[tuple[int, int
 
 
 def _jobs(pieces: list[tuple[int, int]]) -> str:
+    """"job 4 waits" or "jobs 4, 5 wait": the subject and verb of a reason."""
     ids = sorted({job for _, job in pieces})
     shown = ", ".join(str(i) for i in ids[:8]) + (f" and {len(ids) - 8} more" if len(ids) > 8 else "")
-    return f"job{'s' if len(ids) > 1 else ''} {shown}"
+    return f"jobs {shown} wait" if len(ids) > 1 else f"job {shown} waits"
 
 
 def _scale_out(demand: list[Demand], live: list[PoolNode], view: PoolView, rules: PoolRules) -> list:
@@ -182,7 +184,7 @@ def _scale_out(demand: list[Demand], live: list[PoolNode], view: PoolView, rules
     out: list = []
     if left and view.vcpu_room:
         asked = min(view.vcpu_room, sum(c for c, _ in left))
-        out.append(PlugVcpus(asked, f"{_jobs(left)} wait for {sum(c for c, _ in left)} cores: "
+        out.append(PlugVcpus(asked, f"{_jobs(left)} for {_n(sum(c for c, _ in left), 'core')}: "
                                     f"plug {asked} vCPUs into VM nodes before adding nodes"))
         left = _pack(left, [asked])  # a VM node takes a whole piece or none of it
     for n in (n for n in live if n.state == DRAIN):
@@ -191,18 +193,18 @@ def _scale_out(demand: list[Demand], live: list[PoolNode], view: PoolView, rules
         before = len(left)
         left = _pack(left, [n.cores - n.busy_cores])
         if len(left) < before:
-            out.append(Resume(n.name, f"{_jobs(pieces)} wait for capacity: a draining node comes back first"))
+            out.append(Resume(n.name, f"{_jobs(pieces)} for capacity: a draining node comes back first"))
     if not left:
         return out
     needed = len(_bins(left, rules.node_cores))
     room = rules.max_nodes - len(live)
     count = min(needed, max(0, room))
-    waiting = f"{_jobs(left)} wait for {sum(c for c, _ in left)} cores that no node of the pool has free"
+    waiting = f"{_jobs(left)} for {_n(sum(c for c, _ in left), 'core')} that no node of the pool has free"
     if count == 0:
         return [*out, Launch(0, f"{waiting}; the pool is at its maximum of {rules.max_nodes} nodes")]
     capped = f" (the maximum of {rules.max_nodes} allows {count} of {needed})" if count < needed else ""
-    return [*out, Launch(count, f"{waiting}: start {count} node{'s' if count > 1 else ''} of "
-                                f"{rules.node_cores} cores{capped}")]
+    return [*out, Launch(count, f"{waiting}: start {_n(count, 'node')} of "
+                                f"{_n(rules.node_cores, 'core')}{capped}")]
 
 
 def _bins(pieces: list[tuple[int, int]], size: int) -> list[int]:
@@ -214,6 +216,10 @@ def _bins(pieces: list[tuple[int, int]], size: int) -> list[int]:
         else:
             bins[slot] -= cores
     return bins
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _share(busy: int, total: int) -> float:
@@ -267,7 +273,7 @@ def _scale_in(live: list[PoolNode], view: PoolView, rules: PoolRules, now: float
         if busy and (left_total <= 0 or _share(busy, left_total) >= ceiling):
             break
         out.append(Drain(n.name, f"idle for {now - n.idle_since:.0f}s (cool-down {rules.scale_in_cooldown:g}s); "
-                                 f"{count - 1} nodes stay (minimum {rules.min_nodes})"))
+                                 f"{_n(count - 1, 'node')} stay (minimum {rules.min_nodes})"))
         count, total = count - 1, left_total
     if not out and view.vcpu_spare:
         out.append(UnplugVcpus(view.vcpu_spare, f"no node can go: unplug {view.vcpu_spare} idle vCPUs of VM nodes"))

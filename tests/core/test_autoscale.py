@@ -25,6 +25,12 @@ def test_waiting_jobs_start_as_many_nodes_as_pack_them():
     assert "jobs 1, 2, 3 wait for 4 cores" in launch.reason
 
 
+def test_the_reason_names_the_jobs_left_oldest_placed_first():
+    view = PoolView(RULES, (PoolNode("p-1", LAUNCHING, 2, launched_at=0),), (Demand(1, 2), Demand(2, 2)))
+    [launch] = decide(view, 1).actions
+    assert launch.count == 1 and launch.reason.startswith("job 2 waits for 2 cores")
+
+
 def test_a_gang_counts_each_part():
     [launch] = decide(PoolView(RULES, (), (Demand(7, 2, parts=3),)), 0).actions
     assert launch.count == 3
