@@ -119,7 +119,13 @@ class Autoscaler:
                     log.exception("pool %s: stopping its provider failed", pool.spec.name)
 
     async def run(self) -> None:
-        await asyncio.to_thread(self.start)
+        while True:
+            try:
+                await asyncio.to_thread(self.start)
+                break
+            except Exception:  # e.g. the pool's organization does not exist yet: say so, try again
+                log.exception("autoscaler could not start its pools")
+                await asyncio.sleep(max(5.0, self.settings.autoscale_interval))
         try:
             while True:
                 try:
