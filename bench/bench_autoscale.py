@@ -76,7 +76,9 @@ def run_waves(cluster: LiveCluster, waves: int, job_seconds: float, period: floa
     for wave in range(waves):
         time.sleep(max(0.0, began + wave * period - time.monotonic()))
         jobs = [cluster.submit(["sleep", str(job_seconds)], cores=1, name=f"wave{wave}") for _ in CPUS]
-        done = [cluster.wait_state(j["id"], "succeeded", timeout=period) for j in jobs]
+        # A wave slower than the period (agents starting on a busy machine) delays the next one:
+        # the run then lasts longer than waves x period, and the table shows by how much.
+        done = [cluster.wait_state(j["id"], "succeeded", timeout=120) for j in jobs]
         to_capacity.append(max(j["started_at"] - j["submitted_at"] for j in done))
     time.sleep(max(0.0, began + waves * period - time.monotonic()))
     return to_capacity
@@ -99,7 +101,12 @@ def scenario(kind: str, waves: int, job_seconds: float, period: float) -> dict:
             sampler = Sampler(cluster)
             began = time.monotonic()
             sampler.start()
-            to_capacity = run_waves(cluster, waves, job_seconds, period)
+            try:
+                to_capacity = run_waves(cluster, waves, job_seconds, period)
+            except AssertionError:  # what the pool did, for the report of a failed run
+                for e in cluster.every_event():
+                    print(f"{e['ts']:.1f} {e['action']:>16} {e['node'] or '':10} {e['detail'][:160]}")
+                raise
             sampler.stop()
             elapsed = time.monotonic() - began
             decisions = [e for e in cluster.every_event() if e["actor"] == "autoscaler"

@@ -273,7 +273,7 @@ def _scale_in(live: list[PoolNode], view: PoolView, rules: PoolRules, now: float
         if busy and (left_total <= 0 or _share(busy, left_total) >= ceiling):
             break
         out.append(Drain(n.name, f"idle for {now - n.idle_since:.0f}s (cool-down {rules.scale_in_cooldown:g}s); "
-                                 f"{_n(count - 1, 'node')} stay (minimum {rules.min_nodes})"))
+                                 f"{_n(count - 1, 'node')} {'stays' if count == 2 else 'stay'} (minimum {rules.min_nodes})"))
         count, total = count - 1, left_total
     if not out and view.vcpu_spare:
         out.append(UnplugVcpus(view.vcpu_spare, f"no node can go: unplug {view.vcpu_spare} idle vCPUs of VM nodes"))
