@@ -262,7 +262,7 @@ def _scale_in(live: list[PoolNode], view: PoolView, rules: PoolRules, now: float
     busy, total = sum(n.busy_cores for n in ups), sum(n.cores for n in ups)
     # The share left after a removal must stay under both thresholds, or the next look would add the node back.
     ceiling = min(rules.prespawn_threshold, rules.max_cpu_threshold)
-    count = len(live)
+    count = len(ups)  # draining nodes are on their way out already
     out: list = []
     idle = sorted((n for n in ups if n.busy_cores == 0 and n.idle_since is not None
                    and now - n.idle_since >= rules.scale_in_cooldown), key=lambda n: (n.idle_since, n.name))

@@ -117,6 +117,14 @@ def test_an_idle_node_is_drained_after_the_cool_down_and_not_before():
     assert [a.node for a in decide(PoolView(RULES, nodes), 200).actions] == ["p-1", "p-2"]
 
 
+def test_a_draining_node_does_not_count_as_one_that_stays():
+    nodes = (PoolNode("p-1", DRAIN, 2, busy_cores=1), up("p-2", idle_since=0))
+    [drain] = decide(PoolView(RULES, nodes), 100).actions
+    assert drain.node == "p-2" and "0 nodes stay (minimum 0)" in drain.reason
+    floor = PoolRules(min_nodes=1, max_nodes=3, scale_in_cooldown=0)
+    assert decide(PoolView(floor, nodes), 100).actions == []  # p-2 is the one that stays
+
+
 def test_scale_in_keeps_the_minimum():
     rules = PoolRules(min_nodes=1, max_nodes=3, scale_in_cooldown=0)
     nodes = (up("p-1", idle_since=0), up("p-2", idle_since=0))
