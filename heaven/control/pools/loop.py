@@ -59,7 +59,9 @@ class Pool:
     launched: dict[str, tuple[Launched, float]] = field(default_factory=dict)  # node -> (handle, when)
     idle_since: dict[str, float] = field(default_factory=dict)
     starting: bool = True
-    last_note: str = ""  # a decision that changes nothing is recorded once, not every look
+    # A decision that changes nothing (at the maximum, a job too big) is recorded once per
+    # kind while it holds, not every look: action -> the detail last recorded.
+    notes: dict[str, str] = field(default_factory=dict)
     next_number: int = 1  # names are never reused: a new node is never taken for an old one
 
     def node_number(self, name: str) -> int | None:
@@ -209,8 +211,8 @@ class Autoscaler:
         log.info("pool %s: %s %s", pool.spec.name, action, detail)
 
     def _note(self, pool: Pool, now: float, action: str, detail: str) -> None:
-        if pool.last_note != detail:
-            pool.last_note = detail
+        if pool.notes.get(action) != detail:
+            pool.notes[action] = detail
             self._event(pool, now, action, detail)
 
     def _next_name(self, pool: Pool) -> str:
@@ -225,7 +227,7 @@ class Autoscaler:
         if action.count == 0:
             self._note(pool, now, "scale_out_capped", action.reason)
             return
-        pool.last_note = ""
+        pool.notes.clear()
         for _ in range(action.count):
             name = self._next_name(pool)
             request = LaunchRequest(pool.spec.name, name, pool.spec.cluster, pool.spec.controller_url,
@@ -248,7 +250,7 @@ class Autoscaler:
                                f"scale-in: {action.reason}", ACTOR):
                 events.record(conn, now, "scale_in", f"pool {pool.spec.name}: {action.reason}", actor=ACTOR,
                               node=action.node, org_id=pool.org_id)
-        pool.last_note = ""
+        pool.notes.clear()
 
     def _set_state(self, pool: Pool, node: str, old: NodeState, new: NodeState, now: float, action: str,
                    reason: str) -> None:
