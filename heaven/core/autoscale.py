@@ -264,8 +264,10 @@ def _scale_in(live: list[PoolNode], view: PoolView, rules: PoolRules, now: float
     ceiling = min(rules.prespawn_threshold, rules.max_cpu_threshold)
     count = len(ups)  # draining nodes are on their way out already
     out: list = []
-    idle = sorted((n for n in ups if n.busy_cores == 0 and n.idle_since is not None
-                   and now - n.idle_since >= rules.scale_in_cooldown), key=lambda n: (n.idle_since, n.name))
+    idle = [n for n in ups if n.busy_cores == 0 and n.idle_since is not None
+            and now - n.idle_since >= rules.scale_in_cooldown]
+    # Longest idle first; among equals the last in name order (a pool's newest node: the old ones stay).
+    idle = sorted(sorted(idle, key=lambda n: n.name, reverse=True), key=lambda n: n.idle_since)
     for n in idle:
         if count <= rules.min_nodes:
             break

@@ -125,10 +125,10 @@ def test_a_draining_node_does_not_count_as_one_that_stays():
     assert decide(PoolView(floor, nodes), 100).actions == []  # p-2 is the one that stays
 
 
-def test_scale_in_keeps_the_minimum():
+def test_scale_in_keeps_the_minimum_and_among_equals_the_older_node():
     rules = PoolRules(min_nodes=1, max_nodes=3, scale_in_cooldown=0)
     nodes = (up("p-1", idle_since=0), up("p-2", idle_since=0))
-    assert [a.node for a in decide(PoolView(rules, nodes), 10).actions] == ["p-1"]
+    assert [a.node for a in decide(PoolView(rules, nodes), 10).actions] == ["p-2"]
 
 
 def test_scale_in_stops_where_the_rest_would_cross_a_threshold():

@@ -28,6 +28,16 @@ def retired(cluster, node: str) -> bool:
     return any(e["action"] == "node_retired" and e["node"] == node for e in cluster.every_event())
 
 
+def wait_retired(cluster, node: str) -> None:
+    """Until the pool retired ``node``; on a time-out the event log goes into the failure's output."""
+    try:
+        wait_for(lambda: retired(cluster, node), 90, what=f"{node} to be retired")
+    except AssertionError:
+        for e in cluster.every_event():
+            print(f"{e['ts']:.2f} {e['action']} node={e['node']} job={e['job']} {e['detail'][:200]}")
+        raise
+
+
 def test_local_pool_grows_for_waiting_jobs_and_shrinks_when_they_are_done(live, tmp_path):
     spec = {"name": "burst", "provider": "local", "min_nodes": 0, "max_nodes": 2, "node_cores": 1,
             "cpus": CPUS, "SCALE_IN_COOLDOWN": 1.5, "workdir": str(tmp_path / "pool")}
@@ -45,7 +55,7 @@ def test_local_pool_grows_for_waiting_jobs_and_shrinks_when_they_are_done(live, 
     assert len(pids) == len({e["node"] for e in started}) <= 2
 
     for event in started:
-        wait_for(lambda: retired(cluster, event["node"]), 60, what=f"{event['node']} to be retired")
+        wait_retired(cluster, event["node"])
     actions = [(e["action"], e["node"]) for e in pool_events(cluster, "burst")]
     for event in started:
         node = event["node"]
@@ -115,14 +125,19 @@ def test_command_pool_runs_the_operators_scripts(live, scripts):
     [floor] = [e for e in pool_events(cluster, "cloud") if e["action"] == "scale_min"]
     assert "the minimum is 1" in floor["detail"] and "create printed 'pid-" in floor["detail"]
 
-    long, short = cluster.submit(["sleep", "4"], cores=1), cluster.submit(["sleep", "1"], cores=1)
-    cluster.wait_state(long["id"], "running", "succeeded", timeout=30)
+    # cloud-1 is held until the test ends the long job, so the short one can only run on a node the pool adds.
+    long = cluster.submit(["sleep", "120"], cores=1)
+    cluster.wait_state(long["id"], "running", timeout=30)
+    short = cluster.submit(["sleep", "1"], cores=1)
     second = cluster.wait_state(short["id"], "succeeded", timeout=60)
-    assert second["node"] == "cloud-2"  # cloud-1 was busy: the pool grew for it
-    wait_for(lambda: retired(cluster, "cloud-2"), 40, what="cloud-2 to be retired")
+    assert second["node"] == "cloud-2"
+    assert not retired(cluster, "cloud-2")  # with cloud-1 busy the rest would be 100%: above both thresholds
+    assert cluster.http.post(f"/api/v1/jobs/{long['id']}/cancel").status_code == 200
+    # Now both are idle: one goes (the longer idle, or cloud-2 when they are equal), the minimum's one stays.
+    gone = wait_for(lambda: next((n for n in ("cloud-1", "cloud-2") if retired(cluster, n)), None), 90,
+                    what="a node to be retired")
+    kept = {"cloud-1", "cloud-2"} - {gone}
     deleted = (root / "deleted").read_text().split()
-    assert deleted[0] == "cloud-2" and deleted[1].startswith("pid-")
-    assert not (root / "cloud-2.pid").exists()
-    cluster.wait_state(long["id"], "succeeded", timeout=30)
-    assert (cluster.node("cloud-1") or {}).get("state") == "up"  # the minimum stays
-    assert not retired(cluster, "cloud-1")
+    assert deleted[0] == gone and deleted[1].startswith("pid-")
+    assert not (root / f"{gone}.pid").exists()
+    assert (cluster.node(*kept) or {}).get("state") == "up" and not retired(cluster, *kept)

@@ -11,6 +11,7 @@ only while still idle and forgotten only once no job holds a core on it.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ class Pool:
     # kind while it holds, not every look: action -> the detail last recorded.
     notes: dict[str, str] = field(default_factory=dict)
     next_number: int = 1  # names are never reused: a new node is never taken for an old one
+    stopping: set[str] = field(default_factory=set)  # retired nodes whose provider is stopping them
 
     def node_number(self, name: str) -> int | None:
         head, _, tail = name.rpartition("-")
@@ -88,6 +90,9 @@ class Autoscaler:
             spec = spec.model_copy(update={"controller_url": spec.controller_url or url})
             self.pools.append(Pool(spec, rules_of(spec), providers.make(spec)))
         self._lock = threading.Lock()  # one look at a time; close waits for a look in flight
+        # Stops run beside the looks: an agent may take seconds to end, and the pool must keep
+        # answering demand meanwhile.
+        self._stops = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="pool-stop")
 
     # -- start and stop ---------------------------------------------------------------------
     def start(self) -> None:
@@ -114,6 +119,7 @@ class Autoscaler:
 
     def close(self) -> None:
         with self._lock:
+            self._stops.shutdown(wait=True)
             for pool in self.pools:
                 try:
                     pool.provider.close()
@@ -165,9 +171,12 @@ class Autoscaler:
             else:
                 pool.idle_since.setdefault(r.name, now)  # a node's cool-down starts when it is first seen idle
             launched_at = pool.launched.get(r.name, (None, None))[1]
-            pool_nodes.append(PoolNode(r.name, r.state, len(r.local_cores) - len(r.reserved or ()), held,
-                                       pool.idle_since.get(r.name), launched_at))
-        for name, (_, when) in pool.launched.items():
+            cores = len(r.local_cores) - len(r.reserved or ())
+            if r.name in pool.stopping:  # counts against the maximum, offers nothing, is not retired twice
+                pool_nodes.append(PoolNode(r.name, autoscale.DRAIN, cores, cores))
+                continue
+            pool_nodes.append(PoolNode(r.name, r.state, cores, held, pool.idle_since.get(r.name), launched_at))
+        for name, (_, when) in list(pool.launched.items()):
             if name not in seen:
                 pool_nodes.append(PoolNode(name, autoscale.LAUNCHING, pool.spec.node_cores, launched_at=when))
         return PoolView(pool.rules, tuple(pool_nodes), self.demand(conn, pool, now), pool.starting,
@@ -261,23 +270,36 @@ class Autoscaler:
         self.ctl.wake()
 
     def _retire(self, pool: Pool, action: Retire, now: float) -> None:
+        if action.node in pool.stopping:
+            return
         with self.ctl.store.read() as conn:
             row = nodes.get(conn, action.node)
             held = conn.execute(select(core_claims.c.core).where(core_claims.c.node == action.node).limit(1)).first()
         if row is not None and (held is not None or row["state"] == NodeState.UP.value):
             return  # it holds work again, or came back: not this look's to stop
         launched = pool.launched.pop(action.node, (Launched(action.node, ""), now))[0]
+        pool.stopping.add(action.node)
+        self._stops.submit(self._stop, pool, action, launched, row is not None)
+
+    def _stop(self, pool: Pool, action: Retire, launched: Launched, registered: bool) -> None:
+        """In a stop thread: the provider stops the node, then its row goes (if it ever registered)."""
         try:
-            pool.provider.stop(launched)
-        except LaunchFailed as exc:
-            pool.launched[action.node] = (launched, now)
-            self._event(pool, now, "stop_failed", f"{action.node} could not be stopped: {exc}", action.node)
-            return
-        pool.idle_since.pop(action.node, None)
-        with self.ctl.store.begin() as conn:
-            lock_core_map(conn)
-            removed = row is not None and nodes.remove(conn, action.node, now, f"retired by pool {pool.spec.name}",
-                                                       ACTOR)
-            events.record(conn, now, "node_retired", f"pool {pool.spec.name}: {action.reason}; "
-                                                     f"{'its agent stopped' if removed or row is None else 'stopped'}",
-                          actor=ACTOR, node=action.node, org_id=pool.org_id)
+            try:
+                pool.provider.stop(launched)
+            except LaunchFailed as exc:
+                pool.launched[action.node] = (launched, self.ctl.clock())
+                self._event(pool, self.ctl.clock(), "stop_failed", f"{action.node} could not be stopped: {exc}",
+                            action.node)
+                return
+            pool.idle_since.pop(action.node, None)
+            now = self.ctl.clock()
+            with self.ctl.store.begin() as conn:
+                lock_core_map(conn)
+                if registered:
+                    nodes.remove(conn, action.node, now, f"retired by pool {pool.spec.name}", ACTOR)
+                events.record(conn, now, "node_retired", f"pool {pool.spec.name}: {action.reason}; stopped",
+                              actor=ACTOR, node=action.node, org_id=pool.org_id)
+        except Exception:
+            log.exception("pool %s: stopping %s failed", pool.spec.name, action.node)
+        finally:
+            pool.stopping.discard(action.node)
