@@ -128,6 +128,7 @@ def main() -> None:
     parser.add_argument("--period", type=float, default=25.0, help="seconds from one wave to the next")
     args = parser.parse_args()
     waves = 1 if args.quick else args.waves
+    load_before = os.getloadavg()[0]
     results = [scenario(kind, waves, args.job_seconds, args.period) for kind in ("autoscaled", "static")]
     rows = []
     for r in results:
@@ -138,6 +139,8 @@ def main() -> None:
               f"peak {r['peak_nodes']} nodes; {r['node_seconds']:.0f} node-s; "
               f"{r['idle_core_seconds']:.0f} idle core-s over {r['elapsed']:.0f} s")
     auto, static = results
+    load = f"load average (1 min) {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
+    print(load)
     saved = 1 - auto["idle_core_seconds"] / static["idle_core_seconds"] if static["idle_core_seconds"] else 0.0
     print(f"idle core-seconds saved by scaling: {saved:.0%}")
     for e in auto["decisions"][:6]:
@@ -154,7 +157,9 @@ def main() -> None:
         "Time to capacity is submit to the wave's last job running.",
         md_table(headers, rows),
         f"Scaling saved {saved:.0%} of the idle core-seconds; the price is the time to capacity, "
-        "which for the autoscaled pool includes starting an agent process and its registration.",
+        "which for the autoscaled pool includes starting an agent process (a Python interpreter and "
+        f"its imports) and its registration, and so grows with the machine's load: {load} "
+        "(2 CPUs shared with other work).",
         machine_md(COMMAND),
     ])
     write_section("autoscale", body)

@@ -8,7 +8,6 @@ import re
 import signal
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
