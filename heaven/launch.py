@@ -54,6 +54,7 @@ def controller(
 ) -> None:
     """Run the controller: API, scheduler loop, status page."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from heaven.config import ControllerSettings
     from heaven.control.app import create_app
@@ -63,11 +64,20 @@ def controller(
     try:
         settings = ControllerSettings(**overrides)
     except ValidationError as exc:
-        err.print(f"[red]error:[/red] invalid setting: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])  # e.g. pools.0.max_nodes
+        err.print(f"[red]error:[/red] invalid setting: {where}: {first['msg']}", highlight=False)
+        raise typer.Exit(2) from None
+    except SettingsError as exc:  # a value that is not even JSON (HEAVEN_POOLS, HEAVEN_RESERVE_CORES)
+        err.print(f"[red]error:[/red] invalid setting: {exc}", highlight=False)
         raise typer.Exit(2) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    application = create_app(settings)
+    try:
+        application = create_app(settings)
+    except ValueError as exc:  # a pool naming a provider that is not there
+        err.print(f"[red]error:[/red] invalid setting: pools: {exc}", highlight=False)
+        raise typer.Exit(2) from None
     _freeze_startup_objects()
     serve(application, settings.host, settings.port)  # until SIGINT or SIGTERM
     out.print("stopped controller")

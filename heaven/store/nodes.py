@@ -1,11 +1,11 @@
 """Node rows: registration, heartbeats, and the move to ``down``."""
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from heaven.core.states import NodeState, check_node_transition
 from heaven.store import events
-from heaven.store.tables import nodes
+from heaven.store.tables import core_claims, nodes
 
 
 def get(conn: Connection, name: str) -> dict | None:
@@ -78,3 +78,18 @@ def silent_since(conn: Connection, deadline: float) -> list[str]:
     """Nodes that are up but have not heartbeated since ``deadline``."""
     query = select(nodes.c.name).where(nodes.c.state != NodeState.DOWN.value, nodes.c.last_heartbeat < deadline)
     return list(conn.execute(query).scalars())
+
+
+def remove(conn: Connection, name: str, now: float, detail: str, actor: str) -> bool:
+    """Forget a node a pool retired: only while it is drained or down and no job holds a
+    core on it (else nothing changes and False). Jobs keep its name in their history."""
+    held = conn.execute(select(core_claims.c.core).where(core_claims.c.node == name).limit(1)).first()
+    if held is not None:
+        return False
+    org_id = conn.execute(select(nodes.c.org_id).where(nodes.c.name == name)).scalar()
+    result = conn.execute(delete(nodes).where(nodes.c.name == name,
+                                              nodes.c.state.in_([NodeState.DRAIN.value, NodeState.DOWN.value])))
+    if result.rowcount != 1:
+        return False
+    events.record(conn, now, "node_removed", detail, actor=actor, node=name, org_id=org_id)
+    return True
