@@ -149,11 +149,17 @@ def gateway(
         raise typer.Exit(2) from None
     client_settings = ClientSettings()
     controller_client = Client(controller_url or client_settings.url, token=token or client_settings.token)
-    try:
-        controller_client.deployments()  # the token is checked now, not at the first call
-    except ClientError as exc:
-        err.print(f"[red]error:[/red] {exc.message}", highlight=False)
-        raise typer.Exit(2) from None
+    deadline = time.monotonic() + 60  # started beside the controller (heaven up), it may not answer yet
+    while True:
+        try:
+            controller_client.deployments()  # the token is checked now, not at the first call
+            break
+        except ClientError as exc:
+            if exc.status == 0 and time.monotonic() < deadline:
+                time.sleep(0.5)
+                continue
+            err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+            raise typer.Exit(2) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     out.print(f"gateway on http://{settings.host}:{settings.port} for {controller_client.url}")

@@ -91,6 +91,8 @@ def create_gateway_app(controller: Client, settings: GatewaySettings) -> FastAPI
             return error(503, "no_core", str(exc))
         except WorkerFailed as exc:
             return error(502, "worker_failed", str(exc))
+        except asyncio.CancelledError:  # the server stops with this call unanswered: say so, quietly
+            return error(503, "stopping", "the gateway stopped before the call ended")
         return JSONResponse({"job_id": f"JOB-{uuid.uuid4().hex[:8].upper()}", "worker_id": worker.name,
                              "result": result, "time_taken": f"{time.perf_counter() - began:.2f}s"})
 

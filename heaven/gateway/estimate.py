@@ -3,7 +3,9 @@
 The start is the original orchestrator's rule: ``t = iterations / 5e7`` seconds, and the CPU
 share from ``t`` by a piecewise curve (``cpu_percent``); 50 % for an operation it cannot size.
 Then each operation's time is learned from its finished runs on this hardware: a weighted
-least-squares line ``t = overhead + seconds_per_unit * units``, older runs fading by
+least-squares line ``t = overhead + seconds_per_unit * units``, each run weighted by
+``1/t²`` (so the fit minimizes the relative error: calls span three orders of magnitude,
+and an unweighted fit would be all about the largest), older runs fading by
 ``FORGETTING`` per run (so a changed machine is followed). The original's prior enters as two
 pseudo-runs, so the first real runs move the line at once. The CPU share keeps the
 original's curve over the learned time: a CPU-bound call always measures ~100 % of its cores
@@ -36,6 +38,10 @@ def cpu_percent(seconds: float) -> float:
     else:
         value = 60 + min(5 * (seconds - 5), 35)
     return min(value, 100.0)
+
+
+def relative_weight(seconds: float) -> float:
+    return 1.0 / max(seconds, MIN_SECONDS) ** 2
 
 
 @dataclass
@@ -94,7 +100,7 @@ class Estimator:
             model = Model()
             if sized:  # the original rule as two pseudo-runs (a small and a large call)
                 for units in (1e6, 1e8):
-                    model.fit.add(units, prior_seconds(units))
+                    model.fit.add(units, prior_seconds(units), relative_weight(prior_seconds(units)))
             self.models[operation] = model
         return self.models[operation]
 
@@ -123,7 +129,7 @@ class Estimator:
             error = abs(predicted - seconds) / seconds
             model.errors.append(error)
         model.fit.fade(self.forgetting)
-        model.fit.add(1.0 if units is None else units, seconds)
+        model.fit.add(1.0 if units is None else units, seconds, relative_weight(seconds))
         model.runs += 1
         return error
 

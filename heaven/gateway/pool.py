@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 WORKER_COMMAND = [sys.executable, "-m", "heaven.gateway.worker"]
 ADDRESS = re.compile(re.escape(LISTENING) + r" (\S+):(\d+)")
 LOST_AFTER = 3  # failed looks in a row before a worker is taken out of routing
+SPAWN_BACKOFF = 10.0  # seconds without spawns after a worker failed to start
 
 
 class NoCore(Exception):
@@ -98,15 +99,24 @@ class Pool:
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=5.0))
         self.probe = httpx.AsyncClient(timeout=2.0)
         self.stopping = False
+        self.spawn_blocked_until, self.spawn_failure = float("-inf"), ""
 
     # -- what the decisions see ----------------------------------------------------------------
     def views(self) -> list[WorkerView]:
         return [w.view() for w in self.workers.values()]
 
     def free_cores(self) -> int:
-        """The cluster's free cores minus those of workers that asked for cores and hold none yet."""
+        """The cluster's free cores minus those of workers that asked for cores and hold none yet;
+        none for ``SPAWN_BACKOFF`` seconds after a worker failed to start (no spawn loop)."""
+        if self.clock() < self.spawn_blocked_until:
+            return 0
         unplaced = sum(1 for w in self.workers.values() if not w.cores)
         return max(0, self.cluster_free - unplaced * self.settings.worker_cores)
+
+    def no_core(self, reason: str) -> NoCore:
+        if self.clock() < self.spawn_blocked_until:
+            reason += f"; the last worker could not start: {self.spawn_failure}"
+        return NoCore(reason)
 
     def record(self, action: str, worker: str, reason: str) -> None:
         self.scaling.append({"ts": time.time(), "action": action, "worker": worker, "reason": reason})
@@ -153,7 +163,9 @@ class Pool:
                     worker.idle_since = None
                     return worker
                 if decision.kind == "refuse":
-                    raise NoCore(decision.reason)
+                    raise self.no_core(decision.reason)
+                if self.stopping:
+                    raise NoCore("the gateway is stopping")
                 if decision.kind == "spawn":
                     spawned = await self._spawn(decision.reason)
                     if spawned is None and not self.workers:
@@ -168,7 +180,8 @@ class Pool:
                 except TimeoutError:
                     for w in self.workers.values():
                         w.reserved.pop(seq, None)
-                    raise NoCore(f"no worker had room for {self.settings.queue_timeout:g} s: {decision.reason}") from None
+                    raise self.no_core(f"no worker had room for {self.settings.queue_timeout:g} s: "
+                                       f"{decision.reason}") from None
 
     def _note_placement(self, chosen: Worker, cpu: float) -> None:
         """What the benchmark checks: every ready worker's load when a call was placed."""
@@ -184,12 +197,16 @@ class Pool:
                                            cores=self.settings.worker_cores, cluster=self.settings.cluster)
             await asyncio.to_thread(self.controller.deployment_action, made["id"], "start")
         except ClientError as exc:
-            self.record("spawn_failed", name, f"{reason}; the controller answered: {exc.message}")
+            self.spawn_failed(name, f"{reason}; the controller answered: {exc.message}")
             return None
         worker = Worker(made["id"], self.clock(), reason)
         self.workers[worker.key] = worker
         self.record("spawn", f"deployment {worker.key}", reason)
         return worker
+
+    def spawn_failed(self, worker: str, reason: str) -> None:
+        self.spawn_blocked_until, self.spawn_failure = self.clock() + SPAWN_BACKOFF, reason
+        self.record("spawn_failed", worker, reason)
 
     async def _retire(self, worker: Worker, reason: str) -> None:
         self.workers.pop(worker.key, None)  # first: no call is routed to it any more
@@ -223,6 +240,15 @@ class Pool:
         waited = self.clock() - (worker.lost_at or worker.spawned_at)
         try:
             job = await asyncio.to_thread(self.controller.job, worker.key)
+            if job["state"] in ("failed", "cancelled", "completed") or (job["state"] == "pending" and job["runs"]):
+                # It ran and ended (the agent could not start it, or it crashed): the service's
+                # back-off would retry it in vain; stop it and say why.
+                async with self.changed:
+                    self.spawn_failed(worker.name, f"its deployment {job['state']} ({job['reason'] or 'no reason given'})"
+                                                   f"; see heaven logs {worker.key} --stderr")
+                    await self._retire(worker, "it could not start")
+                    self.changed.notify_all()
+                return
             if job["cores"] and job["state"] in ("assigned", "running"):
                 worker.cores = job["cores"]
             if job["state"] == "running" and job["pid"]:
@@ -266,6 +292,8 @@ class Pool:
     async def close(self) -> None:
         """Stop every worker this gateway started."""
         self.stopping = True
+        async with self.changed:
+            self.changed.notify_all()  # waiting calls answer that the gateway stops
         for worker in list(self.workers.values()):
             await self._retire(worker, "the gateway stops")
         await self.http.aclose()
