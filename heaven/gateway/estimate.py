@@ -6,7 +6,9 @@ Then each operation's time is learned from its finished runs on this hardware: a
 least-squares line ``t = overhead + seconds_per_unit * units``, each run weighted by
 ``1/t²`` (so the fit minimizes the relative error: calls span three orders of magnitude,
 and an unweighted fit would be all about the largest), older runs fading by
-``FORGETTING`` per run (so a changed machine is followed). The original's prior enters as two
+``FORGETTING`` per run (so a changed machine is followed). The seconds learned are what a
+call takes alone on its cores (its CPU time, as the worker measures it): the wall time
+also counts the calls sharing its core, which would teach the load, not the hardware. The original's prior enters as two
 pseudo-runs, so the first real runs move the line at once. The CPU share keeps the
 original's curve over the learned time: a CPU-bound call always measures ~100 % of its cores
 while it runs, so the measured share says nothing about how much room a call leaves.

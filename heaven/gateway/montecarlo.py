@@ -9,6 +9,8 @@ inherit the worker's pinning); each part has its own independent random stream.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 CHUNK = 1 << 21
@@ -34,6 +36,13 @@ def count_inside(points: int, seed: np.random.SeedSequence) -> int:
     return inside
 
 
+def timed_count(points: int, seed: np.random.SeedSequence) -> tuple[int, float]:
+    """``count_inside`` and the CPU seconds it took in its thread (what it takes alone on a core)."""
+    began = time.thread_time()
+    inside = count_inside(points, seed)
+    return inside, time.thread_time() - began
+
+
 def split(points: int, parts: int) -> list[int]:
     size, extra = divmod(points, parts)
     return [size + (1 if i < extra else 0) for i in range(parts) if size or i < extra]
@@ -47,13 +56,15 @@ def use_pool(pool) -> None:
     _pool = pool
 
 
-def estimate_pi(iterations: int, cores: list[int]) -> float:
+def estimate_pi(iterations: int, cores: list[int]) -> tuple[float, float]:
+    """π from ``iterations`` points, and the seconds the call takes alone on its cores: the CPU
+    time of its longest part (the wall time also counts the calls it shared its cores with)."""
     seeds = np.random.SeedSequence()
     parts = split(iterations, len(cores)) if _pool is not None and len(cores) > 1 and iterations > SPLIT_ABOVE \
         else [iterations]
     children = seeds.spawn(len(parts))
     if len(parts) == 1:
-        inside = count_inside(iterations, children[0])
+        counted = [timed_count(iterations, children[0])]
     else:
-        inside = sum(_pool.starmap(count_inside, zip(parts, children)))
-    return 4.0 * inside / iterations
+        counted = _pool.starmap(timed_count, zip(parts, children))
+    return 4.0 * sum(inside for inside, _ in counted) / iterations, max(seconds for _, seconds in counted)

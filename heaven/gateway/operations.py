@@ -9,7 +9,9 @@ returns one), e.g. in a package's pyproject.toml::
 ``size(data)`` checks a call's data and returns its work in units (iterations for
 ``monte_carlo_pi``), or None when the operation cannot say (its CPU estimate is then the
 original's 50 %); it raises ``InvalidInput`` naming the bad field. ``run(data, cores)``
-computes the result on a worker, given the CPUs it is pinned to.
+computes the result on a worker, given the CPUs it is pinned to; it may return
+``Measured(result, seconds)`` to say how long the call takes alone on its cores (its CPU
+time), which is what the estimator learns; otherwise the worker's wall time is learned.
 """
 from __future__ import annotations
 
@@ -38,6 +40,12 @@ class Operation:
     run: Callable[[dict, list[int]], Any]
 
 
+@dataclass(frozen=True)
+class Measured:
+    result: Any
+    seconds: float
+
+
 MAX_ITERATIONS = 10**13  # about a day of one core; a bound on what one call may ask
 
 
@@ -53,7 +61,7 @@ def _iterations(data: dict) -> float:
 
 
 MONTE_CARLO_PI = Operation("monte_carlo_pi", _iterations,
-                           lambda data, cores: montecarlo.estimate_pi(int(data["iterations"]), cores))
+                           lambda data, cores: Measured(*montecarlo.estimate_pi(int(data["iterations"]), cores)))
 
 
 def registry() -> dict[str, Operation]:

@@ -146,7 +146,8 @@ class Pool:
         body = answer.json()
         error = self.estimator.learn(name, units, body["seconds"])
         self.runs.append({"ts": time.time(), "operation": name, "units": units, "predicted": predicted,
-                          "seconds": body["seconds"], "error": error, "worker": worker.name})
+                          "seconds": body["seconds"], "wall_seconds": body.get("wall_seconds"), "error": error,
+                          "worker": worker.name})
         return worker, body["result"], body["seconds"]
 
     async def _place(self, seq: int, cpu: float) -> Worker:

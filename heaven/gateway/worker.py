@@ -4,7 +4,8 @@ Run by an agent as a deployment (``python -m heaven.gateway.worker``); it listen
 port of 127.0.0.1 and says where on its first line of output, which the gateway reads through
 the controller's logs API (``LISTENING``). Its routes:
 
-- ``POST /run {operation, data}`` -> ``{result, seconds}`` (seconds: the computation alone);
+- ``POST /run {operation, data}`` -> ``{result, seconds, wall_seconds}`` (seconds: what the
+  call takes alone on its cores, as the operation measured it; else its wall time);
 - ``GET /load`` -> ``{cpu_percent, cores, running}``: its process tree's CPU since the last
   look, as a share of its cores;
 - ``GET /health`` -> ``OK``.
@@ -26,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import psutil
 
 from heaven.gateway import montecarlo
-from heaven.gateway.operations import InvalidInput, registry
+from heaven.gateway.operations import InvalidInput, Measured, registry
 
 LISTENING = "heaven-gateway-worker listening on"
 
@@ -107,7 +108,12 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             with self.server.count_lock:
                 self.server.running -= 1
-        self._answer(200, {"result": result, "seconds": time.perf_counter() - began})
+        wall = time.perf_counter() - began
+        if isinstance(result, Measured):
+            result, alone = result.result, result.seconds
+        else:
+            alone = wall
+        self._answer(200, {"result": result, "seconds": alone, "wall_seconds": wall})
 
 
 class WorkerServer(ThreadingHTTPServer):
