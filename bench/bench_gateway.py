@@ -94,6 +94,22 @@ def burst(gateway, sizes: list[int], spread: float, clients: int, rng: random.Ra
     return answers
 
 
+def big_call() -> dict:
+    """One call of 10^10 iterations on a worker of both cores (one agent offering both)."""
+    live = LiveCluster(Path(tempfile.mkdtemp(prefix="bench-gateway-big-")))
+    try:
+        live.start_controller()
+        live.start_agent("n12", "0,1")
+        gateway = live.start_gateway(HEAVEN_GATEWAY_WORKER_CORES=2)
+        sent = time.monotonic()
+        r = gateway.post("/submit", json={"operation": "monte_carlo_pi", "data": {"iterations": 10**10}})
+        big = {"status": r.status_code, "body": r.json(), "wall": time.monotonic() - sent}
+        console.print(f"10^10: {big}")
+        return big
+    finally:
+        live.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=40)
@@ -119,17 +135,9 @@ def main() -> None:
         burst_seconds = time.monotonic() - began
         wait_for(lambda: gateway.get("/status").json()["worker_count"] == 1, 60, 0.5, what="extra workers to retire")
         metrics = gateway.get("/metrics").json()
-        big = None
-        if args.big:
-            live.gateways[0].terminate()  # a 2-core worker needs both cores: the first gateway's go first
-            live.gateways[0].wait(30)
-            big_gateway = live.start_gateway(HEAVEN_GATEWAY_WORKER_CORES=2)
-            sent = time.monotonic()
-            r = big_gateway.post("/submit", json={"operation": "monte_carlo_pi", "data": {"iterations": 10**10}})
-            big = {"status": r.status_code, "body": r.json(), "wall": time.monotonic() - sent}
-            console.print(f"10^10: {big}")
     finally:
         live.stop()
+    big = big_call() if args.big else None
 
     ok = [a for a in answers if a["status"] == 200]
     runs = [r for r in metrics["runs"] if r["error"] is not None]

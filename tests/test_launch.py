@@ -78,19 +78,24 @@ def test_heaven_up_stops_quickly_and_quietly_with_its_jobs(tmp_path, sig):
                   # The gateway's workers run this test's interpreter, which lives where the
                   # unprivileged account jobs run as by default cannot read it.
                   HEAVEN_RUN_AS="root")
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-        wait_for(lambda: _nodes_up(http, 2), 40, what="two agents to register")
-        http.headers["Authorization"] = f"Bearer {_stored_token(tmp_path, str(http.base_url).rstrip('/'))}"
-        job = http.post("/api/v1/jobs", json={"command": ["sleep", "300"]}).json()
-        pid = wait_for(lambda: http.get(f"/api/v1/jobs/{job['id']}").json()["pid"], 20, what="the job to start")
-        # heaven up's gateway has its initial worker, a deployment on the other core, and answers a call
-        gateway = httpx.Client(base_url=f"http://127.0.0.1:{gateway_port}", timeout=60)
-        wait_for(lambda: _gateway_workers(gateway) == 1, 40, what="the gateway's first worker")
-        call = gateway.post("/submit", json={"operation": "monte_carlo_pi", "data": {"iterations": 1000}})
-        assert call.status_code == 200 and call.json()["worker_id"].startswith("Worker-Core-"), call.text
-        worker = http.get(f"/api/v1/jobs/{gateway.get('/status').json()['workers'][0]['container_id']}").json()
-        gateway.close()
-        time.sleep(0.5)  # the agents are back in their long-polls
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            wait_for(lambda: _nodes_up(http, 2), 40, what="two agents to register")
+            http.headers["Authorization"] = f"Bearer {_stored_token(tmp_path, str(http.base_url).rstrip('/'))}"
+            job = http.post("/api/v1/jobs", json={"command": ["sleep", "300"]}).json()
+            pid = wait_for(lambda: http.get(f"/api/v1/jobs/{job['id']}").json()["pid"], 20, what="the job to start")
+            # heaven up's gateway has its initial worker, a deployment on the other core, and answers a call
+            with httpx.Client(base_url=f"http://127.0.0.1:{gateway_port}", timeout=60) as gateway:
+                wait_for(lambda: _gateway_workers(gateway) == 1, 40, what="the gateway's first worker")
+                call = gateway.post("/submit", json={"operation": "monte_carlo_pi", "data": {"iterations": 1000}})
+                assert call.status_code == 200 and call.json()["worker_id"].startswith("Worker-Core-"), call.text
+                deployment = gateway.get("/status").json()["workers"][0]["container_id"]
+            worker = http.get(f"/api/v1/jobs/{deployment}").json()
+            time.sleep(0.5)  # the agents are back in their long-polls
+    except BaseException:
+        proc.terminate()  # heaven up stops its components on SIGTERM; nothing is left running
+        proc.communicate(timeout=30)
+        raise
     elapsed, output = _stop(proc, sig)
     assert "Traceback" not in output, output
     assert "stopped gateway" in output and "stopped controller, 2 agents" in output, output
@@ -144,7 +149,8 @@ def _cli(cwd, url: str, *args: str) -> subprocess.CompletedProcess:
 def test_heaven_up_signs_the_local_cli_in_as_admin_and_reuses_it(tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    args = ["up", "--agents", "2", "--port", str(port), "--database", f"sqlite:///{tmp_path / 'heaven.db'}"]
+    args = ["up", "--agents", "2", "--port", str(port), "--database", f"sqlite:///{tmp_path / 'heaven.db'}",
+            "--gateway-port", "0"]  # no gateway: never the fixed port 3000 in a test
     first = _start(args, tmp_path)
     with httpx.Client(base_url=url, timeout=10) as http:
         wait_for(lambda: _nodes_up(http, 2), 40, what="two agents to register")

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 import re
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from typer.testing import CliRunner
 
-from tests.live import LAUNCH, alive, cpus_allowed, wait_for
+from heaven.launch import app
+from tests.live import alive, cpus_allowed, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +25,7 @@ def submit(gateway, iterations):
     return gateway.post("/submit", json={"operation": "monte_carlo_pi", "data": {"iterations": iterations}})
 
 
-def test_gateway_routes_spawns_retires_and_answers_like_the_orchestrator(live, tmp_path):
+def test_gateway_routes_spawns_retires_and_answers_like_the_orchestrator(live):
     cluster = live()
     cluster.start_controller()
     cluster.start_agent("n1", "0")
@@ -92,8 +93,7 @@ def test_gateway_routes_spawns_retires_and_answers_like_the_orchestrator(live, t
     assert "no core can be had" in refused.json()["message"]
 
     # `heaven gateway` with a token the controller refuses says so and stops, without a traceback.
-    result = subprocess.run([*LAUNCH, "gateway", "--port", "0", "--controller", cluster.url, "--token", "wrong"],
-                            env={**cluster.env, "XDG_CONFIG_HOME": str(tmp_path / "none")}, capture_output=True,
-                            text=True, timeout=60)
-    assert result.returncode == 2
-    assert "error:" in result.stderr and "Traceback" not in result.stderr + result.stdout
+    refused = CliRunner().invoke(app, ["gateway", "--port", "0", "--controller", cluster.url, "--token", "wrong"])
+    assert refused.exit_code == 2, refused.output
+    assert not isinstance(refused.exception, Exception)  # a clean exit (SystemExit), not a crash
+    assert "error:" in refused.output and "Traceback" not in refused.output
