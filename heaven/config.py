@@ -128,3 +128,27 @@ class ClientSettings(BaseSettings):
 
     url: str = "http://127.0.0.1:8000"
     token: str | None = None  # HEAVEN_TOKEN: used instead of the one `heaven login` stored
+
+
+def _either(name: str, field: str | None = None):
+    """A gateway setting read as HEAVEN_GATEWAY_FIELD or, as the orchestrator it replaces read it, NAME."""
+    field = field or name.lower()
+    return AliasChoices(f"HEAVEN_GATEWAY_{field.upper()}", name, field)
+
+
+class GatewaySettings(BaseSettings):
+    """The gateway (heaven/gateway); it reaches the controller as the CLI does (ClientSettings)."""
+
+    model_config = SettingsConfigDict(env_prefix="HEAVEN_GATEWAY_", populate_by_name=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(3000, ge=0, le=65535, validation_alias=_either("GATEWAY_PORT", "port"))
+    max_cpu_threshold: float = Field(80.0, gt=0, le=100, validation_alias=_either("MAX_CPU_THRESHOLD"))
+    prespawn_threshold: float = Field(70.0, gt=0, le=100, validation_alias=_either("PRESPAWN_THRESHOLD"))
+    initial_workers: int = Field(1, ge=0, le=1024, validation_alias=_either("INITIAL_WORKERS"))
+    max_workers: int = Field(0, ge=0, le=1024, description="0: as many as there are free cores")
+    worker_cores: int = Field(1, ge=1, le=1024, description="cores of each worker (a call is split across them)")
+    cooldown: float = Field(30.0, ge=0, description="seconds an extra worker stays idle before it is retired")
+    queue_timeout: float = Field(300.0, gt=0, description="seconds a call waits for a worker with room before a 503")
+    start_timeout: float = Field(120.0, gt=0, description="seconds a new worker may take to answer before it is retired")
+    cluster: str = Field("default", min_length=1, description="the cluster its workers run in")
