@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from heaven.vm.guest import GUEST_CONTROLLER_IP, BootFiles
+from heaven.vm.guest import BUSYBOX, GUEST_CONTROLLER_IP, BootFiles
 
 QEMU = os.environ.get("HEAVEN_VM_QEMU", "qemu-system-x86_64")
 
@@ -76,7 +76,7 @@ class GuestSpec:
     memory_mb: int = 256
     max_vcpus: int = 16  # QEMU under TCG allows this many vCPU creations over a guest's whole life
     forwards: list[Forward] = field(default_factory=list)
-    # guestfwd: GUEST_CONTROLLER_IP:guest_port in the guest -> 127.0.0.1:host_port here
+    # guestfwd: GUEST_CONTROLLER_IP:guest_port in the guest -> 127.0.0.1:host_port here (a relay per connection)
     controller: tuple[int, int] | None = None  # (guest_port, host_port)
 
 
@@ -85,9 +85,11 @@ def command_line(spec: GuestSpec, boot: BootFiles, qmp: Path, console: Path) -> 
     net += [f"hostfwd=tcp:127.0.0.1:{f.host_port}-:{f.guest_port}" for f in spec.forwards]
     if spec.controller:
         guest_port, host_port = spec.controller
-        net.append(f"guestfwd=tcp:{GUEST_CONTROLLER_IP}:{guest_port}-tcp:127.0.0.1:{host_port}")
+        # cmd: spawns a relay per guest connection; a tcp: target would be ONE stream that
+        # every connection of the guest's HTTP client shares (they corrupt each other).
+        net.append(f"guestfwd=tcp:{GUEST_CONTROLLER_IP}:{guest_port}-cmd:{BUSYBOX} nc 127.0.0.1 {host_port}")
     return [
-        QEMU, "-accel", "tcg", "-M", "pc", "-cpu", "qemu64", "-bios", "/usr/share/qemu/qboot.rom",
+        QEMU, "-accel", "tcg", "-M", "pc", "-cpu", "max", "-bios", "/usr/share/qemu/qboot.rom",
         "-m", str(spec.memory_mb), "-smp", f"1,maxcpus={spec.max_vcpus}",
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
         "-serial", f"file:{console}", "-qmp", f"unix:{qmp},server=on,wait=off",
