@@ -1,5 +1,6 @@
 """The e2e test's job, run inside the guest: busy on two processes while WORK/busy exists,
-idle otherwise; writes its own Cpus_allowed_list to WORK/job.cpus; ends (0) at WORK/stop."""
+idle otherwise; writes its own Cpus_allowed_list to WORK/job.cpus and its cgroup v2 group's
+effective cpuset (or "none") to WORK/job.cpuset; ends (0) at WORK/stop."""
 import os
 import sys
 import time
@@ -10,6 +11,19 @@ work = sys.argv[1]
 def cpus_allowed() -> str:
     with open("/proc/self/status") as fh:
         return next(line.split(":", 1)[1].strip() for line in fh if line.startswith("Cpus_allowed_list"))
+
+
+def cpuset() -> str:
+    with open("/proc/self/cgroup") as fh:
+        group = next((line.strip().split("::", 1)[1] for line in fh if line.startswith("0::")), None)
+    path = f"/sys/fs/cgroup{group}/cpuset.cpus.effective" if group else ""
+    return open(path).read().strip() if path and os.path.exists(path) else "none"
+
+
+def publish(name: str, value: str) -> None:
+    with open(f"{work}/{name}.partial", "w") as fh:
+        fh.write(value)
+    os.replace(f"{work}/{name}.partial", f"{work}/{name}")
 
 
 def spin() -> None:
@@ -30,9 +44,8 @@ for _ in range(2):
         spin()
     children.append(pid)
 while not os.path.exists(f"{work}/stop"):
-    with open(f"{work}/job.cpus.partial", "w") as fh:
-        fh.write(cpus_allowed())
-    os.replace(f"{work}/job.cpus.partial", f"{work}/job.cpus")
+    publish("job.cpuset", cpuset())
+    publish("job.cpus", cpus_allowed())
     time.sleep(0.1)
 for pid in children:
     os.waitpid(pid, 0)

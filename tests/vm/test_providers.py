@@ -109,10 +109,8 @@ def test_contract_plug_unplug_and_refusals(provider):
         provider.unplug(2)  # not plugged any more
     provider.unplug(1)
     assert provider.vcpus() == [0]
-    again = provider.plug()  # a slot is reusable after its unplug
-    assert again == 1 and provider.vcpus() == [0, 1]
-    provider.unplug(1)
-    assert provider.vcpus() == [0]
+    # No re-plug here: QEMU under TCG allows only maxcpus vCPU creations over a guest's life
+    # (then aborts); the e2e test re-plugs a freed slot within that budget.
 
 
 def test_libvirt_runs_virsh_setvcpus_live(stand_ins):
