@@ -95,6 +95,9 @@ def create_agent_app(agent: Agent) -> FastAPI:
         if agent.capacity is None:
             raise HTTPException(409, "this agent does not manage hot-plugged CPUs (HEAVEN_AGENT_HOTPLUG)")
         agent.capacity.next_reason = reason
+        # Whatever it plugs is a new vCPU, even if it has the number of one released before
+        # (the agent may not have seen that one vanish yet).
+        agent.capacity.hotplug.leaving.clear()
         return {"ok": True}
 
     @app.post("/cpus/{cpu}/release", dependencies=[Depends(host_side_only)])
