@@ -10,6 +10,7 @@ reaches the guest only through ``hostfwd`` on 127.0.0.1. Nothing leaves the host
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ from pathlib import Path
 from heaven.vm.guest import BUSYBOX, GUEST_CONTROLLER_IP, BootFiles
 
 QEMU = os.environ.get("HEAVEN_VM_QEMU", "qemu-system-x86_64")
+PR_SET_PDEATHSIG = 1
 
 
 class QmpError(RuntimeError):
@@ -103,6 +105,13 @@ def command_line(spec: GuestSpec, boot: BootFiles, qmp: Path, console: Path) -> 
     ]
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: the kernel kills QEMU if the process that started it dies
+    (even by SIGKILL, when no finally runs), so no guest outlives its owner."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 class Guest:
     """A running guest. ``stop()`` always ends the QEMU process (use it in a finally)."""
 
@@ -114,7 +123,7 @@ class Guest:
         self.process = subprocess.Popen(command_line(spec, boot, self.qmp_path, self.console),
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=open(spec.work / f"{name}.qemu.err", "wb"),
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=_die_with_parent)
         self._qmp: Qmp | None = None
 
     def qmp(self, timeout: float = 30.0) -> Qmp:
