@@ -1,7 +1,7 @@
 """a node may grow to max_cores: a VM node whose vCPUs are hot-plugged
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 
 A node's cores are global indices core_offset + position. A VM node that gains vCPUs
 live needs room after its last core, so it registers the most it may hold and the
@@ -11,8 +11,8 @@ registered (every node before this revision).
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
