@@ -121,6 +121,13 @@ class AgentSettings(BaseSettings):
     # Which account jobs run as (heaven/agent/accounts.py): person | user:NAME | root; unset:
     # the agent's own, or the unprivileged `heaven` account when the agent is root.
     run_as: str = Field("", validation_alias=AliasChoices("HEAVEN_RUN_AS", "HEAVEN_AGENT_RUN_AS", "run_as"))
+    # A VM node (docs/vm-nodes.md): bring hot-plugged CPUs online and report them; register
+    # max_cores (the VM's vCPU ceiling); advertise the API where the controller reaches it
+    # (a port forward); host_key: what the VM's host side presents to ask for a CPU's release.
+    hotplug: bool = False
+    max_cores: int = Field(0, ge=0, le=4096)
+    advertise: str = ""
+    host_key: SecretStr | None = None
 
 
 class ClientSettings(BaseSettings):

@@ -304,3 +304,56 @@ def up(
 
 if __name__ == "__main__":
     app()
+
+
+@app.command()
+def vm(
+    name: Annotated[str, typer.Option(help="the VM node's name")] = "vm1",
+    controller_port: Annotated[int, typer.Option(help="the controller's port on 127.0.0.1 (the guest reaches only that)")] = 8000,
+    token: Annotated[str | None, typer.Option(help="join token for the guest agent (HEAVEN_AGENT_TOKEN)")] = None,
+    workdir: Annotated[str, typer.Option(help="the guest's writable share (logs, console)")] = "var/vm",
+    max_vcpus: Annotated[int, typer.Option(min=1, max=64, help="vCPU ceiling (QEMU's maxcpus)")] = 16,
+    initial_vcpus: Annotated[int, typer.Option(min=1, max=64, help="vCPUs plugged right after boot")] = 1,
+    memory_mb: Annotated[int, typer.Option(min=128, max=65536, help="guest memory")] = 256,
+    high: Annotated[float, typer.Option(help="plug above this busy share ...")] = 0.8,
+    low: Annotated[float, typer.Option(help="unplug below this busy share ...")] = 0.3,
+    sustain: Annotated[float, typer.Option(help="... held this many seconds")] = 10.0,
+    cooldown: Annotated[float, typer.Option(help="seconds of quiet after each change")] = 10.0,
+) -> None:
+    """Boot a QEMU guest that joins the controller as a node, and plug or unplug its vCPUs
+    by the threshold rules (docs/vm-nodes.md) until Ctrl-C, which stops the guest."""
+    from pathlib import Path
+
+    import httpx
+
+    from heaven.config import ClientSettings
+    from heaven.core.vcpus import VcpuRules
+    from heaven.vm.node import VmNode, VmNodeSpec
+    from heaven.vm.scaler import VmScaler
+
+    rules = VcpuRules(high=high, low=low, sustain=sustain, cooldown=cooldown, max_vcpus=max_vcpus)
+    if rules.problem() or initial_vcpus > max_vcpus:
+        err.print(f"[red]error:[/red] {rules.problem() or '--initial-vcpus must not exceed --max-vcpus'}")
+        raise typer.Exit(2)
+    join = token or os.environ.get("HEAVEN_AGENT_TOKEN", "")
+    client = ClientSettings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    node = VmNode(VmNodeSpec(name, controller_port, join, Path(workdir).resolve() / name, max_vcpus=max_vcpus,
+                             memory_mb=memory_mb))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        node.start()
+        out.print(f"guest agent answering after {node.wait_for_agent():.1f} s")
+        for _ in range(initial_vcpus - 1):
+            node.provider.plug()
+        headers = {"Authorization": f"Bearer {client.token}"} if client.token else {}
+        with httpx.Client(base_url=f"http://127.0.0.1:{controller_port}", headers=headers, timeout=60) as api, \
+                node.agent_client() as agent_api:
+            VmScaler(name, node.provider, api, agent_api, rules).run(stop)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.stop()
+        out.print(f"stopped VM node {name}")

@@ -28,6 +28,7 @@ from pathlib import Path
 import httpx
 
 from heaven.agent.accounts import AccountError, resolve
+from heaven.agent.capacity import VcpuCapacity
 from heaven.agent.executor import ExecError, Executor
 from heaven.agent.reconcile import Adopt, Desired, Held, Resize, Start, Stop, reconcile
 from heaven.agent.telemetry import Telemetry, machine_resources
@@ -97,6 +98,7 @@ class Agent:
         self._watched: dict[int, int] = {}  # job id -> pidfd with a reader on it
         self._loop: asyncio.AbstractEventLoop | None = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="executor")
+        self.capacity = VcpuCapacity(self) if settings.hotplug else None  # a VM node's plugged vCPUs
 
     async def blocking(self, fn, *args):
         """Run an executor call on the worker thread (see the module's docstring)."""
@@ -109,6 +111,8 @@ class Agent:
                 "cluster": self.settings.cluster, "agent_key": self.agent_key}
         if self.core_offset is not None:
             body["core_offset"] = self.core_offset
+        if self.settings.max_cores:
+            body["max_cores"] = self.settings.max_cores
         join = self.settings.token.get_secret_value() if self.settings.token else ""
         while True:
             try:
@@ -298,13 +302,15 @@ class Agent:
         while not server.started:
             await asyncio.sleep(0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
-        self.endpoint = f"http://{self.settings.host}:{port}"
+        self.endpoint = self.settings.advertise or f"http://{self.settings.host}:{port}"
         # Registration retries until it is accepted (a refused join token never is): a stop
         # signal meanwhile must still end the process, so it runs beside the server.
         registering = asyncio.create_task(self.register())
         await asyncio.wait({registering, serving}, return_when=asyncio.FIRST_COMPLETED)
         workers = [asyncio.create_task(self.follow()), asyncio.create_task(self.heartbeat())] \
             if registering.done() else [registering]
+        if registering.done() and self.capacity is not None:
+            workers.append(asyncio.create_task(self.capacity.watch()))
         try:
             await serving  # ends on SIGTERM/SIGINT (uvicorn handles the signals)
         finally:

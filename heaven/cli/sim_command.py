@@ -22,7 +22,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from heaven.sim.plot import plot_runs
 from heaven.sim.protocol import prepare
 from heaven.sim.reader import SwfError, read_swf
 from heaven.sim.run import HEADROOM, PUBLISHED_LUBLIN, Result, config_for, simulate
@@ -90,6 +89,8 @@ def sim(
                           on_progress=lambda done: progress.update(task, completed=done))
     if plot is not None:
         title = f"{workload.name}: {policy.value}, {order.value}{' + steal' if steal else ''} ({protocol.value})"
+        from heaven.sim.plot import plot_runs  # matplotlib: 1.4 s, only when a plot is asked for
+
         plot_runs([(f"{policy.value} {order.value}{' +steal' if steal else ''}", result.outcomes)], plot, title)
     if json_out:
         data = result.as_dict()

@@ -27,6 +27,7 @@ def register_node(ctl: Controller, values: dict, requested_offset: int | None, a
         org_id = org_id if org_id is not None else default_org_id(conn)
         existing = nodes.get(conn, values["name"])
         count = len(values["local_cores"])
+        span = max(count, values.get("max_cores") or 0)  # a VM node keeps room for the vCPUs it may gain
         if existing is not None and existing["org_id"] != org_id:
             raise ApiError(409, "name_taken", f"node name {values['name']} is taken; choose another (--name)", "name")
         if existing is not None:
@@ -37,9 +38,9 @@ def register_node(ctl: Controller, values: dict, requested_offset: int | None, a
                 raise ApiError(409, "cores_in_use", f"node {values['name']} cannot change its core count while jobs hold cores", "local_cores")
         else:
             offset = nodes.next_offset(conn) if requested_offset is None else requested_offset
-        clash = nodes.overlapping(conn, values["name"], offset, count)
+        clash = nodes.overlapping(conn, values["name"], offset, span)
         if clash:
-            raise ApiError(409, "offset_overlap", f"cores {offset}..{offset + count - 1} overlap node {clash}", "core_offset")
+            raise ApiError(409, "offset_overlap", f"cores {offset}..{offset + span - 1} overlap node {clash}", "core_offset")
         row, _ = nodes.register(conn, {"org_id": org_id, "core_offset": offset, **values}, ctl.clock(), actor)
         clusters.ensure(conn, org_id, row["cluster"], ctl.clock())
         if credential_hash is not None:  # a new one each time: the agent's last registration holds the only one
@@ -61,7 +62,7 @@ def register_agent(ctl: Controller, body: AgentRegister, joining: Joining) -> tu
         raise ApiError(422, "invalid_input", "local_cores: must not repeat a CPU", "local_cores")
     values = {"name": body.name, "endpoint": body.endpoint, "kind": "heaven", "local_cores": body.local_cores,
               "reserved": reserved, "memory_mb": body.memory_mb, "storage_mb": body.storage_mb, "gpus": body.gpus,
-              "cluster": cluster, "agent_key": body.agent_key}
+              "cluster": cluster, "agent_key": body.agent_key, "max_cores": body.max_cores}
     credential, credential_hash = new_api_token(NODE_CREDENTIAL_PREFIX)
     row = register_node(ctl, values, body.core_offset, f"agent:{body.name}", joining.org_id, credential_hash)
     return row, credential

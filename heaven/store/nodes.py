@@ -17,16 +17,24 @@ def listing(conn: Connection) -> list[dict]:
     return [dict(r._mapping) for r in conn.execute(select(nodes).order_by(nodes.c.core_offset))]
 
 
+def span(row) -> int:
+    """How many global core indices a node occupies from its offset: what it may grow to."""
+    return max(len(row["local_cores"]), row["max_cores"] or 0)
+
+
 def next_offset(conn: Connection) -> int:
-    """The controller assigns offsets when an agent gives none: after the last core in use."""
-    rows = conn.execute(select(nodes.c.core_offset, nodes.c.local_cores)).all()
-    return max((offset + len(cores) for offset, cores in rows), default=0)
+    """The controller assigns offsets when an agent gives none: after the last core in use
+    (or that a node may grow to)."""
+    rows = conn.execute(select(nodes.c.core_offset, nodes.c.local_cores, nodes.c.max_cores)).all()
+    return max((r.core_offset + span(r._mapping) for r in rows), default=0)
 
 
 def overlapping(conn: Connection, name: str, offset: int, count: int) -> str | None:
-    for other, other_offset, cores in conn.execute(select(nodes.c.name, nodes.c.core_offset, nodes.c.local_cores)):
-        if other != name and offset < other_offset + len(cores) and other_offset < offset + count:
-            return other
+    rows = conn.execute(select(nodes.c.name, nodes.c.core_offset, nodes.c.local_cores, nodes.c.max_cores))
+    for r in rows:
+        other_span = span(r._mapping)
+        if r.name != name and offset < r.core_offset + other_span and r.core_offset < offset + count:
+            return r.name
     return None
 
 
@@ -47,6 +55,15 @@ def register(conn: Connection, values: dict, now: float, actor: str) -> tuple[di
     if existing["state"] == NodeState.DOWN.value:
         set_state(conn, existing["name"], NodeState.DOWN, NodeState.UP, now, "registered again", actor)
     return get(conn, values["name"]), False
+
+
+def set_cores(conn: Connection, name: str, local_cores: list[int], reserved: list[int], now: float,
+              detail: str, actor: str) -> None:
+    """A node's cores changed live (vCPUs hot-plugged or unplugged): the new list and its event.
+    The caller has checked that every core still held keeps its position."""
+    conn.execute(update(nodes).where(nodes.c.name == name).values(local_cores=local_cores, reserved=reserved))
+    org_id = conn.execute(select(nodes.c.org_id).where(nodes.c.name == name)).scalar()
+    events.record(conn, now, "capacity", detail, actor=actor, node=name, org_id=org_id)
 
 
 def heartbeat(conn: Connection, name: str, now: float, telemetry: dict | None = None, actor: str = "agent",

@@ -27,12 +27,22 @@ class AgentRegister(Strict):
     storage_mb: int = Field(0, ge=0, le=MAX_MB)
     gpus: int = Field(0, ge=0, le=64)
     core_offset: CoreOffset | None = None
+    # The most CPUs this node may come to hold (a VM node's vCPU ceiling); None: never more
+    # than local_cores. Later nodes' offsets start after this span.
+    max_cores: int | None = Field(None, ge=1, le=MAX_CORES)
     reserved: list[Cpu] | None = Field(None, max_length=MAX_CORES)
     cluster: str = Field("default", min_length=1, max_length=MAX_NAME)
     # What the controller must present (Authorization: Bearer) when it calls this agent's own
     # API (job logs): chosen by the agent at random each time it starts. None: an agent that
     # has no such key (the controller then presents nothing).
     agent_key: str | None = Field(None, min_length=16, max_length=100, pattern=r"^[A-Za-z0-9_-]+$", repr=False)
+
+
+class AgentCores(Strict):
+    """The node's CPUs changed live: vCPUs plugged (and brought online) or about to be
+    unplugged. Removed CPUs are first taken from the jobs holding them (a shrink)."""
+    local_cores: list[Cpu] = Field(min_length=1, max_length=MAX_CORES)
+    reason: str = Field("", max_length=300)
 
 
 class Started(Strict):
