@@ -70,7 +70,7 @@ def test_an_exit_while_no_executor_runs_is_kept_on_disk(make, tmp_path):
     wait_for(lambda: gone(shim), "the job and its shim to end")
     assert (tmp_path / "shims" / "3.exit").exists()
     live, ended = make().recover()
-    assert live == {} and ended == [(3, 1, 9)]
+    assert live == {} and ended == [(3, 1, 9, None)]
 
 
 def test_signals_go_through_the_shim(make):
