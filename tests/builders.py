@@ -1,4 +1,5 @@
-"""Builders for core test objects: ``node("n1", cores=4)``, ``job(1, cores=2)``."""
+"""Builders for core test objects: ``node("n1", cores=4)``, ``job(1, cores=2)``; and for rows in a
+store: ``stored_node(conn, "n1", 2, 0)``, ``stored_job(conn, "a", 2)``, ``stored_cycle(engine)``."""
 from __future__ import annotations
 
 from heaven.core import Allocation, Job, Node, Snapshot
@@ -33,3 +34,32 @@ def snapshot_with(nodes=(), pending=(), running_jobs=(), **fields) -> Snapshot:
 def borrowing(j: Job, node_name: str, cores: tuple[int, ...], lent_by: dict[int, int], **kw) -> tuple[Job, Allocation]:
     """A running job holding ``cores``, of which ``lent_by`` = {core: donor job id} were stolen from donors."""
     return running(j, node_name, cores, lent=tuple(sorted(lent_by.items())), **kw)
+
+
+# -- rows in a store (through the store's own functions) -------------------------------------
+def stored_node(conn, name: str, cores: int, offset: int, now: float = 1.0, **values) -> None:
+    from heaven.store import nodes
+    from heaven.store.engine import default_org_id
+    nodes.register(conn, {"name": name, "org_id": default_org_id(conn), "cluster": "default", "endpoint": "",
+                          "kind": "heaven", "core_offset": offset, "local_cores": list(range(cores)),
+                          "memory_mb": 4096, "storage_mb": 0, "gpus": 0, **values}, now=now, actor="test")
+
+
+def stored_job(conn, name: str, cores: int, **kw) -> int:
+    from heaven.store import jobs
+    from heaven.store.engine import default_org_id
+    return jobs.insert_job(conn, {"org_id": default_org_id(conn), "name": name, "command": ["true"],
+                                  "cores": cores, "min_cores": 1, "memory_mb": 0, "storage_mb": 0, "gpus": 0,
+                                  "priority": 0, "kind": "batch", **kw}, now=2.0)
+
+
+def stored_cycle(engine, now: float = 3.0):
+    """One scheduling cycle over the store, applied; returns what was applied."""
+    import random
+
+    from heaven.core import SchedulerConfig, schedule
+    from heaven.store.apply import apply_plan
+    from heaven.store.snapshot import load_snapshot
+    with engine.begin() as conn:
+        plan = schedule(load_snapshot(conn), now, random.Random(0), SchedulerConfig())
+        return apply_plan(conn, plan, now)

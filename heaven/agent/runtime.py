@@ -45,6 +45,10 @@ from heaven.wire.agent import DISCONNECTED, DRAINED
 
 log = logging.getLogger("heaven.agent")
 REPORT_DELAY = 0.002  # seconds
+# A report waits at most this long (the client's 35 s is for the assignments' long poll): one
+# sent on a connection a partition cut must fail soon, so the next one, on a fresh connection,
+# renews the shims' lease as soon as the network heals.
+REPORT_TIMEOUT = 10.0  # seconds
 
 
 def parse_cores(text: str) -> list[int]:
@@ -268,7 +272,7 @@ class Agent:
         self._flush_pending = False
         asyncio.ensure_future(self.report(with_telemetry=False))
 
-    async def report(self, with_telemetry: bool, leaving: bool = False) -> bool:
+    async def report(self, with_telemetry: bool, leaving: bool = False, timeout: float = REPORT_TIMEOUT) -> bool:
         """Send the outbox (and telemetry); True once the controller took it. ``leaving``: the
         agent is drained, its node must take nothing new."""
         async with self._send_lock:
@@ -279,7 +283,8 @@ class Agent:
             try:
                 sent = time.time()
                 answer = await self.http.post(f"/api/v1/agents/{self.name}/report",
-                                              json={**body, **({"leaving": True} if leaving else {})})
+                                              json={**body, **({"leaving": True} if leaving else {})},
+                                              timeout=timeout)
                 if answer.status_code in (401, 404) and not leaving:
                     await self.register()
                 ok = answer.status_code == 200
@@ -358,8 +363,8 @@ class Agent:
     async def drain(self) -> None:
         """Tell the controller this node takes nothing new, stop every job, report them
         stopped by a drain (the controller requeues them), in that order."""
-        if self.credential is not None:
-            await self.report(with_telemetry=False, leaving=True)
+        if self.credential is not None:  # briefly: a drain must stop the jobs even if nobody listens
+            await self.report(with_telemetry=False, leaving=True, timeout=2.0)
         ended = await self.blocking(self._stop_all)
         for job_id, code in ended:
             self.outbox["exits"].append({"job": job_id, "run": self.runs.pop(job_id, 0), "exit_code": code,
