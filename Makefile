@@ -17,7 +17,8 @@ up: $(STAMP)
 	$(BIN)/heaven up
 
 # Debian packages the suite needs: PostgreSQL's server binaries (the suite starts its own server)
-# and Chromium (the dashboard's browser tests drive it with Playwright).
+# Chromium (the dashboard's browser tests drive it with Playwright), and iproute2 (the partition
+# tests put agents in network namespaces of their own).
 system-deps:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
 	  (echo "installing PostgreSQL server binaries (Debian package postgresql)" && \
@@ -25,6 +26,9 @@ system-deps:
 	@command -v chromium >/dev/null 2>&1 || \
 	  (echo "installing Chromium for the browser tests (Debian package chromium)" && \
 	   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
+	@command -v ip >/dev/null 2>&1 || \
+	  (echo "installing ip for the partition tests (Debian package iproute2)" && \
+	   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2)
 
 test: system-deps $(STAMP)
 	$(BIN)/python -m pytest -q
