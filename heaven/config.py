@@ -65,7 +65,7 @@ class AgentSettings(BaseSettings):
     # for the node's own credential, which every later call carries.
     token: SecretStr | None = None
     heartbeat: float = Field(1.0, gt=0)
-    stop_grace: float = Field(5.0, ge=0)
+    stop_grace: float = Field(5.0, ge=0, le=24 * 3600)
     # Nomad's `disconnect` block: jobs keep running this long without contact with the
     # controller, then their shims stop them (SIGTERM, SIGKILL after stop_grace). The agent
     # announces grace + stop_grace; the controller requeues a silent node's jobs only after

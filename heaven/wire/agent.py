@@ -18,7 +18,8 @@ DISCONNECTED = "stopped while disconnected"
 # An exit's cause: its agent was drained (it stops its jobs and leaves); requeued too.
 DRAINED = "stopped by a drain of its agent"
 REQUEUED_CAUSES = (DISCONNECTED, DRAINED)
-MAX_GRACE = 7 * 24 * 3600.0  # seconds; a week without the controller is far beyond any partition
+# Seconds: an agent's grace (at most a week, heaven/config.py) plus its stop grace.
+MAX_GRACE = 8 * 24 * 3600.0
 
 
 class Strict(BaseModel):

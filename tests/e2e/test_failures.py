@@ -40,12 +40,14 @@ def test_kill_9_of_the_controller_under_load_loses_nothing(live, store_url):
 
     thread = threading.Thread(target=load)
     thread.start()
-    wait_for(lambda: len(accepted) >= 20, what="some submissions under load")
-    cluster.kill_controller()
-    cluster.start_controller()
-    wait_for(lambda: len(accepted) >= 40, what="submissions after the restart")
-    stop.set()
-    thread.join()
+    try:
+        wait_for(lambda: len(accepted) >= 20, what="some submissions under load")
+        cluster.kill_controller()
+        cluster.start_controller()
+        wait_for(lambda: len(accepted) >= 40, what="submissions after the restart")
+    finally:  # a failed restart must not leave the load spinning (pytest would never exit)
+        stop.set()
+        thread.join()
 
     for job_id, pid in pids.items():
         job = cluster.job(job_id)
