@@ -17,8 +17,9 @@ up: $(STAMP)
 	$(BIN)/heaven up
 
 # Debian packages the suite needs: PostgreSQL's server binaries (the suite starts its own server),
-# Chromium (the dashboard's browser tests drive it with Playwright), and a Docker engine with a
-# static busybox (the container tests start their own dockerd and import a busybox image from it).
+# Chromium (the dashboard's browser tests drive it with Playwright), a Docker engine with a
+# static busybox (the container tests start their own dockerd and import a busybox image from it),
+# and iproute2 (the partition tests put agents in network namespaces of their own).
 system-deps:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
 	  (echo "installing PostgreSQL server binaries (Debian package postgresql)" && \
@@ -29,6 +30,9 @@ system-deps:
 	@(test -x /usr/sbin/dockerd && test -x /bin/busybox) || \
 	  (echo "installing a Docker engine and a static busybox (Debian packages docker.io, busybox-static)" && \
 	   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io busybox-static)
+	@command -v ip >/dev/null 2>&1 || \
+	  (echo "installing ip for the partition tests (Debian package iproute2)" && \
+	   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2)
 	@$(MAKE) --no-print-directory vm-deps
 
 # QEMU for the VM-node tests (docs/vm-nodes.md): QEMU 10 from bookworm-backports (Debian 12's own 7.2

@@ -19,6 +19,7 @@ import cProfile
 import io
 import os
 import pstats
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -309,7 +310,7 @@ def main() -> int:
             outcome["error"] = exc
         finally:
             for a in agents:
-                a.terminate()
+                a.send_signal(signal.SIGUSR1)  # drained: its jobs are stopped too
             server.should_exit = True
 
     # The orchestrator starts before profiling is installed, so it is not profiled itself.

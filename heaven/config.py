@@ -117,7 +117,13 @@ class AgentSettings(BaseSettings):
     # for the node's own credential, which every later call carries.
     token: SecretStr | None = None
     heartbeat: float = Field(1.0, gt=0)
-    stop_grace: float = Field(5.0, ge=0)
+    stop_grace: float = Field(5.0, ge=0, le=24 * 3600)
+    # Nomad's `disconnect` block: jobs keep running this long without contact with the
+    # controller, then their shims stop them (SIGTERM, SIGKILL after stop_grace). The agent
+    # announces grace + stop_grace; the controller requeues a silent node's jobs only after
+    # HEAVEN_NODE_TIMEOUT plus that, so a job never runs twice.
+    disconnect_grace: float = Field(30.0, ge=0, le=7 * 24 * 3600,
+                                    description="seconds jobs outlive the agent's contact with the controller")
     # Which account jobs run as (heaven/agent/accounts.py): person | user:NAME | root; unset:
     # the agent's own, or the unprivileged `heaven` account when the agent is root.
     run_as: str = Field("", validation_alias=AliasChoices("HEAVEN_RUN_AS", "HEAVEN_AGENT_RUN_AS", "run_as"))

@@ -90,12 +90,16 @@ def agent(
     controller_url: Annotated[str | None, typer.Option("--controller", help="controller URL")] = None,
     cores: Annotated[str | None, typer.Option(help="CPUs this node offers, e.g. 0-3,6 (default: all)")] = None,
     port: Annotated[int | None, typer.Option(help="port for the agent's own API (0: any free port)")] = None,
+    host: Annotated[str | None, typer.Option(help="address of the agent's own API (HEAVEN_AGENT_HOST)")] = None,
     mode: Annotated[str | None, typer.Option(help="cgroup, affinity or auto")] = None,
     workdir: Annotated[str | None, typer.Option(help="where job logs go")] = None,
     token: Annotated[str | None, typer.Option(help="join token from an organization admin (HEAVEN_AGENT_TOKEN)")] = None,
     run_as: Annotated[str | None, typer.Option(help="account jobs run as: person, user:NAME or root (HEAVEN_RUN_AS)")] = None,
 ) -> None:
-    """Run a node agent: registers, runs pinned jobs, reports telemetry."""
+    """Run a node agent: registers, runs pinned jobs, reports telemetry.
+
+    SIGTERM or Ctrl-C stop the agent alone: its jobs keep running under their shims, and the
+    next agent re-adopts them. SIGUSR1 drains it: its jobs are stopped and requeued, then it exits."""
     import uvicorn
 
     from heaven.agent.accounts import check_policy
@@ -104,7 +108,7 @@ def agent(
     from heaven.agent.server import create_agent_app
     from heaven.config import AgentSettings
 
-    given = {"name": name, "cluster": cluster, "controller": controller_url, "cores": cores, "port": port,
+    given = {"name": name, "cluster": cluster, "controller": controller_url, "cores": cores, "port": port, "host": host,
              "mode": mode, "workdir": workdir, "token": token, "run_as": run_as}
     settings = AgentSettings(**{k: v for k, v in given.items() if v is not None})
     if settings.mode not in ("cgroup", "affinity", "auto"):
@@ -215,10 +219,10 @@ def sign_in_locally(database: str, url: str) -> tuple[str, str]:
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def _terminate(procs: list[subprocess.Popen], grace: float) -> int:
-    """SIGTERM to all at once, SIGKILL to those still running after ``grace`` s; returns how many were killed."""
+def _terminate(procs: list[subprocess.Popen], grace: float, sig: int = signal.SIGTERM) -> int:
+    """``sig`` to all at once, SIGKILL to those still running after ``grace`` s; returns how many were killed."""
     for p in procs:
-        p.terminate()
+        p.send_signal(sig)
     deadline, killed = time.monotonic() + grace, 0
     for p in procs:
         try:
@@ -231,11 +235,11 @@ def _terminate(procs: list[subprocess.Popen], grace: float) -> int:
 
 
 def stop_components(controller_proc: subprocess.Popen, agent_procs: list[subprocess.Popen]) -> str:
-    """Agents first (each stops its jobs; the controller still answers them meanwhile), then the
-    controller; returns what was stopped, e.g. "stopped controller, 2 agents"."""
+    """Agents first, drained (SIGUSR1: each stops its jobs; the controller still answers them
+    meanwhile), then the controller; returns what was stopped, e.g. "stopped controller, 2 agents"."""
     agents_running = [p for p in agent_procs if p.poll() is None]
     controller_running = [controller_proc] if controller_proc.poll() is None else []
-    killed = _terminate(agents_running, grace=10) + _terminate(controller_running, grace=5)
+    killed = _terminate(agents_running, grace=10, sig=signal.SIGUSR1) + _terminate(controller_running, grace=5)
     stopped = (["controller"] if controller_running else []) + \
               ([f"{len(agents_running)} agent{'' if len(agents_running) == 1 else 's'}"] if agents_running else [])
     summary = "stopped " + ", ".join(stopped) if stopped else "nothing was left to stop"

@@ -1,4 +1,5 @@
-"""Builders for core test objects: ``node("n1", cores=4)``, ``job(1, cores=2)``."""
+"""Builders for core test objects: ``node("n1", cores=4)``, ``job(1, cores=2)``; and for rows in a
+store: ``stored_node(conn, "n1", 2, 0)``, ``stored_job(conn, "a", 2)``, ``stored_cycle(engine)``."""
 from __future__ import annotations
 
 from heaven.core import Allocation, Job, Node, Snapshot
@@ -41,3 +42,32 @@ def gateway_worker(core: int, load: float = 0.0, ready: bool = True, idle_since:
     from heaven.gateway.decide import WorkerView
     return WorkerView(key if key is not None else 100 + core, core if ready or key is None else -1, load, ready,
                       idle_since)
+
+
+# -- rows in a store (through the store's own functions) -------------------------------------
+def stored_node(conn, name: str, cores: int, offset: int, now: float = 1.0, **values) -> None:
+    from heaven.store import nodes
+    from heaven.store.engine import default_org_id
+    nodes.register(conn, {"name": name, "org_id": default_org_id(conn), "cluster": "default", "endpoint": "",
+                          "kind": "heaven", "core_offset": offset, "local_cores": list(range(cores)),
+                          "memory_mb": 4096, "storage_mb": 0, "gpus": 0, **values}, now=now, actor="test")
+
+
+def stored_job(conn, name: str, cores: int, **kw) -> int:
+    from heaven.store import jobs
+    from heaven.store.engine import default_org_id
+    return jobs.insert_job(conn, {"org_id": default_org_id(conn), "name": name, "command": ["true"],
+                                  "cores": cores, "min_cores": 1, "memory_mb": 0, "storage_mb": 0, "gpus": 0,
+                                  "priority": 0, "kind": "batch", **kw}, now=2.0)
+
+
+def stored_cycle(engine, now: float = 3.0):
+    """One scheduling cycle over the store, applied; returns what was applied."""
+    import random
+
+    from heaven.core import SchedulerConfig, schedule
+    from heaven.store.apply import apply_plan
+    from heaven.store.snapshot import load_snapshot
+    with engine.begin() as conn:
+        plan = schedule(load_snapshot(conn), now, random.Random(0), SchedulerConfig())
+        return apply_plan(conn, plan, now)

@@ -53,10 +53,12 @@ def alive(pid: int) -> bool:
 
 
 class LiveCluster:
-    def __init__(self, root: Path, database_url: str | None = None, **settings) -> None:
+    def __init__(self, root: Path, database_url: str | None = None, host: str = "127.0.0.1", **settings) -> None:
+        """``host``: where the controller listens (a test's own network namespaces reach it there)."""
         self.root = root
+        self.host = host
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
         self.database_url = database_url or f"sqlite:///{root / 'heaven.db'}"
         # Jobs of these tests read and write the test's own private directory, so they run with
         # the agent's identity (the operator's explicit choice) unless a test passes run_as.
@@ -94,7 +96,8 @@ class LiveCluster:
         if self.token is None:
             self.sign_in()
         log = open(self.root / "controller.log", "ab")
-        self.controller = subprocess.Popen([*LAUNCH, "controller", "--port", str(self.port), "--database", self.database_url],
+        self.controller = subprocess.Popen([*LAUNCH, "controller", "--host", self.host, "--port", str(self.port),
+                                            "--database", self.database_url],
                                            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.cwd)
         wait_for(self._healthy, 30, what="the controller to answer /health")
 
@@ -112,14 +115,16 @@ class LiveCluster:
         self.controller.wait()
 
     def start_agent(self, name: str, cores: str, mode: str = "auto", cluster: str = "default",
-                    join_token: str | None = None, until=None) -> None:
+                    join_token: str | None = None, until=None, wrap: tuple[str, ...] = (),
+                    host: str = "127.0.0.1") -> None:
         """``join_token``: another organization's (default: the administrator's own);
-        ``until``: what tells that it registered (default: its node is up, as the administrator sees it)."""
+        ``until``: what tells that it registered (default: its node is up, as the administrator sees it);
+        ``wrap``: a command the agent runs under (``ip netns exec NS``), ``host`` its own API's address."""
         log = open(self.root / f"agent-{name}.log", "ab")
         env = self.env if join_token is None else {**self.env, "HEAVEN_AGENT_TOKEN": join_token}
         self.agents[name] = subprocess.Popen(
-            [*LAUNCH, "agent", "--name", name, "--controller", self.url, "--cores", cores, "--mode", mode,
-             "--cluster", cluster,
+            [*wrap, *LAUNCH, "agent", "--name", name, "--controller", self.url, "--cores", cores, "--mode", mode,
+             "--cluster", cluster, "--host", host,
              "--workdir", str(self.root / "agents")], env=env, stdout=log, stderr=subprocess.STDOUT)
         wait_for(until or (lambda: self.node(name) and self.node(name)["state"] == "up"), 30,
                  what=f"agent {name} to register")
@@ -146,6 +151,8 @@ class LiveCluster:
         return gateway
 
     def stop(self) -> None:
+        """Drain the agents (SIGUSR1: their jobs are stopped; SIGTERM would leave them running
+        under their shims) and stop the controller."""
         for proc in self.gateways:  # first: a gateway stops its workers through the controller
             if proc.poll() is None:
                 proc.terminate()
@@ -157,7 +164,7 @@ class LiveCluster:
         for proc in [*self.agents.values(), self.controller]:
             if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGCONT)
-                proc.terminate()
+                proc.send_signal(signal.SIGUSR1 if proc is not self.controller else signal.SIGTERM)
         for proc in [*self.agents.values(), self.controller]:
             if proc is not None:
                 try:

@@ -59,6 +59,9 @@ class Executor:
         self._unremoved: list = []
         self.spawner = shims.Spawner()
         self.causes: dict[int, str] = {}  # reaped job -> why it ended, until cause() reads it
+        # The shims' lease (shim.py): {"path", "grace", "stop_grace", "cause"}, set by an agent
+        # that has a disconnect grace; None: jobs never stop for lack of contact.
+        self.lease: dict | None = None
         self.placement, reason = open_placement(mode, scope)
         if reason is not None:
             if mode == "cgroup":
@@ -112,7 +115,7 @@ class Executor:
                             "HEAVEN_JOB_ID": str(job_id)},
                     "account": account.spec() if account else None,
                     "join_files": slot.join_files, "slot": slot.record(), "state_dir": str(self.statedir),
-                    "out": str(out_path), "err": str(err_path)}
+                    "out": str(out_path), "err": str(err_path), "lease": self.lease}
             try:
                 shim_pid, pid = self.spawner.spawn(spec)
             except (ExecError, OSError) as exc:
@@ -140,9 +143,9 @@ class Executor:
         path.chmod(0o700)
         return path
 
-    def recover(self) -> tuple[dict[int, int], list[tuple[int, int, int]]]:
+    def recover(self) -> tuple[dict[int, int], list[tuple[int, int, int, str | None]]]:
         """Take over the jobs an earlier agent started in this workdir: ({job: run} of live ones,
-        now held as if started here, [(job, run, exit code)] of those that ended meanwhile)."""
+        now held as if started here, [(job, run, exit code, cause)] of those that ended meanwhile)."""
         with self._lock:
             live, ended = shims.recover(self.statedir, self.placement.reopen)
             if self.engine is not None:

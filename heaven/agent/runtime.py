@@ -6,6 +6,13 @@ Three activities share one asyncio loop:
   reported at once, so a freed core is rescheduled within milliseconds;
 - the heartbeat reports telemetry every second and retries whatever failed.
 
+Every report that reaches the controller renews the shims' lease (shim.py): a
+job outlives the agent's contact with the controller by the disconnect grace,
+then its shim stops it. SIGTERM or SIGINT end the agent alone: its jobs keep
+running under their shims, and the next agent re-adopts them (an upgrade, a
+service restart). SIGUSR1 drains it: every job is stopped and requeued, its node
+takes nothing new, and the agent exits.
+
 Every executor call blocks (fork, cgroup writes, /proc walks, waiting for a
 process to die), so all of them run on ONE worker thread: the loop keeps
 answering the controller meanwhile, and the single thread keeps the steps in
@@ -22,6 +29,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -31,12 +39,17 @@ from heaven.agent.accounts import AccountError, resolve
 from heaven.agent.capacity import VcpuCapacity
 from heaven.agent.executor import ExecError, Executor
 from heaven.agent.reconcile import Adopt, Desired, Held, Resize, Start, Stop, reconcile
+from heaven.agent.shims import renew_lease
 from heaven.agent.telemetry import Telemetry, machine_resources
 from heaven.config import AgentSettings
-from heaven.wire.agent import CAUSE_MAX
+from heaven.wire.agent import CAUSE_MAX, DISCONNECTED, DRAINED
 
 log = logging.getLogger("heaven.agent")
 REPORT_DELAY = 0.002  # seconds
+# A report waits at most this long (the client's 35 s is for the assignments' long poll): one
+# sent on a connection a partition cut must fail soon, so the next one, on a fresh connection,
+# renews the shims' lease as soon as the network heals.
+REPORT_TIMEOUT = 10.0  # seconds
 
 
 def parse_cores(text: str) -> list[int]:
@@ -68,6 +81,10 @@ class Agent:
         # One cgroup scope per agent process: two agents never share (or remove) each
         # other's groups; what a dead earlier run of this agent left behind is killed.
         self.executor = Executor(self.workdir, f"{self.name}.{os.getpid()}", settings.mode)
+        self.lease = self.executor.statedir / "lease"  # renewed on every contact; shims read it
+        self.executor.lease = {"path": str(self.lease), "grace": settings.disconnect_grace,
+                               "stop_grace": settings.stop_grace, "cause": DISCONNECTED}
+        self.draining = False  # SIGUSR1: stop every job and leave
         # Jobs whose shims outlived an earlier run of this agent (a crash, an upgrade) are
         # taken over, not restarted; those that ended meanwhile are reported with their codes.
         self.recovered, self.ended_away = self.executor.recover()
@@ -85,13 +102,14 @@ class Agent:
         # What the controller must present to this agent's own API (logs); new on every start.
         self.agent_key = secrets.token_urlsafe(32)
         self.runs: dict[int, int] = dict(self.recovered)  # job id -> run number held
-        self.finished: set[tuple[int, int]] = {(job, run) for job, run, _ in self.ended_away}
+        self.finished: set[tuple[int, int]] = {(job, run) for job, run, _, _ in self.ended_away}
         # A recovered job is reported started again: its predecessor may have died before
         # reporting it (the controller takes a repeated start of a running job as a no-op).
         recovered = self.executor.jobs()
         self.outbox: dict[str, list] = {
             "started": [{"job": j, "run": r, "pid": recovered[j].pid} for j, r in self.recovered.items()],
-            "exits": [{"job": j, "run": r, "exit_code": c} for j, r, c in self.ended_away],
+            "exits": [{"job": j, "run": r, "exit_code": c, **({"cause": why} if why else {})}
+                      for j, r, c, why in self.ended_away],
             "failed_to_start": []}
         self._send_lock = asyncio.Lock()
         self._flush_pending = False
@@ -108,7 +126,9 @@ class Agent:
     async def register(self) -> None:
         body = {"name": self.name, "endpoint": self.endpoint, "local_cores": self.local_cores,
                 "memory_mb": self.memory_mb, "storage_mb": self.storage_mb, "gpus": self.gpus,
-                "cluster": self.settings.cluster, "agent_key": self.agent_key}
+                "cluster": self.settings.cluster, "agent_key": self.agent_key,
+                # By then every job of ours is stopped: the controller waits that long to requeue.
+                "disconnect_grace": self.settings.disconnect_grace + self.settings.stop_grace}
         if self.core_offset is not None:
             body["core_offset"] = self.core_offset
         if self.settings.max_cores:
@@ -116,9 +136,11 @@ class Agent:
         join = self.settings.token.get_secret_value() if self.settings.token else ""
         while True:
             try:
+                sent = time.time()
                 answer = await self.http.post("/api/v1/agents/register", json=body,
                                               headers={"Authorization": f"Bearer {join}"})
                 if answer.status_code == 200:
+                    renew_lease(self.lease, sent)
                     self.core_offset = answer.json()["core_offset"]
                     self.credential = answer.json()["credential"]
                     self.http.headers["Authorization"] = f"Bearer {self.credential}"
@@ -255,23 +277,31 @@ class Agent:
         self._flush_pending = False
         asyncio.ensure_future(self.report(with_telemetry=False))
 
-    async def report(self, with_telemetry: bool) -> None:
+    async def report(self, with_telemetry: bool, leaving: bool = False, timeout: float = REPORT_TIMEOUT) -> bool:
+        """Send the outbox (and telemetry); True once the controller took it. ``leaving``: the
+        agent is drained, its node must take nothing new."""
         async with self._send_lock:
             body = {k: v for k, v in self.outbox.items()}
             self.outbox = {k: [] for k in body}
             if with_telemetry:
                 body["jobs"], body["node"] = await self.blocking(self._samples)
             try:
-                answer = await self.http.post(f"/api/v1/agents/{self.name}/report", json=body)
-                if answer.status_code in (401, 404):
+                sent = time.time()
+                answer = await self.http.post(f"/api/v1/agents/{self.name}/report",
+                                              json={**body, **({"leaving": True} if leaving else {})},
+                                              timeout=timeout)
+                if answer.status_code in (401, 404) and not leaving:
                     await self.register()
                 ok = answer.status_code == 200
+                if ok:
+                    renew_lease(self.lease, sent)
             except httpx.HTTPError as exc:
                 log.warning("report failed (%s); will retry", exc)
                 ok = False
             if not ok:  # keep what was not delivered for the next report
                 for key in self.outbox:
                     self.outbox[key] = body[key] + self.outbox[key]
+            return ok
 
     def _samples(self) -> tuple[dict, dict]:
         jobs = {job_id: self.telemetry.sample_job(job_id, self.executor.pids(job_id))
@@ -289,15 +319,19 @@ class Agent:
 
     # -- the whole process ------------------------------------------------------------------
     async def run(self, server) -> None:
-        """Serve the agent API and follow the controller until SIGTERM/SIGINT, then stop every job.
+        """Serve the agent API and follow the controller until a stop signal: SIGTERM/SIGINT
+        leave the jobs running under their shims (the next agent re-adopts them), SIGUSR1
+        drains (stops and requeues every job) first.
 
         ``server`` must not capture signals itself (uvicorn re-raises them after
-        serving, which would kill this process before its jobs are stopped)."""
+        serving, which would kill this process before it is done)."""
         self._loop = asyncio.get_running_loop()
         for job_id, run in self.recovered.items():
             self._watch(job_id, run, self.executor.jobs()[job_id].pidfd)
         for sig in (signal.SIGTERM, signal.SIGINT):
             self._loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+        self._loop.add_signal_handler(signal.SIGUSR1, lambda: (setattr(self, "draining", True),
+                                                               setattr(server, "should_exit", True)))
         serving = asyncio.create_task(server.serve())
         while not server.started:
             await asyncio.sleep(0.01)
@@ -312,13 +346,46 @@ class Agent:
         if registering.done() and self.capacity is not None:
             workers.append(asyncio.create_task(self.capacity.watch()))
         try:
-            await serving  # ends on SIGTERM/SIGINT (uvicorn handles the signals)
+            await serving  # ends on a stop signal
         finally:
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+            for job_id in list(self._watched):
+                self._unwatch(job_id)
+            held = sum(job_id > 0 for job_id in self.executor.jobs())
+            if self.draining:
+                await self.drain()
             await self.http.aclose()
-            started = sum(job_id > 0 for job_id in self.executor.jobs())  # adopted ones are let go, not stopped
-            await self.blocking(self.executor.shutdown, True)
+            # Drained: nothing is left but adopted processes, which are let go. Otherwise every
+            # job stays with its shim, and the shims' lease keeps counting without us.
+            await self.blocking(self.executor.shutdown, self.draining)
             self._worker.shutdown()
-            log.info("stopped agent %s and %d job%s", self.name, started, "" if started == 1 else "s")
+            if self.draining:
+                log.info("drained agent %s: stopped %d job%s", self.name, held, "" if held == 1 else "s")
+            else:
+                log.info("stopped agent %s; its %d job%s keep running under their shims",
+                         self.name, held, "" if held == 1 else "s")
+
+    async def drain(self) -> None:
+        """Tell the controller this node takes nothing new, stop every job, report them
+        stopped by a drain (the controller requeues them), in that order."""
+        if self.credential is not None:  # briefly: a drain must stop the jobs even if nobody listens
+            await self.report(with_telemetry=False, leaving=True, timeout=2.0)
+        ended = await self.blocking(self._stop_all)
+        for job_id, code in ended:
+            self.outbox["exits"].append({"job": job_id, "run": self.runs.pop(job_id, 0), "exit_code": code,
+                                         "cause": DRAINED})
+        if self.credential is not None and not await self.report(with_telemetry=False, leaving=True):
+            log.warning("the controller did not hear of the drain; it requeues the jobs once the node is down")
+
+    def _stop_all(self) -> list[tuple[int, int]]:
+        """On the worker thread: SIGTERM every started job, SIGKILL after the stop grace; their codes."""
+        ids = [job_id for job_id in self.executor.jobs() if job_id > 0]
+        for job_id in ids:
+            self.executor.stop(job_id, self.settings.stop_grace)
+        ended, deadline = [], time.monotonic() + self.settings.stop_grace + 10
+        while len(ended) < len(ids) and time.monotonic() < deadline:
+            ended += [(j, c) for j, c in self.executor.poll() if j > 0]
+            time.sleep(0.02)
+        return ended

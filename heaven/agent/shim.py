@@ -23,6 +23,13 @@ shim answers one line on stdout, {"pid": N} once the job has exec'd or
 
 When the job's leader exits, whatever is left of its tree (its process group,
 its cgroup) is killed, because its cores go to someone else.
+
+The disconnect grace (Nomad's `disconnect` block) is kept here, not in the agent:
+the spec's `lease` names a file the agent touches every time it reached the
+controller. When that file is older than the grace, the controller will soon
+requeue the job elsewhere, so the shim stops it (SIGTERM, SIGKILL after the stop
+grace) and records why. Kept by the shim, the promise holds whether the agent is
+cut off, frozen or dead.
 """
 import ctypes
 import json
@@ -31,6 +38,7 @@ import select
 import signal
 import socket
 import sys
+import time
 import warnings  # noqa: F401  os.execvpe imports it lazily, in the child after the account switch
 
 
@@ -151,6 +159,42 @@ def _answer(message: dict) -> None:
     os.write(1, json.dumps({**message, "shim": os.getpid()}).encode() + b"\n")
 
 
+class _Lease:
+    """The agent's last contact with the controller, as the mtime of a file (see the module's
+    docstring): `expired()` once it is older than the grace. A missing file counts as a contact
+    when the shim started (the agent had just been told to start the job)."""
+
+    def __init__(self, spec: dict | None) -> None:
+        self.spec = spec
+        self.since = time.time()
+        self.stopping_at: float | None = None  # monotonic time of the SIGTERM
+        self.killed = False
+
+    def expired(self) -> bool:
+        try:
+            contact = max(os.stat(self.spec["path"]).st_mtime, self.since)
+        except OSError:
+            contact = self.since
+        return time.time() - contact > self.spec["grace"]
+
+    def check(self, pid: int, join_files: list) -> None:
+        """Once a second: stop the job when the lease has run out; SIGKILL after the stop grace."""
+        if self.spec is None:
+            return
+        if self.stopping_at is None:
+            if self.expired():
+                self.stopping_at = time.monotonic()
+                _signal_job(pid, join_files, signal.SIGTERM)
+                _signal_job(pid, join_files, signal.SIGCONT)  # a suspended job could not act on it
+        elif not self.killed and time.monotonic() - self.stopping_at >= self.spec["stop_grace"]:
+            self.killed = True
+            _signal_job(pid, join_files, signal.SIGKILL)
+
+    @property
+    def cause(self) -> str | None:
+        return self.spec["cause"] if self.stopping_at is not None else None
+
+
 def _exit_code(status: int) -> int:
     """As subprocess reports it: the exit status, or minus the signal that killed it."""
     return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
@@ -210,8 +254,10 @@ def run(spec: dict) -> None:
         os.dup2(devnull, fd)
 
     pidfd = os.pidfd_open(pid)
+    lease = _Lease(spec.get("lease"))
     while True:
         ready, _, _ = select.select([pidfd, listener], [], [], 1.0)
+        lease.check(pid, spec["join_files"])
         _reap_exited_orphans(pid)
         if listener in ready:
             _serve(listener, pid, spec["join_files"])
@@ -222,7 +268,8 @@ def run(spec: dict) -> None:
     _signal_job(pid, spec["join_files"], signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
     _reap_orphans()
-    _atomic_write(state, f"{job}.exit", {"exit_code": _exit_code(status), "run": record["run"]})
+    _atomic_write(state, f"{job}.exit", {"exit_code": _exit_code(status), "run": record["run"],
+                                         **({"cause": lease.cause} if lease.cause else {})})
     os.unlink(f"{state}/{sock_name}")
 
 

@@ -7,6 +7,9 @@ so only it can be sure a PID is still the job's), and changes cores directly
 (cpuset and affinity act on live processes, and a recycled PID inside the
 job's own cgroup cannot happen).
 
+The agent renews the shims' lease (see shim.py) with renew_lease() each time it
+reached the controller.
+
 A new agent calls recover(): every `<id>.json` in the state directory is a job
 an earlier agent started. A live shim is re-adopted (same PID, same cgroup);
 a dead one left `<id>.exit` with the real exit code to report. A shim that died
@@ -149,9 +152,10 @@ class Started(_Held):
             return self.ended_code
         if not _gone(self.running.pidfd, self.shim_pid):
             return None
+        recorded = recorded_cause(self.statedir, self.running.job_id)
         self.ended_code = finish(self.statedir, self.running.job_id, self.running.pid, self.slot)
         # Read before the group goes: the kernel's count of kills for the memory limit.
-        self.cause = OUT_OF_MEMORY if self.ended_code != 0 and self.slot.oom_kills() > 0 else None
+        self.cause = recorded or (OUT_OF_MEMORY if self.ended_code != 0 and self.slot.oom_kills() > 0 else None)
         return self.ended_code
 
     def kill(self) -> None:
@@ -169,6 +173,14 @@ class Started(_Held):
         """Forget the job but leave it running under its shim (a new agent can recover it)."""
         self.slot = None
         self.close()
+
+
+def recorded_cause(statedir: Path, job_id: int) -> str | None:
+    """Why the shim says the job ended, beyond its code (it stopped it: the lease ran out)."""
+    try:
+        return json.loads((statedir / f"{job_id}.exit").read_text()).get("cause")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def finish(statedir: Path, job_id: int, pid: int, slot) -> int:
@@ -194,6 +206,16 @@ def finish(statedir: Path, job_id: int, pid: int, slot) -> int:
     return code
 
 
+def renew_lease(path: Path, contact: float) -> None:
+    """The agent reached the controller at ``contact`` (the time its request left, so the
+    shims' count never starts later than the controller's)."""
+    try:
+        os.utime(path, (contact, contact))
+    except FileNotFoundError:
+        path.touch()
+        os.utime(path, (contact, contact))
+
+
 def _is_shim(pid: int) -> bool:
     try:
         return str(SHIM).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -211,8 +233,10 @@ def records(statedir: Path) -> list[dict]:
     return found
 
 
-def recover(statedir: Path, reopen: Callable[[dict | None], object]) -> tuple[list[Started], list[tuple[int, int, int]]]:
-    """Jobs an earlier agent started here: (live ones re-adopted, [(job, run, exit code)] of ended ones)."""
+def recover(statedir: Path, reopen: Callable[[dict | None], object]
+            ) -> tuple[list[Started], list[tuple[int, int, int, str | None]]]:
+    """Jobs an earlier agent started here: (live ones re-adopted, [(job, run, exit code, cause)]
+    of ended ones; the cause is the shim's, e.g. stopped while disconnected)."""
     live, ended = [], []
     for record in records(statedir):
         job_id, pid, shim_pid, run = record["job_id"], record["pid"], record["shim"], record.get("run", 0)
@@ -225,6 +249,7 @@ def recover(statedir: Path, reopen: Callable[[dict | None], object]) -> tuple[li
             continue
         if pidfd is not None:
             os.close(pidfd)
-        ended.append((job_id, run, finish(statedir, job_id, pid, slot)))
+        cause = recorded_cause(statedir, job_id)
+        ended.append((job_id, run, finish(statedir, job_id, pid, slot), cause))
         slot.release(timeout=1.0)
     return live, ended

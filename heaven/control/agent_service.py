@@ -7,7 +7,7 @@ from heaven.control import deployment_service
 from heaven.control.errors import ApiError, not_found
 from heaven.control.node_auth import Joining
 from heaven.control.runtime import Controller
-from heaven.core.states import JobState
+from heaven.core.states import JobState, NodeState
 from heaven.control.tokens import NODE_CREDENTIAL_PREFIX, new_api_token
 from heaven.store import clusters, join_tokens, jobs, nodes
 from heaven.store.apply import lock_core_map
@@ -15,7 +15,7 @@ from heaven.store.engine import default_org_id
 from heaven.store.tables import core_claims, people
 from heaven.store.tables import events as event_table
 from heaven.store.tables import jobs as job_table
-from heaven.wire.agent import OUT_OF_MEMORY, AgentRegister, AgentReport, Assignment
+from heaven.wire.agent import OUT_OF_MEMORY, REQUEUED_CAUSES, AgentRegister, AgentReport, Assignment
 
 
 def register_node(ctl: Controller, values: dict, requested_offset: int | None, actor: str,
@@ -62,7 +62,8 @@ def register_agent(ctl: Controller, body: AgentRegister, joining: Joining) -> tu
         raise ApiError(422, "invalid_input", "local_cores: must not repeat a CPU", "local_cores")
     values = {"name": body.name, "endpoint": body.endpoint, "kind": "heaven", "local_cores": body.local_cores,
               "reserved": reserved, "memory_mb": body.memory_mb, "storage_mb": body.storage_mb, "gpus": body.gpus,
-              "cluster": cluster, "agent_key": body.agent_key, "max_cores": body.max_cores}
+              "cluster": cluster, "agent_key": body.agent_key, "max_cores": body.max_cores,
+              "disconnect_grace": body.disconnect_grace}
     credential, credential_hash = new_api_token(NODE_CREDENTIAL_PREFIX)
     row = register_node(ctl, values, body.core_offset, f"agent:{body.name}", joining.org_id, credential_hash)
     return row, credential
@@ -78,8 +79,10 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
         row = nodes.get(conn, node)
         if row is None:
             raise not_found("node", node)
-        came_back = row["state"] == "down"
-        nodes.heartbeat(conn, node, now, body.node, actor=actor, was_down=came_back)
+        came_back = NodeState(row["state"]) in nodes.RETURNING_STATES
+        nodes.heartbeat(conn, node, now, body.node, actor=actor, was_away=came_back)
+        if body.leaving:
+            nodes.set_state(conn, node, NodeState.UP, NodeState.DRAIN, now, "its agent was drained and leaves", actor)
         for s in body.started:
             if not _is_this_run(conn, node, s.job, s.run):
                 continue
@@ -89,6 +92,12 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
                 conn.execute(update(job_table).where(*_this_run(node, s.job, s.run)).values(pid=s.pid, pids=[s.pid]))
         for e in body.exits:
             if _is_this_run(conn, node, e.job, e.run):
+                if e.cause in REQUEUED_CAUSES:  # stopped by its own side, not failed: it runs again
+                    parts = jobs.nodes_of(conn, e.job)
+                    jobs.requeue_or_end(conn, e.job, JobState.LOST, now, f"{e.cause} on node {node}", actor)
+                    freed = True
+                    others |= set(parts) - {node}
+                    continue
                 if e.cause == OUT_OF_MEMORY and _retry_with_more_memory(conn, ctl.settings.retry_memory, e.job, now, actor):
                     freed = True
                     continue

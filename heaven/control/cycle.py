@@ -1,4 +1,4 @@
-"""One scheduling cycle against the store, and the node-timeout sweep.
+"""One scheduling cycle against the store, and the node sweep (disconnected, then down).
 
 Both are plain functions over a unit of work. Only the scheduler loop calls
 them (see runtime.py): requests that want an answer now ask the loop.
@@ -18,6 +18,7 @@ from heaven.store.apply import Applied, apply_plan, lock_core_map
 from heaven.store.snapshot import UsagePolicy, load_snapshot
 from heaven.store.tables import core_claims
 from heaven.store.tables import jobs as job_table
+from heaven.store.tables import nodes as nodes_table
 
 
 def run_cycle(conn: Connection, config: SchedulerConfig, now: float, rng: random.Random,
@@ -40,15 +41,28 @@ def run_cycle(conn: Connection, config: SchedulerConfig, now: float, rng: random
     return plan, applied, recommended
 
 
-def sweep_silent_nodes(conn: Connection, now: float, timeout: float) -> set[str]:
-    """Mark nodes silent for ``timeout`` seconds down; the jobs holding cores there
-    (assigned or running) are lost and batch jobs requeued. Returns the nodes that went down."""
+def sweep_silent_nodes(conn: Connection, now: float, timeout: float) -> tuple[set[str], set[str]]:
+    """Nodes silent for ``timeout`` seconds are marked disconnected: their jobs keep their
+    cores, as their agent keeps them running for its disconnect grace. Once silent for the
+    grace as well, they are marked down and the jobs holding cores there (assigned or
+    running) are lost and requeued: by then their agent has stopped them, so no job runs
+    twice. A node with no grace goes both steps in one sweep. Returns (disconnected, down)."""
     lock_core_map(conn)
+    disconnected: set[str] = set()
     gone: set[str] = set()
-    for name in nodes.silent_since(conn, now - timeout):
-        row = nodes.get(conn, name)
-        if not nodes.set_state(conn, name, NodeState(row["state"]), NodeState.DOWN, now,
-                               f"no heartbeat for {timeout:g}s", "controller"):
+    for row in nodes.silent_since(conn, now - timeout):
+        name, state, grace = row["name"], NodeState(row["state"]), row["disconnect_grace"]
+        if state != NodeState.DISCONNECTED:
+            if not nodes.set_state(conn, name, state, NodeState.DISCONNECTED, now,
+                                   f"no heartbeat for {timeout:g}s; its jobs keep running for its "
+                                   f"disconnect grace of {grace:g}s", "controller"):
+                continue
+            disconnected.add(name)
+        if row["last_heartbeat"] >= now - timeout - grace:
+            continue
+        if not nodes.set_state(conn, name, NodeState.DISCONNECTED, NodeState.DOWN, now,
+                               f"no heartbeat for {timeout:g}s and its disconnect grace of {grace:g}s",
+                               "controller"):
             continue
         gone.add(name)
         on_node = select(core_claims.c.job_id).where(core_claims.c.node == name)
@@ -56,17 +70,21 @@ def sweep_silent_nodes(conn: Connection, now: float, timeout: float) -> set[str]
                                                             job_table.c.state.in_(jobs.HOLDING_STATE_VALUES))).scalars()
         for job_id in list(running):
             jobs.requeue_or_end(conn, job_id, JobState.LOST, now, f"node {name} stopped heartbeating", "controller")
-    return gone
+    return disconnected, gone
 
 
 def requeue_unstarted(conn: Connection, now: float, timeout: float) -> set[str]:
     """Jobs placed ``timeout`` seconds ago whose agent never reported a process (it
     cannot start them, or an agent of the original design never pinned the PID): batch
     jobs go back to the queue, adopted PIDs end cancelled. Returns their nodes.
-    A late start report names the old attempt (``run``) and is ignored."""
+    A late start report names the old attempt (``run``) and is ignored. Jobs on a
+    disconnected node wait for the node sweep: its agent may have started them and only
+    failed to say so, and requeueing them now could run them twice."""
     lock_core_map(conn)
+    away = select(nodes_table.c.name).where(nodes_table.c.state == NodeState.DISCONNECTED.value)
     query = select(job_table.c.id, job_table.c.node).where(job_table.c.state == JobState.ASSIGNED.value,
-                                                           job_table.c.assigned_at < now - timeout)
+                                                           job_table.c.assigned_at < now - timeout,
+                                                           job_table.c.node.not_in(away))
     nodes_touched: set[str] = set()
     for job_id, node in conn.execute(query).all():
         jobs.requeue_or_end(conn, job_id, JobState.LOST, now, f"its agent did not start it within {timeout:g}s",

@@ -220,7 +220,9 @@ class Controller:
             self.notifier.touch(overdue)
             self.wake()
         with self.store.begin() as conn:
-            gone = sweep_silent_nodes(conn, self.clock(), self.settings.node_timeout)
+            disconnected, gone = sweep_silent_nodes(conn, self.clock(), self.settings.node_timeout)
+        if disconnected:
+            log.warning("nodes disconnected: %s", ", ".join(sorted(disconnected)))
         if gone:
             log.warning("nodes down: %s", ", ".join(sorted(gone)))
             self.notifier.touch(gone)  # if the agent still listens, it learns at once what it must stop

@@ -22,6 +22,7 @@ class JobState(StrEnum):
 
 class NodeState(StrEnum):
     UP = "up"
+    DISCONNECTED = "disconnected"
     DOWN = "down"
     DRAIN = "drain"
 
@@ -44,7 +45,7 @@ JOB_TRANSITIONS: dict[JobState, dict[JobState, str]] = {
         J.SUCCEEDED: "a deployment stopped as completed before its process started",
         J.CANCELLED: "cancelled by a user before it started; its cores are freed",
         J.PREEMPTED: "evicted for a job of strictly higher priority before it started",
-        J.LOST: "its node stopped heartbeating before it started, or its agent did not start it "
+        J.LOST: "its node stayed silent past its disconnect grace before it started, or its agent did not start it "
                 "within HEAVEN_START_TIMEOUT",
     },
     J.RUNNING: {
@@ -57,7 +58,8 @@ JOB_TRANSITIONS: dict[JobState, dict[JobState, str]] = {
                    "memory request raised by that step (HTCondor's retry_request_memory)",
         J.CANCELLED: "cancelled by a user while running; its cores are freed",
         J.PREEMPTED: "evicted for a job of strictly higher priority",
-        J.LOST: "its node stopped heartbeating; its cores are freed",
+        J.LOST: "its node stayed silent past its disconnect grace, or its own side stopped it (its shim, when its "
+                "agent was cut off that long; a drain of its agent); its cores are freed",
     },
     J.PREEMPTED: {
         J.PENDING: "requeued: batch jobs go back to the queue keeping their submit time, services "
@@ -82,15 +84,21 @@ ACTIVE_JOB_STATES = frozenset({J.PENDING, *HOLDING_JOB_STATES})
 N = NodeState
 NODE_TRANSITIONS: dict[NodeState, dict[NodeState, str]] = {
     N.UP: {
-        N.DOWN: "no heartbeat for HEAVEN_NODE_TIMEOUT seconds",
-        N.DRAIN: "an operator drains it: running jobs finish, nothing new lands",
+        N.DISCONNECTED: "no heartbeat for HEAVEN_NODE_TIMEOUT seconds: its jobs keep their cores (its agent keeps "
+                        "them running for its disconnect grace), nothing new lands",
+        N.DRAIN: "an operator drains it, or its agent leaves with --drain: nothing new lands",
+    },
+    N.DISCONNECTED: {
+        N.UP: "it heartbeats again within its disconnect grace: its jobs simply continue",
+        N.DOWN: "still silent after its disconnect grace too: its agent has stopped its jobs by now, so they "
+                "are lost and requeued without ever running twice",
     },
     N.DOWN: {
         N.UP: "it heartbeats again; it kills what it should no longer run",
     },
     N.DRAIN: {
-        N.UP: "an operator resumes it",
-        N.DOWN: "no heartbeat while draining",
+        N.UP: "an operator resumes it, or its agent registers again",
+        N.DISCONNECTED: "no heartbeat while draining (a drained agent that left goes this way)",
     },
 }
 

@@ -1,4 +1,4 @@
-"""Node rows: registration, heartbeats, and the move to ``down``."""
+"""Node rows: registration, heartbeats, and the moves to ``disconnected`` and ``down``."""
 from __future__ import annotations
 
 from sqlalchemy import Connection, delete, insert, select, update
@@ -52,8 +52,8 @@ def register(conn: Connection, values: dict, now: float, actor: str) -> tuple[di
     changes = {k: v for k, v in values.items() if k not in ("name", "org_id") and v != existing[k]}
     changes["last_heartbeat"] = now
     conn.execute(update(nodes).where(nodes.c.name == existing["name"]).values(**changes))
-    if existing["state"] == NodeState.DOWN.value:
-        set_state(conn, existing["name"], NodeState.DOWN, NodeState.UP, now, "registered again", actor)
+    if existing["state"] in AWAY_STATE_VALUES:  # a drained agent that starts again is up, too
+        set_state(conn, existing["name"], NodeState(existing["state"]), NodeState.UP, now, "registered again", actor)
     return get(conn, values["name"]), False
 
 
@@ -66,18 +66,24 @@ def set_cores(conn: Connection, name: str, local_cores: list[int], reserved: lis
     events.record(conn, now, "capacity", detail, actor=actor, node=name, org_id=org_id)
 
 
+# States a node that heartbeats leaves for ``up``.
+RETURNING_STATES = (NodeState.DISCONNECTED, NodeState.DOWN)
+AWAY_STATE_VALUES = frozenset(s.value for s in (*RETURNING_STATES, NodeState.DRAIN))
+
+
 def heartbeat(conn: Connection, name: str, now: float, telemetry: dict | None = None, actor: str = "agent",
-              was_down: bool = True) -> bool:
-    """Record that a node is alive; a down node comes back up. False if unknown.
-    ``was_down=False``: the caller just read the row as not down (skips the state check)."""
+              was_away: bool = True) -> bool:
+    """Record that a node is alive; a disconnected or down node comes back up. False if unknown.
+    ``was_away=False``: the caller just read the row as up (skips the state check)."""
     values: dict = {"last_heartbeat": now}
     if telemetry is not None:
         values["telemetry"] = telemetry
     result = conn.execute(update(nodes).where(nodes.c.name == name).values(**values))
     if result.rowcount != 1:
         return False
-    if was_down:
-        set_state(conn, name, NodeState.DOWN, NodeState.UP, now, "heartbeat resumed", actor)
+    if was_away:
+        for old in RETURNING_STATES:  # conditional updates: only the one it is in moves
+            set_state(conn, name, old, NodeState.UP, now, "heartbeat resumed", actor)
     return True
 
 
@@ -91,10 +97,12 @@ def set_state(conn: Connection, name: str, old: NodeState, new: NodeState, now: 
     return True
 
 
-def silent_since(conn: Connection, deadline: float) -> list[str]:
-    """Nodes that are up but have not heartbeated since ``deadline``."""
-    query = select(nodes.c.name).where(nodes.c.state != NodeState.DOWN.value, nodes.c.last_heartbeat < deadline)
-    return list(conn.execute(query).scalars())
+def silent_since(conn: Connection, deadline: float) -> list[dict]:
+    """Nodes not down that have not heartbeated since ``deadline``: their name, state,
+    last heartbeat and disconnect grace (0 for agents that announce none)."""
+    query = select(nodes.c.name, nodes.c.state, nodes.c.last_heartbeat, nodes.c.disconnect_grace).where(
+        nodes.c.state != NodeState.DOWN.value, nodes.c.last_heartbeat < deadline).order_by(nodes.c.name)
+    return [{**row._mapping, "disconnect_grace": row.disconnect_grace or 0.0} for row in conn.execute(query)]
 
 
 def remove(conn: Connection, name: str, now: float, detail: str, actor: str) -> bool:

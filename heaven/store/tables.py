@@ -77,6 +77,10 @@ nodes = Table(
     Column("gpus", Integer, nullable=False, default=0),
     Column("state", String(20), nullable=False),
     Column("last_heartbeat", Float, nullable=False),
+    # Seconds its agent keeps jobs running without reaching the controller (its
+    # HEAVEN_AGENT_DISCONNECT_GRACE, announced at registration): the controller requeues the
+    # jobs of a silent node only after it. None: an agent that announces none (0).
+    Column("disconnect_grace", Float),
     Column("telemetry", JSON, nullable=False, default=dict),
     # sha256 of the node's own credential, issued when its agent joined with a join token;
     # None for nodes of the original protocol, which has no credentials.

@@ -13,6 +13,14 @@ from heaven.wire.fields import MAX_CORES, MAX_MB, MAX_NAME, CoreOffset, Cpu, End
 
 OUT_OF_MEMORY = "out of memory"  # an exit's cause: the job's cgroup counted a kill for its memory limit
 CAUSE_MAX = 500
+# An exit's cause: the job's shim stopped it because its agent had not reached the controller
+# for its disconnect grace; the controller requeues it (it did not fail) unless already done.
+DISCONNECTED = "stopped while disconnected"
+# An exit's cause: its agent was drained (it stops its jobs and leaves); requeued too.
+DRAINED = "stopped by a drain of its agent"
+REQUEUED_CAUSES = (DISCONNECTED, DRAINED)
+# Seconds: an agent's grace (at most a week, heaven/config.py) plus its stop grace.
+MAX_GRACE = 8 * 24 * 3600.0
 
 
 class Strict(BaseModel):
@@ -36,6 +44,10 @@ class AgentRegister(Strict):
     # API (job logs): chosen by the agent at random each time it starts. None: an agent that
     # has no such key (the controller then presents nothing).
     agent_key: str | None = Field(None, min_length=16, max_length=100, pattern=r"^[A-Za-z0-9_-]+$", repr=False)
+    # How long the agent's jobs keep running while it cannot reach the controller (its
+    # HEAVEN_AGENT_DISCONNECT_GRACE plus its stop grace: by then they are stopped). None: the
+    # agent announces none, and its jobs are requeued as soon as the node times out.
+    disconnect_grace: float | None = Field(None, ge=0, le=MAX_GRACE)
 
 
 class AgentCores(Strict):
@@ -74,6 +86,8 @@ class AgentReport(Strict):
     failed_to_start: list[Exited] = Field(default_factory=list, max_length=100000)
     jobs: dict[Id, JobSample] = Field(default_factory=dict, max_length=100000)
     node: dict | None = None
+    # The agent is leaving after a drain: nothing new may land on its node.
+    leaving: bool = False
 
 
 class Assignment(BaseModel):

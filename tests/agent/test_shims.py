@@ -70,7 +70,7 @@ def test_an_exit_while_no_executor_runs_is_kept_on_disk(make, tmp_path):
     wait_for(lambda: gone(shim), "the job and its shim to end")
     assert (tmp_path / "shims" / "3.exit").exists()
     live, ended = make().recover()
-    assert live == {} and ended == [(3, 1, 9)]
+    assert live == {} and ended == [(3, 1, 9, None)]
 
 
 def test_signals_go_through_the_shim(make):
@@ -95,3 +95,28 @@ def test_a_job_killed_by_its_memory_limit_ends_out_of_memory(make):
     assert ex.cause(5) is None, "told once"
     ex.start(6, ["sh", "-c", "exit 3"], [int(ONE)], memory_mb=32)
     assert reaped(ex, 6) == 3 and ex.cause(6) is None, "a plain failure is no OOM"
+
+
+def test_the_shim_stops_its_job_once_the_agent_s_lease_of_contact_runs_out(tmp_path):
+    """While the lease is renewed the job runs; once it is older than the grace, the shim stops
+    the job and records why, for whichever agent collects the exit."""
+    import time
+
+    from heaven.agent.shims import renew_lease
+    from heaven.wire.agent import DISCONNECTED
+    ex = Executor(tmp_path, f"test-{os.getpid()}-{uuid.uuid4().hex[:8]}", mode="affinity")
+    lease = tmp_path / "shims" / "lease"
+    ex.lease = {"path": str(lease), "grace": 1.0, "stop_grace": 0.5, "cause": DISCONNECTED}
+    try:
+        renew_lease(lease, time.time())
+        job = ex.start(7, ["sleep", "30"], [int(ONE)], run=2)
+        until = time.monotonic() + 2.5
+        while time.monotonic() < until:  # renewed more often than the grace: it keeps running
+            renew_lease(lease, time.time())
+            time.sleep(0.2)
+        assert ex.reap(7) is None and not gone(job.pid)
+        renew_lease(lease, time.time() - 5)  # the last contact, long ago
+        assert reaped(ex, 7) == -signal.SIGTERM
+        assert ex.cause(7) == DISCONNECTED
+    finally:
+        ex.shutdown(kill=True, grace=0.2)

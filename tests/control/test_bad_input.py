@@ -35,6 +35,10 @@ BAD = [
     ("POST", "/api/v1/agents/register", {"name": "n2", "local_cores": [0], "core_offset": 1}, 409, "core_offset", ["overlap"]),
     ("POST", "/api/v1/agents/register", {"name": "n1", "local_cores": [0, 1], "core_offset": 7}, 409, "core_offset", ["already has"]),
     ("POST", "/api/v1/agents/n1/report", {"exits": [{"job": 1}]}, 422, "exits.0.run", ["required"]),
+    ("POST", "/api/v1/agents/register", {"name": "n2", "local_cores": [0], "disconnect_grace": -1}, 422,
+     "disconnect_grace", ["greater than or equal to 0"]),
+    ("POST", "/api/v1/agents/register", {"name": "n2", "local_cores": [0], "disconnect_grace": 1e9}, 422,
+     "disconnect_grace", ["less than or equal to"]),
     # An agent call is about one node and carries its credential: a node with none is refused first.
     ("POST", "/api/v1/agents/ghost/report", {}, 401, "Authorization", ["node credential"]),
     ("POST", "/register", {"vm_name": "vm2"}, 422, "total_cores", ["required"]),

@@ -161,10 +161,16 @@ class Model:
         """Usage of each part of the job (in cores)."""
         self.allocs[job_id] = [replace(a, used_cores=used, recent_cores=recent) for a in self.allocs[job_id]]
 
+    def disconnect_node(self, name: str) -> None:
+        """The node stops heartbeating: disconnected, its jobs keep their cores for its grace."""
+        self.node_transition(name, NodeState.DISCONNECTED)
+
     def lose_node(self, name: str) -> int:
-        """The node stops heartbeating: its running jobs are lost and go back to the queue (a gang with a
-        part there loses every part)."""
+        """The node stayed silent past its grace: disconnected (if not yet), then down; its running jobs
+        are lost and go back to the queue (a gang with a part there loses every part)."""
         lost = {a.job_id for a in self.parts() if a.node == name}
+        if self.nodes[name].state != NodeState.DISCONNECTED:
+            self.disconnect_node(name)
         self.node_transition(name, NodeState.DOWN)
         for job_id in sorted(lost):
             del self.allocs[job_id]

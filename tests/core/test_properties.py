@@ -173,16 +173,22 @@ class ClusterHistory(RuleBasedStateMachine):
         self.wake(wake)
 
     # -- nodes ----------------------------------------------------------------------------------
-    @rule(change=st.sampled_from(["lose", "drain", "back", "back"]), pick=st.integers(0, 10), wake=wakes)
+    @rule(change=st.sampled_from(["disconnect", "lose", "drain", "back", "back"]), pick=st.integers(0, 10), wake=wakes)
     def node_changes(self, change, pick, wake):
-        """A node stops heartbeating (its jobs are lost and requeued), is drained, or comes back up."""
-        want = {"lose": lambda n: n.state != NodeState.DOWN, "drain": lambda n: n.state == NodeState.UP,
+        """A node stops heartbeating (disconnected: its jobs keep their cores), stays silent past its grace
+        (down: its jobs are lost and requeued), is drained, or comes back up."""
+        want = {"disconnect": lambda n: n.state in (NodeState.UP, NodeState.DRAIN),
+                "lose": lambda n: n.state != NodeState.DOWN, "drain": lambda n: n.state == NodeState.UP,
                 "back": lambda n: n.state != NodeState.UP}[change]
         names = [name for name, node in sorted(self.m.nodes.items()) if want(node)]
         if names:
             name = names[pick % len(names)]
-            if change == "lose":
-                self.expected_transitions += 1 + 2 * self.m.lose_node(name)
+            if change == "disconnect":
+                self.m.disconnect_node(name)
+                self.expected_transitions += 1
+            elif change == "lose":
+                moves = 1 if self.m.nodes[name].state == NodeState.DISCONNECTED else 2
+                self.expected_transitions += moves + 2 * self.m.lose_node(name)
             else:
                 self.m.node_transition(name, NodeState.DRAIN if change == "drain" else NodeState.UP)
                 self.expected_transitions += 1

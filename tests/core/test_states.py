@@ -1,4 +1,4 @@
-"""The job lifecycle table and the crash back-off of services (pure: no clock)."""
+"""The job and node lifecycle tables and the crash back-off of services (pure: no clock)."""
 from heaven.core.states import BACKOFF_MAX, JOB_TRANSITIONS, JobState, check_job_transition, crash_backoff
 
 
@@ -32,3 +32,16 @@ def test_no_edge_of_the_lifecycle_tables_is_written_twice():
         if isinstance(node, ast.Dict):
             keys = [ast.dump(k) for k in node.keys if k is not None]
             assert len(keys) == len(set(keys)), f"an edge written twice at line {node.lineno}"
+
+
+def test_a_node_goes_down_only_through_disconnected_and_every_state_returns_up():
+    """Down requeues its jobs, so only a node that was disconnected for its grace gets there."""
+    from heaven.core.states import NODE_TRANSITIONS, NodeState, check_node_transition
+
+    into_down = [old for old, edges in NODE_TRANSITIONS.items() if NodeState.DOWN in edges]
+    assert into_down == [NodeState.DISCONNECTED]
+    for old, edges in NODE_TRANSITIONS.items():
+        for new, why in edges.items():
+            assert why and check_node_transition(old, new) == why
+        if old != NodeState.UP:
+            assert NodeState.UP in edges, f"{old} has no way back up"

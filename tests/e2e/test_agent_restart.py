@@ -93,3 +93,45 @@ def test_a_job_whose_shim_died_too_is_killed_not_left_unsupervised(live, tmp_pat
     wait_for(lambda: not alive(pid), 15, what="the new agent to kill the unsupervised job")
     done = cluster.wait_state(job["id"], "failed")
     assert done["exit_code"] == -signal.SIGKILL
+
+
+def test_sigterm_of_an_agent_leaves_its_jobs_and_only_a_drain_stops_them(live, tmp_path):
+    """SIGTERM (an upgrade, a service restart) ends the agent alone: the job keeps its PID and
+    is re-adopted by the next agent. SIGUSR1 (a drain) stops the job, which is requeued, and
+    the node takes nothing new until its agent registers again."""
+    cluster = live()
+    cluster.start_controller()
+    cluster.start_agent("n1", "0-1", "auto")
+    marker, go, command = controlled_job(tmp_path)
+    job = cluster.submit(command)
+    pid = cluster.wait_pid(job["id"])["pid"]
+    shim = parent_of(pid)
+
+    cluster.agents["n1"].send_signal(signal.SIGTERM)
+    assert cluster.agents["n1"].wait(30) == 0
+    log = tmp_path / "agent-n1.log"
+    assert "its 1 job keep running under their shims" in log.read_text()
+    assert alive(pid) and alive(shim), "SIGTERM of the agent must not touch the job"
+    cluster.start_agent("n1", "0-1", "auto")
+    wait_for(lambda: "recovered 1 running job" in log.read_text(), what="the re-adoption")
+    again = cluster.job(job["id"])
+    assert again["state"] == "running" and again["pid"] == pid and again["runs"] == 1, again
+
+    other = cluster.submit(["sleep", "300"])
+    other_pid = cluster.wait_pid(other["id"])["pid"]
+    cluster.agents["n1"].send_signal(signal.SIGUSR1)
+    assert cluster.agents["n1"].wait(30) == 0
+    assert not alive(pid) and not alive(other_pid), "a drain stops every job"
+    assert "drained agent n1: stopped 2 jobs" in log.read_text()
+    assert cluster.node("n1")["state"] == "drain"
+    for job_id in (job["id"], other["id"]):
+        requeued = cluster.job(job_id)
+        assert requeued["state"] == "pending" and requeued["exit_code"] is None, requeued
+        assert cluster.actions(job_id)[-2:] == ["lose", "requeue"]
+    assert marker.read_text() == "started\n"
+
+    cluster.start_agent("n1", "0-1", "auto")  # registered again: up, and the jobs run again
+    assert cluster.wait_pid(job["id"])["runs"] == 2
+    go.touch()
+    assert cluster.wait_state(job["id"], "failed")["exit_code"] == 7
+    assert marker.read_text() == "started\nstarted\n", "ran again only after the drain stopped it"

@@ -40,12 +40,14 @@ def test_kill_9_of_the_controller_under_load_loses_nothing(live, store_url):
 
     thread = threading.Thread(target=load)
     thread.start()
-    wait_for(lambda: len(accepted) >= 20, what="some submissions under load")
-    cluster.kill_controller()
-    cluster.start_controller()
-    wait_for(lambda: len(accepted) >= 40, what="submissions after the restart")
-    stop.set()
-    thread.join()
+    try:
+        wait_for(lambda: len(accepted) >= 20, what="some submissions under load")
+        cluster.kill_controller()
+        cluster.start_controller()
+        wait_for(lambda: len(accepted) >= 40, what="submissions after the restart")
+    finally:  # a failed restart must not leave the load spinning (pytest would never exit)
+        stop.set()
+        thread.join()
 
     for job_id, pid in pids.items():
         job = cluster.job(job_id)
@@ -59,8 +61,10 @@ def test_kill_9_of_the_controller_under_load_loses_nothing(live, store_url):
     _no_core_twice(cluster)
 
 
-def test_a_silent_agent_is_marked_down_and_kills_what_it_should_no_longer_run(live):
-    cluster = live(node_timeout=2)
+def test_a_frozen_agent_s_job_is_stopped_by_its_shim_before_it_runs_elsewhere(live):
+    """A SIGSTOPped agent renews nothing: its node goes disconnected, then down after its
+    grace, and the job's shim has stopped the job by then, so it never runs twice."""
+    cluster = live(node_timeout=2, agent_disconnect_grace=2, agent_stop_grace=1)
     cluster.start_controller()
     cluster.start_agent("n1", "0", "affinity")
     job = cluster.submit(["sleep", "60"])
@@ -71,15 +75,17 @@ def test_a_silent_agent_is_marked_down_and_kills_what_it_should_no_longer_run(li
     agent = cluster.agents["n1"]
     os.kill(agent.pid, signal.SIGSTOP)
     try:
+        wait_for(lambda: cluster.node("n1")["state"] == "disconnected", 15, what="n1 to be marked disconnected")
         wait_for(lambda: cluster.node("n1")["state"] == "down", 15, what="n1 to be marked down")
         again = wait_for(lambda: (j := cluster.job(job["id"]))["state"] == "running" and j["node"] == "n2" and j["pid"] and j,
                          20, what="the requeued job to run on n2")
-        assert alive(first["pid"])  # the silent agent could not stop it yet
+        assert not alive(first["pid"]), "its shim stopped it before the controller requeued it"
     finally:
         os.kill(agent.pid, signal.SIGCONT)
     wait_for(lambda: cluster.node("n1")["state"] == "up", 15, what="n1 to come back")
-    wait_for(lambda: not alive(first["pid"]), 15, what="n1 to kill the job it no longer owns")
     assert alive(again["pid"]) and again["runs"] == 2
     actions = cluster.actions(job["id"])
     assert actions == ["submit", "assign", "start", "lose", "requeue", "assign", "start"]
+    moves = [e["action"] for e in cluster.events(node="n1") if e["action"].startswith("node_")]
+    assert moves == ["node_disconnected", "node_down", "node_up"]
     _no_core_twice(cluster)

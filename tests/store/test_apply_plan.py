@@ -10,24 +10,10 @@ from heaven.store.apply import apply_plan
 from heaven.store.engine import default_org_id
 from heaven.store.snapshot import load_snapshot
 from heaven.store.tables import core_claims
+from tests.builders import stored_cycle, stored_job, stored_node
 
 
-def _node(conn, name, cores, offset):
-    nodes.register(conn, {"name": name, "org_id": default_org_id(conn), "cluster": "default", "endpoint": "",
-                          "kind": "heaven", "core_offset": offset, "local_cores": list(range(cores)),
-                          "memory_mb": 4096, "storage_mb": 0, "gpus": 0}, now=1.0, actor="test")
-
-
-def _job(conn, name, cores, **kw):
-    return jobs.insert_job(conn, {"org_id": default_org_id(conn), "name": name, "command": ["true"],
-                                  "cores": cores, "min_cores": 1, "memory_mb": 0, "storage_mb": 0, "gpus": 0,
-                                  "priority": 0, "kind": "batch", **kw}, now=2.0)
-
-
-def _cycle(engine, now=3.0):
-    with engine.begin() as conn:
-        plan = schedule(load_snapshot(conn), now, random.Random(0), SchedulerConfig())
-        return apply_plan(conn, plan, now)
+_node, _job, _cycle = stored_node, stored_job, stored_cycle
 
 
 def test_plan_is_applied_with_one_event_per_transition(engine):

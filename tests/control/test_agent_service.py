@@ -1,0 +1,48 @@
+"""What an agent's report says beyond starts and exits: a job its shim stopped while the agent
+was cut off, or that a drain stopped, is requeued (not failed); a leaving agent's node drains."""
+from __future__ import annotations
+
+from heaven.wire.agent import DISCONNECTED, DRAINED
+from tests.control.conftest import register
+from tests.live import wait_for
+
+
+def _job(client, job_id: int) -> dict:
+    return client.get(f"/api/v1/jobs/{job_id}").json()
+
+
+def _actions(client, job_id: int) -> list[str]:
+    return [e["action"] for e in client.get("/api/v1/events", params={"job": job_id}).json() if e["action"] != "wait"]
+
+
+def _running(client) -> dict:
+    job = client.post("/api/v1/jobs", json={"command": ["sleep", "30"]}).json()
+    wait_for(lambda: _job(client, job["id"])["state"] == "assigned", what="placement")
+    started = {"started": [{"job": job["id"], "run": 1, "pid": 4242}]}
+    assert client.post("/api/v1/agents/n1/report", json=started).status_code == 200
+    return job
+
+
+def test_a_job_stopped_for_lack_of_contact_or_by_a_drain_is_requeued_not_failed(controller_app):
+    client = controller_app(scheduler_interval=0.2)
+    register(client, "n1", 1)
+    for cause in (DISCONNECTED, DRAINED):
+        job = _running(client)
+        stopped = {"exits": [{"job": job["id"], "run": 1, "exit_code": -15, "cause": cause}]}
+        assert client.post("/api/v1/agents/n1/report", json=stopped).status_code == 200
+        assert _actions(client, job["id"])[:5] == ["submit", "assign", "start", "lose", "requeue"]
+        again = wait_for(lambda: (j := _job(client, job["id"]))["state"] == "assigned" and j, what="the next run")
+        assert again["runs"] == 2 and again["exit_code"] is None
+        client.post(f"/api/v1/jobs/{job['id']}/cancel")
+
+
+def test_a_leaving_agent_s_node_takes_nothing_new(controller_app):
+    client = controller_app(scheduler_interval=0.2)
+    register(client, "n1", 1)
+    assert client.post("/api/v1/agents/n1/report", json={"leaving": True}).status_code == 200
+    assert client.get("/api/v1/nodes/n1").json()["state"] == "drain"
+    job = client.post("/api/v1/jobs", json={"command": ["true"]}).json()
+    wait_for(lambda: _job(client, job["id"])["reason"], what="a waiting reason")
+    assert _job(client, job["id"])["state"] == "pending"
+    register(client, "n1", 1)  # its agent registers again: up, and the job is placed
+    wait_for(lambda: _job(client, job["id"])["state"] == "assigned", what="placement after the return")
