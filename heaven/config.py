@@ -71,8 +71,5 @@ class AgentSettings(BaseSettings):
     run_as: str = Field("", validation_alias=AliasChoices("HEAVEN_RUN_AS", "HEAVEN_AGENT_RUN_AS", "run_as"))
 
 
-class ClientSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HEAVEN_")
-
-    url: str = "http://127.0.0.1:8000"
-    token: str | None = None  # HEAVEN_TOKEN: used instead of the one `heaven login` stored
+# The CLI's settings: two variables read without pydantic-settings, so a command starts fast.
+from heaven.client.settings import ClientSettings  # noqa: E402,F401

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from heaven.client.http import Client, ClientError
-from heaven.config import ClientSettings
+from heaven.client.settings import ClientSettings
 
 out = Console()
 err = Console(stderr=True)

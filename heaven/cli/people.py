@@ -19,7 +19,7 @@ from heaven.cli import render
 from heaven.cli.common import JsonFlag, client, emit, err, out, reports_errors
 from heaven.client import credentials
 from heaven.client.http import Client, ClientError
-from heaven.config import ClientSettings
+from heaven.client.settings import ClientSettings
 
 tokens = typer.Typer(help="API tokens for scripts and other machines.", no_args_is_help=True)
 
