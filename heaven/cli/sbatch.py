@@ -191,10 +191,11 @@ def _path(pattern: str, name: str) -> str:
     return "".join(words[p] if p in words else shlex.quote(p) if p else "" for p in parts)
 
 
-def command(text: str, script_name: str, name: str, output: str | None, error: str | None) -> list[str]:
-    """The job's command: the script's own text run by bash (the node needs no copy of the
-    file, as sbatch sends the script itself), its output also copied to --output/--error
-    (``heaven logs`` still shows it: tee, not a plain redirection)."""
+def command(text: str, script_name: str, name: str, output: str | None, error: str | None,
+            args: list[str] | None = None) -> list[str]:
+    """The job's command: the script's own text run by bash with ``args`` as $1..., (the node
+    needs no copy of the file, as sbatch sends the script itself), its output also copied to
+    --output/--error (``heaven logs`` still shows it: tee, not a plain redirection)."""
     first = text.splitlines()[0] if text else ""
     if first.startswith("#!"):
         words = first[2:].split()
@@ -202,9 +203,13 @@ def command(text: str, script_name: str, name: str, output: str | None, error: s
         if program.rsplit("/", 1)[-1] not in SHELLS:
             raise SbatchError(f"line 1: {first!r}: heaven runs batch scripts with bash; this one is not a shell script")
     prelude = []
-    if output:
-        prelude.append(f"exec > >(tee -a {_path(output, name)})")
-    if error or output:  # sbatch sends standard error with the output unless --error is given
-        prelude.append(f"exec 2> >(tee -a {_path(error or output, name)} >&2)")
+    if output or error:
+        # tee, not a plain redirection, so ``heaven logs`` still has it. The shell waits for the
+        # tees on exit (its own streams restored, theirs at end of file): a job's leftover
+        # processes are stopped when it ends, and a tee stopped early would lose the tail.
+        out_file, err_file = _path(output or "/dev/null", name), _path(error or output, name)
+        prelude += ["exec 3>&1 4>&2", f"exec > >(tee -a {out_file}); __heaven_out=$!",
+                    f"exec 2> >(tee -a {err_file} >&4); __heaven_err=$!",
+                    "trap 'exec 1>&3 2>&4; wait $__heaven_out $__heaven_err' EXIT"]
     body = "\n".join(prelude) + "\n" + text if prelude else text
-    return ["bash", "-c", body, script_name]
+    return ["bash", "-c", body, script_name, *(args or [])]

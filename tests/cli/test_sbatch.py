@@ -2,6 +2,7 @@
 cites each) and every spelling sbatch accepts."""
 from __future__ import annotations
 
+import os
 import pathlib
 import subprocess
 
@@ -77,13 +78,18 @@ def test_walltime_formats_agree_with_sbatch():
 
 
 def test_the_command_runs_the_script_and_copies_its_output(tmp_path):
-    script = "#!/bin/bash\n#SBATCH -o %x-%j.out\necho to-out; echo to-err >&2\n"
-    argv = command(script, "job.sh", "demo", parse(script).output, None)
-    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, env={"HEAVEN_JOB_ID": "42", "PATH": "/usr/bin:/bin"},
-                          timeout=30)
-    assert done.returncode == 0 and done.stdout == "to-out\n" and done.stderr == "to-err\n"  # heaven logs still has both
-    written = subprocess.run(["sh", "-c", "sleep 0.2; cat demo-42.out"], cwd=tmp_path, capture_output=True, text=True)
-    assert sorted(written.stdout.split()) == ["to-err", "to-out"]  # no --error: both go to --output, as in sbatch
+    script = "#!/bin/bash\n#SBATCH -o %x-%j.out\necho to-out \"$1\"; echo to-err >&2; exit 3\n"
+    argv = command(script, "job.sh", "demo", parse(script).output, None, ["arg"])
+    # In its own session, as the agent starts a job (whose leftovers it stops when the script ends).
+    proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={"HEAVEN_JOB_ID": "42", "PATH": "/usr/bin:/bin"}, start_new_session=True)
+    out, err = proc.communicate(timeout=30)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)  # no tee outlives the script: nothing for the agent to stop early
+    assert proc.returncode == 3 and out == "to-out arg\n" and err == "to-err\n"  # heaven logs still has both
+    # Complete when the script has ended (the tees were waited for); without --error, both
+    # streams go to --output, as in sbatch.
+    assert sorted((tmp_path / "demo-42.out").read_text().split()) == ["arg", "to-err", "to-out"]
 
 
 def test_only_shell_scripts():
