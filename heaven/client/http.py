@@ -15,16 +15,11 @@ from typing import Any
 import httpx
 
 from heaven.client import credentials
+from heaven.client.errors import ClientError
 
 PAGE_HEADER = "X-Continue"  # heaven.control.pages: the next page's token
 LISTS = {"jobs": "/api/v1/jobs", "events": "/api/v1/events", "nodes": "/api/v1/nodes",
          "deployments": "/api/v1/deployments"}
-
-
-class ClientError(Exception):
-    def __init__(self, status: int, error: str, message: str, field: str | None = None):
-        super().__init__(message)
-        self.status, self.error, self.message, self.field = status, error, message, field
 
 
 def raise_for(response: httpx.Response) -> httpx.Response:

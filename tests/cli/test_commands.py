@@ -14,9 +14,9 @@ from tests.cli.test_cli import run
 from tests.live import LiveCluster
 
 
-def test_the_cli_imports_neither_matplotlib_nor_numpy_nor_the_controller():
+def test_the_cli_imports_neither_matplotlib_nor_numpy_nor_the_controller_nor_httpx():
     probe = ("import sys, heaven.launch; print(sorted(m for m in ('matplotlib', 'numpy', 'heaven.sim.run', "
-             "'pydantic_settings', 'fastapi', 'sqlalchemy') if m in sys.modules))")
+             "'pydantic_settings', 'fastapi', 'sqlalchemy', 'httpx') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert loaded.stdout.strip() == "[]"
 

@@ -1,0 +1,96 @@
+"""How fast the CLI answers: wall time of ``heaven jobs`` and ``heaven --help``, start to
+exit, against a running controller on loopback (target for ``heaven jobs``: 150 ms).
+
+    .venv/bin/python bench/bench_cli.py              # 21 runs of each, ~1 minute
+    .venv/bin/python bench/bench_cli.py --runs 5 --quick   # a look (docs not written)
+
+A controller is started on a fresh SQLite store with ``--jobs`` pending jobs (no agent),
+then each command is run as a user runs it: the installed ``heaven`` entry point, a new
+process each time, its output discarded. Runs alternate the commands, so a machine that
+gets busier during the run favours none. ``python -c pass`` and ``python -c "import
+heaven.launch"`` are timed the same way: what the interpreter alone costs, and what
+importing the CLI adds. Prints median, p90 and min, and writes its section of
+docs/benchmarks.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import machine_md, md_table, write_section  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.live import LiveCluster  # noqa: E402
+
+COMMAND = ".venv/bin/python bench/bench_cli.py --runs 21"
+TARGET_MS = 150.0
+
+
+def timed(argv: list[str], env: dict) -> float:
+    began = time.perf_counter()
+    done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+    elapsed = (time.perf_counter() - began) * 1000
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed: {done.stderr.decode()[-500:]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument("--jobs", type=int, default=50, help="pending jobs in the store (heaven jobs lists 50)")
+    parser.add_argument("--quick", action="store_true", help="do not write docs/benchmarks.md")
+    args = parser.parse_args()
+    heaven = str(Path(sys.executable).with_name("heaven"))
+    with tempfile.TemporaryDirectory(prefix="bench-cli-") as root:
+        cluster = LiveCluster(Path(root))
+        try:
+            cluster.start_controller()
+            for _ in range(args.jobs):
+                cluster.submit(["true"])
+            env = {**os.environ, "HEAVEN_URL": cluster.url, "HEAVEN_TOKEN": cluster.token, "COLUMNS": "200"}
+            commands = {
+                "heaven jobs": [heaven, "jobs"],
+                "heaven --help": [heaven, "--help"],
+                "python -c pass": [sys.executable, "-c", "pass"],
+                "python -c 'import heaven.launch'": [sys.executable, "-c", "import heaven.launch"],
+            }
+            for argv in commands.values():  # warm the page cache once
+                timed(argv, env)
+            times: dict[str, list[float]] = {name: [] for name in commands}
+            for _ in range(args.runs):
+                for name, argv in commands.items():
+                    times[name].append(timed(argv, env))
+        finally:
+            cluster.stop()
+    rows = []
+    for name, values in times.items():
+        values.sort()
+        p90 = values[min(len(values) - 1, int(round(0.9 * (len(values) - 1))))]
+        rows.append([f"`{name}`", f"{statistics.median(values):.0f}", f"{p90:.0f}", f"{values[0]:.0f}"])
+        print(f"{name:36s} median {statistics.median(values):6.0f} ms   p90 {p90:6.0f} ms   min {values[0]:6.0f} ms")
+    jobs = statistics.median(times["heaven jobs"])
+    verdict = "met" if jobs <= TARGET_MS else "not met"
+    print(f"heaven jobs: {jobs:.0f} ms median, target {TARGET_MS:.0f} ms: {verdict}")
+    if args.quick:
+        return
+    table = md_table(["command", "median ms", "p90 ms", "min ms"], rows)
+    body = (f"## CLI start-to-exit (`bench/bench_cli.py`)\n\n"
+            f"Wall time of each command as a new process, {args.runs} alternating runs, against a controller on "
+            f"loopback holding {args.jobs} pending jobs. Target for `heaven jobs`: {TARGET_MS:.0f} ms "
+            f"(**{verdict}**: {jobs:.0f} ms median). The interpreter's own start and the CLI's imports are "
+            f"timed alongside; the rest of `heaven jobs` is its one request and the table.\n\n"
+            f"{table}\n\n{machine_md(COMMAND)}\n")
+    print(f"wrote {write_section('cli', body)}")
+
+
+if __name__ == "__main__":
+    main()
