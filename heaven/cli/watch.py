@@ -52,6 +52,11 @@ def watch(
         out.print(view(c, limit))
         return
     try:
+        if not out.is_terminal:  # a pipe or a file: Live would draw nothing until the end
+            while True:
+                out.print(view(c, limit))
+                out.file.flush()
+                time.sleep(interval)
         with Live(view(c, limit), console=out, screen=False, auto_refresh=False) as live:
             while True:
                 time.sleep(interval)
