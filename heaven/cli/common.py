@@ -41,7 +41,7 @@ def reports_errors(fn):
         try:
             return fn(*args, **kwargs)
         except ClientError as exc:
-            err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+            err.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)  # one line
             raise typer.Exit(1) from None
     return wrapper
 

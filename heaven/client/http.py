@@ -51,6 +51,14 @@ def unreachable(url: str, exc: Exception) -> ClientError:
     return ClientError(0, "unreachable", f"cannot reach the controller at {url}: {exc}")
 
 
+def _transport(kind: type, url: str, timeout: float, token: str | None, use_stored: bool):
+    """An httpx.Client or AsyncClient for ``url``; a URL httpx cannot use is a ClientError."""
+    try:
+        return kind(base_url=url, timeout=timeout, headers=_headers(url, token, use_stored))
+    except httpx.InvalidURL as exc:
+        raise ClientError(0, "invalid_url", f"{url!r} is not a controller URL (HEAVEN_URL): {exc}") from None
+
+
 def _headers(url: str, token: str | None, use_stored: bool) -> dict[str, str]:
     if token is None and use_stored:
         token = (credentials.stored(url) or {}).get("token")
@@ -189,12 +197,12 @@ class Calls:
 class Client(Calls):
     def __init__(self, url: str, timeout: float = 30.0, token: str | None = None, use_stored: bool = True) -> None:
         self.url = url.rstrip("/")
-        self.http = httpx.Client(base_url=self.url, timeout=timeout, headers=_headers(self.url, token, use_stored))
+        self.http = _transport(httpx.Client, self.url, timeout, token, use_stored)
 
     def _response(self, method: str, path: str, **kw) -> httpx.Response:
         try:
             return raise_for(self.http.request(method, path, **kw))
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, httpx.InvalidURL) as exc:
             raise unreachable(self.url, exc) from exc
 
     def _send(self, read: Callable[[httpx.Response], Any], method: str, path: str, **kw) -> Any:
@@ -225,12 +233,12 @@ class AsyncClient(Calls):
 
     def __init__(self, url: str, timeout: float = 30.0, token: str | None = None, use_stored: bool = True) -> None:
         self.url = url.rstrip("/")
-        self.http = httpx.AsyncClient(base_url=self.url, timeout=timeout, headers=_headers(self.url, token, use_stored))
+        self.http = _transport(httpx.AsyncClient, self.url, timeout, token, use_stored)
 
     async def _response(self, method: str, path: str, **kw) -> httpx.Response:
         try:
             return raise_for(await self.http.request(method, path, **kw))
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, httpx.InvalidURL) as exc:
             raise unreachable(self.url, exc) from exc
 
     async def _send(self, read: Callable[[httpx.Response], Any], method: str, path: str, **kw) -> Any:

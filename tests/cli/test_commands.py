@@ -25,6 +25,12 @@ def test_the_cli_imports_neither_matplotlib_nor_numpy_nor_the_controller_nor_htt
     assert loaded.stdout.strip() == "[]"
 
 
+def test_a_url_that_is_no_url_is_one_line():
+    done = run("jobs", url="http://[::1")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr == "error: 'http://[::1' is not a controller URL (HEAVEN_URL): Invalid port: ':1'\n"
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     cluster = LiveCluster(tmp_path_factory.mktemp("cli"))
