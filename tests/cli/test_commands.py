@@ -11,8 +11,10 @@ import select
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import pytest
+from typer.testing import CliRunner
 
 from tests.cli.test_cli import HEAVEN, run
 from tests.live import LiveCluster
@@ -42,10 +44,22 @@ def cluster(tmp_path_factory):
         cluster.stop()
 
 
-def cli(cluster, *args):
-    done = run(*args, url=cluster.url, token=cluster.token)
+@dataclass
+class Answer:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli(cluster, *args) -> Answer:
+    """The CLI in this process (Typer's runner: no interpreter start per command, the same
+    code from argument parsing to output); the tests above and below run it as a program."""
+    from heaven.launch import app
+
+    env = {"HEAVEN_URL": cluster.url, "HEAVEN_TOKEN": cluster.token, "COLUMNS": "300"}
+    done = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
     assert "Traceback" not in done.stderr
-    return done
+    return Answer(done.exit_code, done.stdout, done.stderr)
 
 
 def _interrupted(cluster, *args, tty: bool = False):
