@@ -3,6 +3,12 @@ exit, against a running controller on loopback (target for ``heaven jobs``: 150 
 
     .venv/bin/python bench/bench_cli.py              # 21 runs of each, ~1 minute
     .venv/bin/python bench/bench_cli.py --runs 5 --quick   # a look (docs not written)
+    .venv/bin/python bench/bench_cli.py --baseline cd1836e # and that revision's heaven jobs beside
+
+``--baseline REV`` checks REV out into a temporary worktree and times its ``heaven jobs``
+(``python -m heaven.launch jobs`` with that tree first on the path) in the same rounds as
+this tree's, run the same way: on a shared, busy machine the ratio means more than either
+figure.
 
 A controller is started on a fresh SQLite store with ``--jobs`` pending jobs (no agent),
 then each command is run as a user runs it: the installed ``heaven`` entry point, a new
@@ -30,13 +36,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tests.live import LiveCluster  # noqa: E402
 
-COMMAND = ".venv/bin/python bench/bench_cli.py --runs 21"
+COMMAND = ".venv/bin/python bench/bench_cli.py --runs 11 --baseline cd1836e"
 TARGET_MS = 150.0
 
 
-def timed(argv: list[str], env: dict) -> float:
+def timed(argv: list[str], env: dict, cwd: str) -> float:
+    """Milliseconds from start to exit. ``cwd``: a directory without the code (``python -m``
+    puts the working directory first on the path)."""
     began = time.perf_counter()
-    done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+    done = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
     elapsed = (time.perf_counter() - began) * 1000
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed: {done.stderr.decode()[-500:]}")
@@ -48,7 +56,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--jobs", type=int, default=50, help="pending jobs in the store (heaven jobs lists 50)")
     parser.add_argument("--quick", action="store_true", help="do not write docs/benchmarks.md")
+    parser.add_argument("--baseline", help="also time this revision's heaven jobs (e.g. cd1836e)")
     args = parser.parse_args()
+    baseline = Path(tempfile.mkdtemp(prefix="bench-cli-baseline-")) / "tree" if args.baseline else None
+    if baseline is not None:
+        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(baseline), args.baseline], cwd=ROOT,
+                       check=True)
+    try:
+        times = measure(args, baseline)
+    finally:
+        if baseline is not None:
+            subprocess.run(["git", "worktree", "remove", "--force", str(baseline)], cwd=ROOT, check=False)
+    report(args, times)
+
+
+def measure(args, baseline: Path | None) -> dict[str, list[float]]:
     heaven = str(Path(sys.executable).with_name("heaven"))
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as root:
         cluster = LiveCluster(Path(root))
@@ -63,20 +85,28 @@ def main() -> None:
                 "python -c pass": [sys.executable, "-c", "pass"],
                 "python -c 'import heaven.launch'": [sys.executable, "-c", "import heaven.launch"],
             }
+            if baseline is not None:
+                commands["python -m heaven.launch jobs (this tree)"] = [sys.executable, "-m", "heaven.launch", "jobs"]
+                commands[f"python -m heaven.launch jobs ({args.baseline})"] = \
+                    ["env", f"PYTHONPATH={baseline}", sys.executable, "-m", "heaven.launch", "jobs"]
             for argv in commands.values():  # warm the page cache once
-                timed(argv, env)
+                timed(argv, env, root)
             times: dict[str, list[float]] = {name: [] for name in commands}
             for _ in range(args.runs):
                 for name, argv in commands.items():
-                    times[name].append(timed(argv, env))
+                    times[name].append(timed(argv, env, root))
         finally:
             cluster.stop()
+    return times
+
+
+def report(args, times: dict[str, list[float]]) -> None:
     rows = []
     for name, values in times.items():
         values.sort()
         p90 = values[min(len(values) - 1, int(round(0.9 * (len(values) - 1))))]
         rows.append([f"`{name}`", f"{statistics.median(values):.0f}", f"{p90:.0f}", f"{values[0]:.0f}"])
-        print(f"{name:36s} median {statistics.median(values):6.0f} ms   p90 {p90:6.0f} ms   min {values[0]:6.0f} ms")
+        print(f"{name:44s} median {statistics.median(values):6.0f} ms   p90 {p90:6.0f} ms   min {values[0]:6.0f} ms")
     jobs = statistics.median(times["heaven jobs"])
     verdict = "met" if jobs <= TARGET_MS else "not met"
     print(f"heaven jobs: {jobs:.0f} ms median, target {TARGET_MS:.0f} ms: {verdict}")
