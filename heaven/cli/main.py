@@ -86,6 +86,7 @@ def events(
 ) -> None:
     """Print the event log (--follow: and every new event as it is recorded, until Ctrl-C)."""
     c = client()
+    gathered: list[dict] = []  # --json without --follow: one array of every event
     try:
         while True:
             batch = c.events(after=after, job=job, limit=PAGE)
@@ -93,16 +94,20 @@ def events(
                 if as_json and follow:  # one event per line while following, as jq -c reads it
                     sys.stdout.write("".join(json.dumps(e) + "\n" for e in batch))
                     sys.stdout.flush()
+                elif as_json:
+                    gathered += batch
                 else:
                     emit(batch, as_json, render.events_table)
                 after = batch[-1]["seq"]
             if len(batch) == PAGE:
                 continue  # more are waiting: no pause
             if not follow:
-                return
+                break
             time.sleep(1.0)
     except KeyboardInterrupt:
-        pass
+        return
+    if as_json:
+        emit(gathered, True, render.events_table)
 
 
 PAGE = 500
