@@ -4,8 +4,53 @@ One class per process kind; the README lists every variable.
 """
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The CLI's settings: two variables read without pydantic-settings, so a command starts fast.
+from heaven.client.settings import ClientSettings  # noqa: F401 (re-exported)
+
+
+class PoolSpec(BaseModel):
+    """One node pool (docs/autoscaling.md): which cluster it feeds, through which provider,
+    and its rules. Given in HEAVEN_POOLS as a JSON list; the threshold settings also take
+    the original gateway's names (INITIAL_WORKERS, MAX_CPU_THRESHOLD, PRESPAWN_THRESHOLD)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,39}$", description="its nodes are named NAME-1, NAME-2, ...")
+    org: str = Field("default", min_length=1, max_length=100, description="the organization owning the cluster")
+    cluster: str = Field("default", min_length=1, max_length=100)
+    provider: str = Field("local", pattern=r"^[a-z][a-z0-9_-]{0,39}$", description="local | command (more by plug-in)")
+    min_nodes: int = Field(0, ge=0, le=1000)
+    max_nodes: int = Field(1, ge=1, le=1000)
+    initial_workers: int = Field(0, ge=0, le=1000, validation_alias=AliasChoices("INITIAL_WORKERS", "initial_workers"))
+    max_cpu_threshold: float = Field(80.0, gt=0, le=100, validation_alias=AliasChoices("MAX_CPU_THRESHOLD",
+                                                                                      "max_cpu_threshold"))
+    prespawn_threshold: float = Field(70.0, gt=0, le=100, validation_alias=AliasChoices("PRESPAWN_THRESHOLD",
+                                                                                       "prespawn_threshold"))
+    scale_in_cooldown: float = Field(60.0, ge=0, le=86400, validation_alias=AliasChoices("SCALE_IN_COOLDOWN",
+                                                                                        "scale_in_cooldown"))
+    launch_timeout: float = Field(60.0, gt=0, le=3600, description="seconds a started node may take to join")
+    node_cores: int = Field(1, ge=1, le=4096, description="cores of each node the pool starts")
+    controller_url: str | None = Field(None, description="what its agents call (default: this controller)")
+    # local provider: the CPUs its agents split among them (default: every CPU this process may use)
+    cpus: list[int] | None = None
+    workdir: str = "var/agents"
+    # command provider: the operator's scripts (argv lists, run without a shell)
+    create: list[str] | None = None
+    delete: list[str] | None = None
+    command_timeout: float = Field(60.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PoolSpec:
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(f"min_nodes {self.min_nodes} is above max_nodes {self.max_nodes}")
+        if self.initial_workers > self.max_nodes:
+            raise ValueError(f"INITIAL_WORKERS {self.initial_workers} is above max_nodes {self.max_nodes}")
+        if self.provider == "command" and not (self.create and self.delete):
+            raise ValueError("the command provider needs both create and delete commands")
+        return self
 
 
 class ControllerSettings(BaseSettings):
@@ -47,6 +92,16 @@ class ControllerSettings(BaseSettings):
     auth_cache_seconds: float = Field(5.0, ge=0, le=300, description="how long a token's caller is remembered "
                                       "(0: read on every request); see heaven/control/caller_cache.py")
     auth_rate_per_minute: int = Field(10, ge=1, le=100_000, description="register and token calls per client address")
+    # Node pools that scale (docs/autoscaling.md): a JSON list of PoolSpec.
+    pools: list[PoolSpec] = Field(default_factory=list)
+    autoscale_interval: float = Field(1.0, gt=0, le=3600, description="seconds between two looks of the autoscaler")
+
+    @model_validator(mode="after")
+    def _pool_names_unique(self) -> ControllerSettings:
+        names = [p.name for p in self.pools]
+        if len(names) != len(set(names)):
+            raise ValueError(f"pools: two pools share a name ({', '.join(sorted(names))})")
+        return self
 
 
 class AgentSettings(BaseSettings):
@@ -69,7 +124,34 @@ class AgentSettings(BaseSettings):
     # Which account jobs run as (heaven/agent/accounts.py): person | user:NAME | root; unset:
     # the agent's own, or the unprivileged `heaven` account when the agent is root.
     run_as: str = Field("", validation_alias=AliasChoices("HEAVEN_RUN_AS", "HEAVEN_AGENT_RUN_AS", "run_as"))
+    # A VM node (docs/vm-nodes.md): bring hot-plugged CPUs online and report them; register
+    # max_cores (the VM's vCPU ceiling); advertise the API where the controller reaches it
+    # (a port forward); host_key: what the VM's host side presents to ask for a CPU's release.
+    hotplug: bool = False
+    max_cores: int = Field(0, ge=0, le=4096)
+    advertise: str = ""
+    host_key: SecretStr | None = None
 
 
-# The CLI's settings: two variables read without pydantic-settings, so a command starts fast.
-from heaven.client.settings import ClientSettings  # noqa: E402,F401
+def _either(name: str, field: str | None = None):
+    """A gateway setting read as HEAVEN_GATEWAY_FIELD or, as the orchestrator it replaces read it, NAME."""
+    field = field or name.lower()
+    return AliasChoices(f"HEAVEN_GATEWAY_{field.upper()}", name, field)
+
+
+class GatewaySettings(BaseSettings):
+    """The gateway (heaven/gateway); it reaches the controller as the CLI does (ClientSettings)."""
+
+    model_config = SettingsConfigDict(env_prefix="HEAVEN_GATEWAY_", populate_by_name=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(3000, ge=0, le=65535, validation_alias=_either("GATEWAY_PORT", "port"))
+    max_cpu_threshold: float = Field(80.0, gt=0, le=100, validation_alias=_either("MAX_CPU_THRESHOLD"))
+    prespawn_threshold: float = Field(70.0, gt=0, le=100, validation_alias=_either("PRESPAWN_THRESHOLD"))
+    initial_workers: int = Field(1, ge=0, le=1024, validation_alias=_either("INITIAL_WORKERS"))
+    max_workers: int = Field(0, ge=0, le=1024, description="0: as many as there are free cores")
+    worker_cores: int = Field(1, ge=1, le=1024, description="cores of each worker (a call is split across them)")
+    cooldown: float = Field(30.0, ge=0, description="seconds an extra worker stays idle before it is retired")
+    queue_timeout: float = Field(300.0, gt=0, description="seconds a call waits for a worker with room before a 503")
+    start_timeout: float = Field(120.0, gt=0, description="seconds a new worker may take to answer before it is retired")
+    cluster: str = Field("default", min_length=1, description="the cluster its workers run in")

@@ -53,6 +53,7 @@ def controller(
 ) -> None:
     """Run the controller: API, scheduler loop, status page."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from heaven.config import ControllerSettings
     from heaven.control.app import create_app
@@ -62,11 +63,20 @@ def controller(
     try:
         settings = ControllerSettings(**overrides)
     except ValidationError as exc:
-        err.print(f"[red]error:[/red] invalid setting: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])  # e.g. pools.0.max_nodes
+        err.print(f"[red]error:[/red] invalid setting: {where}: {first['msg']}", highlight=False)
+        raise typer.Exit(2) from None
+    except SettingsError as exc:  # a value that is not even JSON (HEAVEN_POOLS, HEAVEN_RESERVE_CORES)
+        err.print(f"[red]error:[/red] invalid setting: {exc}", highlight=False)
         raise typer.Exit(2) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    application = create_app(settings)
+    try:
+        application = create_app(settings)
+    except ValueError as exc:  # a pool naming a provider that is not there
+        err.print(f"[red]error:[/red] invalid setting: pools: {exc}", highlight=False)
+        raise typer.Exit(2) from None
     _freeze_startup_objects()
     serve(application, settings.host, settings.port)  # until SIGINT or SIGTERM
     out.print("stopped controller")
@@ -126,6 +136,47 @@ def agent(
     import asyncio
 
     asyncio.run(node.run(server))
+
+
+@app.command()
+def gateway(
+    port: Annotated[int | None, typer.Option(help="port (GATEWAY_PORT or HEAVEN_GATEWAY_PORT; default 3000)")] = None,
+    host: Annotated[str | None, typer.Option(help="address to listen on (HEAVEN_GATEWAY_HOST)")] = None,
+    controller_url: Annotated[str | None, typer.Option("--controller", help="controller URL (HEAVEN_URL)")] = None,
+    token: Annotated[str | None, typer.Option(help="API token (HEAVEN_TOKEN; default: the one heaven login stored)")] = None,
+) -> None:
+    """Run the gateway: POST /submit runs operations on pinned workers it starts through the controller."""
+    from pydantic import ValidationError
+
+    from heaven.client.http import Client, ClientError
+    from heaven.config import ClientSettings, GatewaySettings
+    from heaven.control.serve import serve
+    from heaven.gateway.app import create_gateway_app
+
+    try:
+        settings = GatewaySettings(**{k: v for k, v in {"port": port, "host": host}.items() if v is not None})
+    except ValidationError as exc:
+        err.print(f"[red]error:[/red] invalid setting: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
+        raise typer.Exit(2) from None
+    client_settings = ClientSettings()
+    controller_client = Client(controller_url or client_settings.url, token=token or client_settings.token)
+    deadline = time.monotonic() + 60  # started beside the controller (heaven up), it may not answer yet
+    while True:
+        try:
+            controller_client.deployments()  # the token is checked now, not at the first call
+            break
+        except ClientError as exc:
+            if exc.status == 0 and time.monotonic() < deadline:
+                time.sleep(0.5)
+                continue
+            err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+            raise typer.Exit(2) from None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    out.print(f"gateway on http://{settings.host}:{settings.port} for {controller_client.url}")
+    serve(create_gateway_app(controller_client, settings), settings.host, settings.port)
+    controller_client.close()
+    out.print("stopped gateway")
 
 
 def split_cores(cpus: list[int], parts: int) -> list[list[int]]:
@@ -197,8 +248,10 @@ def up(
     agents: Annotated[int, typer.Option(min=1, max=64, help="local agents splitting this machine's cores")] = 2,
     port: Annotated[int, typer.Option(min=1, max=65535, envvar="HEAVEN_PORT", help="controller port")] = 8000,
     database: Annotated[str, typer.Option(envvar="HEAVEN_DATABASE_URL", help="database URL")] = "sqlite:///heaven.db",
+    gateway_port: Annotated[int, typer.Option(min=0, max=65535, envvar=["HEAVEN_GATEWAY_PORT", "GATEWAY_PORT"],
+                                              help="the gateway's port (0: no gateway)")] = 3000,
 ) -> None:
-    """Controller + local agents + status page, one command (Ctrl-C stops everything)."""
+    """Controller + local agents + gateway + status page, one command (Ctrl-C stops everything)."""
     cpus = sorted(os.sched_getaffinity(0))
     if agents > len(cpus):
         err.print(f"[red]error:[/red] --agents {agents}: this machine has only {len(cpus)} CPUs to split")
@@ -221,7 +274,12 @@ def up(
     agent_procs = [subprocess.Popen([*me, "agent", "--name", f"node-{i}", "--controller", url,
                                      "--cores", ",".join(map(str, group))], process_group=0, env=agent_env)
                    for i, group in enumerate(split_cores(cpus, agents), start=1)]
+    # The gateway finds the administrator's token where sign_in_locally kept it for this URL.
+    gateway_proc = subprocess.Popen([*me, "gateway", "--port", str(gateway_port), "--controller", url],
+                                    process_group=0, env={**os.environ, "HEAVEN_URL": url}) if gateway_port else None
     out.print(f"Hot-Plug Heaven is up: [bold]{url}[/] (status page), API docs at {url}/docs. Ctrl-C stops it.")
+    if gateway_proc is not None:
+        out.print(f"Gateway: POST http://127.0.0.1:{gateway_port}/submit {{operation, data}}")
     out.print(signed_in, highlight=False, soft_wrap=True)  # one line, as a path is copied from it
     out.print(f"Try: HEAVEN_URL={url} heaven submit --cores 1 -- sleep 30; heaven jobs")
 
@@ -229,14 +287,74 @@ def up(
     stopping = threading.Event()
     for sig in STOP_SIGNALS:
         signal.signal(sig, lambda *_: stopping.set())
+    gateway_reported = False
     while not stopping.wait(0.5):
         if any(p.poll() is not None for p in [controller_proc, *agent_procs]):
             err.print("[red]a component stopped; shutting down[/red]")
             break
+        if gateway_proc is not None and gateway_proc.poll() is not None and not gateway_reported:
+            # The gateway is an addition: the cluster keeps running without it (e.g. its port was taken).
+            err.print(f"[red]the gateway stopped (exit {gateway_proc.returncode}); the rest keeps running[/red]")
+            gateway_reported = True
     for sig in STOP_SIGNALS:  # a second Ctrl-C must not interrupt the orderly stop
         signal.signal(sig, signal.SIG_IGN)
+    if gateway_proc is not None and gateway_proc.poll() is None:  # first: it stops its workers through the controller
+        _terminate([gateway_proc], grace=5)
     out.print(stop_components(controller_proc, agent_procs))
 
 
 if __name__ == "__main__":
     app()
+
+
+@app.command()
+def vm(
+    name: Annotated[str, typer.Option(help="the VM node's name")] = "vm1",
+    controller_port: Annotated[int, typer.Option(help="the controller's port on 127.0.0.1 (the guest reaches only that)")] = 8000,
+    token: Annotated[str | None, typer.Option(help="join token for the guest agent (HEAVEN_AGENT_TOKEN)")] = None,
+    workdir: Annotated[str, typer.Option(help="the guest's writable share (logs, console)")] = "var/vm",
+    max_vcpus: Annotated[int, typer.Option(min=1, max=64, help="vCPU ceiling (QEMU's maxcpus)")] = 16,
+    initial_vcpus: Annotated[int, typer.Option(min=1, max=64, help="vCPUs plugged right after boot")] = 1,
+    memory_mb: Annotated[int, typer.Option(min=128, max=65536, help="guest memory")] = 256,
+    high: Annotated[float, typer.Option(help="plug above this busy share ...")] = 0.8,
+    low: Annotated[float, typer.Option(help="unplug below this busy share ...")] = 0.3,
+    sustain: Annotated[float, typer.Option(help="... held this many seconds")] = 10.0,
+    cooldown: Annotated[float, typer.Option(help="seconds of quiet after each change")] = 10.0,
+) -> None:
+    """Boot a QEMU guest that joins the controller as a node, and plug or unplug its vCPUs
+    by the threshold rules (docs/vm-nodes.md) until Ctrl-C, which stops the guest."""
+    from pathlib import Path
+
+    import httpx
+
+    from heaven.config import ClientSettings
+    from heaven.core.vcpus import VcpuRules
+    from heaven.vm.node import VmNode, VmNodeSpec
+    from heaven.vm.scaler import VmScaler
+
+    rules = VcpuRules(high=high, low=low, sustain=sustain, cooldown=cooldown, max_vcpus=max_vcpus)
+    if rules.problem() or initial_vcpus > max_vcpus:
+        err.print(f"[red]error:[/red] {rules.problem() or '--initial-vcpus must not exceed --max-vcpus'}")
+        raise typer.Exit(2)
+    join = token or os.environ.get("HEAVEN_AGENT_TOKEN", "")
+    client = ClientSettings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    node = VmNode(VmNodeSpec(name, controller_port, join, Path(workdir).resolve() / name, max_vcpus=max_vcpus,
+                             memory_mb=memory_mb))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        node.start()
+        out.print(f"guest agent answering after {node.wait_for_agent():.1f} s")
+        for _ in range(initial_vcpus - 1):
+            node.provider.plug()
+        headers = {"Authorization": f"Bearer {client.token}"} if client.token else {}
+        with httpx.Client(base_url=f"http://127.0.0.1:{controller_port}", headers=headers, timeout=60) as api, \
+                node.agent_client() as agent_api:
+            VmScaler(name, node.provider, api, agent_api, rules).run(stop)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.stop()
+        out.print(f"stopped VM node {name}")

@@ -33,3 +33,11 @@ def snapshot_with(nodes=(), pending=(), running_jobs=(), **fields) -> Snapshot:
 def borrowing(j: Job, node_name: str, cores: tuple[int, ...], lent_by: dict[int, int], **kw) -> tuple[Job, Allocation]:
     """A running job holding ``cores``, of which ``lent_by`` = {core: donor job id} were stolen from donors."""
     return running(j, node_name, cores, lent=tuple(sorted(lent_by.items())), **kw)
+
+
+def gateway_worker(core: int, load: float = 0.0, ready: bool = True, idle_since: float | None = None,
+                   key: int | None = None):
+    """A gateway worker as its decisions see it: ``gateway_worker(0, load=40)`` is Worker-Core-0 at 40 %."""
+    from heaven.gateway.decide import WorkerView
+    return WorkerView(key if key is not None else 100 + core, core if ready or key is None else -1, load, ready,
+                      idle_since)

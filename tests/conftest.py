@@ -1,8 +1,10 @@
-"""Shared fixtures: the store URL is parametrized over SQLite and a real PostgreSQL."""
+"""Shared fixtures: the store URL is parametrized over SQLite and a real PostgreSQL; a real,
+ephemeral Docker engine for the container runtime's tests."""
 from __future__ import annotations
 
 import pytest
 
+from tests.docker_engine import DockerEngine, EngineUnavailable
 from tests.postgres_server import PostgresServer, wait_ready
 
 
@@ -15,6 +17,26 @@ def postgres_server():
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """A dockerd of the suite's own (tests/docker_engine.py) with a busybox image imported. Its
+    address (engine.env(), DOCKER_HOST) is for the tests that use it to pass on: the others'
+    agents see no engine. Skips only if no engine can run here."""
+    try:
+        engine = DockerEngine()
+    except EngineUnavailable as exc:
+        pytest.skip(f"no Docker engine: {exc}")
+    try:
+        try:
+            engine.start()
+        except EngineUnavailable as exc:
+            pytest.skip(f"no Docker engine: {exc}")
+        engine.import_busybox()
+        yield engine
+    finally:
+        engine.stop()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

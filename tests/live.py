@@ -64,6 +64,7 @@ class LiveCluster:
                     **{f"HEAVEN_{k.upper()}": str(v) for k, v in settings.items()}}
         self.controller: subprocess.Popen | None = None
         self.agents: dict[str, subprocess.Popen] = {}
+        self.gateways: list[subprocess.Popen] = []
         self.http = httpx.Client(base_url=self.url, timeout=30)
         self.token: str | None = None
         self.join_token: str | None = None
@@ -123,7 +124,36 @@ class LiveCluster:
         wait_for(until or (lambda: self.node(name) and self.node(name)["state"] == "up"), 30,
                  what=f"agent {name} to register")
 
+    def start_gateway(self, workers: int = 1, **settings) -> httpx.Client:
+        """`heaven gateway` on a free port as the administrator, until it has ``workers`` workers;
+        ``settings``: environment variables (e.g. MAX_CPU_THRESHOLD="15"). Returns a client of it."""
+        port = free_port()
+        log = open(self.root / f"gateway-{len(self.gateways)}.log", "ab")
+        env = {**self.env, "HEAVEN_TOKEN": self.token, **{k: str(v) for k, v in settings.items()}}
+        proc = subprocess.Popen([*LAUNCH, "gateway", "--port", str(port), "--controller", self.url], env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        self.gateways.append(proc)
+        gateway = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=None)  # calls may be long
+
+        def serving() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"the gateway exited with {proc.returncode}:\n{log.name}")
+            try:
+                return gateway.get("/status").json()["worker_count"] >= workers
+            except httpx.HTTPError:
+                return False
+        wait_for(serving, 60, 0.1, what=f"the gateway to have {workers} workers")
+        return gateway
+
     def stop(self) -> None:
+        for proc in self.gateways:  # first: a gateway stops its workers through the controller
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.gateways:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         for proc in [*self.agents.values(), self.controller]:
             if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGCONT)

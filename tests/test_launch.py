@@ -24,10 +24,10 @@ pytestmark = pytest.mark.slow
 BOUND = 5.0  # seconds
 
 
-def _start(args: list[str], cwd) -> subprocess.Popen:
+def _start(args: list[str], cwd, **env_vars: str) -> subprocess.Popen:
     # A new session: the signal goes to the launcher alone, as a kill(1) would send it. The
     # credentials heaven up writes go to a config directory of the test's own.
-    env = {**os.environ, "XDG_CONFIG_HOME": str(cwd / "config")}
+    env = {**os.environ, "XDG_CONFIG_HOME": str(cwd / "config"), **env_vars}
     return subprocess.Popen([*LAUNCH, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True, env=env)
 
@@ -72,21 +72,44 @@ def _nodes_up(http: httpx.Client, count: int) -> bool:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_heaven_up_stops_quickly_and_quietly_with_its_jobs(tmp_path, sig):
-    port = free_port()
-    proc = _start(["up", "--agents", "2", "--port", str(port), "--database", f"sqlite:///{tmp_path / 'heaven.db'}"],
-                  tmp_path)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-        wait_for(lambda: _nodes_up(http, 2), 40, what="two agents to register")
-        http.headers["Authorization"] = f"Bearer {_stored_token(tmp_path, str(http.base_url).rstrip('/'))}"
-        job = http.post("/api/v1/jobs", json={"command": ["sleep", "300"]}).json()
-        pid = wait_for(lambda: http.get(f"/api/v1/jobs/{job['id']}").json()["pid"], 20, what="the job to start")
-        time.sleep(0.5)  # the agents are back in their long-polls
+    port, gateway_port = free_port(), free_port()
+    proc = _start(["up", "--agents", "2", "--port", str(port), "--database", f"sqlite:///{tmp_path / 'heaven.db'}",
+                   "--gateway-port", str(gateway_port)], tmp_path,
+                  # The gateway's workers run this test's interpreter, which lives where the
+                  # unprivileged account jobs run as by default cannot read it.
+                  HEAVEN_RUN_AS="root")
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            wait_for(lambda: _nodes_up(http, 2), 40, what="two agents to register")
+            http.headers["Authorization"] = f"Bearer {_stored_token(tmp_path, str(http.base_url).rstrip('/'))}"
+            job = http.post("/api/v1/jobs", json={"command": ["sleep", "300"]}).json()
+            pid = wait_for(lambda: http.get(f"/api/v1/jobs/{job['id']}").json()["pid"], 20, what="the job to start")
+            # heaven up's gateway has its initial worker, a deployment on the other core, and answers a call
+            with httpx.Client(base_url=f"http://127.0.0.1:{gateway_port}", timeout=60) as gateway:
+                wait_for(lambda: _gateway_workers(gateway) == 1, 40, what="the gateway's first worker")
+                call = gateway.post("/submit", json={"operation": "monte_carlo_pi", "data": {"iterations": 1000}})
+                assert call.status_code == 200 and call.json()["worker_id"].startswith("Worker-Core-"), call.text
+                deployment = gateway.get("/status").json()["workers"][0]["container_id"]
+            worker = http.get(f"/api/v1/jobs/{deployment}").json()
+            time.sleep(0.5)  # the agents are back in their long-polls
+    except BaseException:
+        proc.terminate()  # heaven up stops its components on SIGTERM; nothing is left running
+        proc.communicate(timeout=30)
+        raise
     elapsed, output = _stop(proc, sig)
     assert "Traceback" not in output, output
-    assert "stopped controller, 2 agents" in output, output
+    assert "stopped gateway" in output and "stopped controller, 2 agents" in output, output
     assert proc.returncode == 0, output
     assert not alive(pid), "the agent left its job running"
+    assert not alive(worker["pid"]), "the gateway's worker was left running"
     assert elapsed < BOUND
+
+
+def _gateway_workers(gateway: httpx.Client) -> int:
+    try:
+        return gateway.get("/status").json()["worker_count"]
+    except httpx.HTTPError:
+        return -1
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -126,7 +149,8 @@ def _cli(cwd, url: str, *args: str) -> subprocess.CompletedProcess:
 def test_heaven_up_signs_the_local_cli_in_as_admin_and_reuses_it(tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    args = ["up", "--agents", "2", "--port", str(port), "--database", f"sqlite:///{tmp_path / 'heaven.db'}"]
+    args = ["up", "--agents", "2", "--port", str(port), "--database", f"sqlite:///{tmp_path / 'heaven.db'}",
+            "--gateway-port", "0"]  # no gateway: never the fixed port 3000 in a test
     first = _start(args, tmp_path)
     with httpx.Client(base_url=url, timeout=10) as http:
         wait_for(lambda: _nodes_up(http, 2), 40, what="two agents to register")

@@ -4,8 +4,9 @@ The executor is a table of jobs and one lock. What differs between jobs lives
 behind two small interfaces, so nothing here branches on a mode or a kind:
 - the node's placement backend (placement.py: cgroup v1/v2 or affinity) gives
   every started job a slot that holds it to its cores;
-- each job is Started (under a shim of its own, shims.py) or Adopted
-  (processes.py).
+- each job is Started (under a shim of its own, shims.py), Contained (a
+  container of the node's Docker engine, containers.py, for a job with an
+  image) or Adopted (processes.py).
 After each cpuset change we ALSO set the affinity of every thread, because v2
 may keep a narrower user-requested mask.
 
@@ -30,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from heaven.agent import affinity
-from heaven.agent import shims
+from heaven.agent import containers, shims
 from heaven.agent.accounts import Account
 from heaven.agent.placement import open_placement
 from heaven.agent.processes import Adopted, ExecError, RunningJob, pidfd_of
@@ -39,10 +40,11 @@ log = logging.getLogger(__name__)
 
 MODES = ("auto", "cgroup", "affinity")
 __all__ = ["Executor", "ExecError", "RunningJob", "MODES"]
+Held = shims.Started | containers.Contained | Adopted
 
 
 class Executor:
-    def __init__(self, workdir: Path, scope: str, mode: str = "auto"):
+    def __init__(self, workdir: Path, scope: str, mode: str = "auto", containers_wanted: bool = True):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         self.workdir = Path(workdir)
@@ -52,7 +54,7 @@ class Executor:
         self.statedir.mkdir(mode=0o700, exist_ok=True)
         self.scope = scope
         self._lock = threading.RLock()
-        self._jobs: dict[int, shims.Started | Adopted] = {}
+        self._jobs: dict[int, Held] = {}
         # Slots the kernel still called busy when their job ended; retried by poll().
         self._unremoved: list = []
         self.spawner = shims.Spawner()
@@ -63,6 +65,11 @@ class Executor:
                 raise ExecError(f"cgroup mode is not available: {reason}")
             log.info("cgroups not usable (%s); pinning by affinity", reason)
         self.mode = self.placement.mode
+        # The container runtime, if this machine has a Docker engine that answers.
+        engine = containers.Engine.connect() if containers_wanted else "not wanted"
+        self.engine, self.no_engine = (None, engine) if isinstance(engine, str) else (engine, None)
+        if self.engine is None:
+            log.info("no container runtime (%s)", self.no_engine)
 
     def clear_stale(self, name: str) -> int:
         """Kill what earlier, dead runs of agent `name` left in their cgroups and remove
@@ -75,18 +82,24 @@ class Executor:
 
     def start(self, job_id: int, argv: list[str], local_cores: Sequence[int], memory_mb: int = 0,
               env: dict[str, str] | None = None, cwd: str | None = None, run: int = 0,
-              account: Account | None = None) -> RunningJob:
+              account: Account | None = None, image: str | None = None) -> RunningJob:
         """Start argv under a shim of its own, pinned to local_cores. `env` is laid over the
         agent's environment, plus HEAVEN_JOB_ID. Output is appended to jobs/<id>.out and .err
         (a rerun keeps the old log), readable by the job's account only. `run` is kept in the
         shim's record for a later agent. `account`: the job runs as it (accounts.py), in a
-        working directory of its own (work/<id>, unless `cwd`); None: as the agent."""
+        working directory of its own (work/<id>, unless `cwd`); None: as the agent.
+        `image`: the job runs in a container of that image (argv empty: its own command) if
+        this node has a container engine; without one, argv runs as a process."""
         cores = self._check_cores(local_cores)
-        if not argv:
-            raise ExecError(f"job {job_id} has an empty command")
+        if not argv and not (image and self.engine):
+            raise ExecError(f"job {job_id} has an empty command" if not image else
+                            f"container image {image} has no command to run, and this node has no container "
+                            f"runtime ({self.no_engine})")
         with self._lock:
             if job_id in self._jobs:
                 raise ExecError(f"job {job_id} is already running on this node")
+            if image and self.engine:
+                return self._start_container(job_id, image, argv, cores, memory_mb, env, run, account)
             try:
                 slot = self.placement.slot(job_id, cores, memory_mb)
             except OSError as exc:
@@ -109,6 +122,16 @@ class Executor:
             self._jobs[job_id] = shims.Started(running, slot, self.statedir, shim_pid, run)
             return running
 
+    def _start_container(self, job_id: int, image: str, argv: list[str], cores: list[int], memory_mb: int,
+                         env: dict[str, str] | None, run: int, account: Account | None) -> RunningJob:
+        """The container holds the job to its cores itself: no placement slot, no shim."""
+        job = self.engine.start(str(self.workdir), job_id, run, image, list(argv), cores, memory_mb,
+                                {**(env or {}), "HEAVEN_JOB_ID": str(job_id)},
+                                f"{account.uid}:{account.gid}" if account else None,
+                                (self.logdir / f"{job_id}.out", self.logdir / f"{job_id}.err"))
+        self._jobs[job_id] = job
+        return job.running
+
     def _workdir_for(self, job_id: int, account: Account) -> Path:
         """work/<id>, owned by the job's account and closed to every other."""
         path = self.workdir / "work" / str(job_id)
@@ -122,6 +145,9 @@ class Executor:
         now held as if started here, [(job, run, exit code)] of those that ended meanwhile)."""
         with self._lock:
             live, ended = shims.recover(self.statedir, self.placement.reopen)
+            if self.engine is not None:
+                in_containers, ended_there = self.engine.recover(str(self.workdir), self.logdir)
+                live, ended = [*live, *in_containers], [*ended, *ended_there]
             for job in live:
                 self._jobs[job.running.job_id] = job
             return {job.running.job_id: job.run for job in live}, ended
@@ -153,7 +179,7 @@ class Executor:
             if job is not None and job.stop(grace, lambda: self._escalate(job_id, job)):
                 self._forget(job)
 
-    def _escalate(self, job_id: int, job: shims.Started | Adopted) -> None:
+    def _escalate(self, job_id: int, job: Held) -> None:
         with self._lock:
             # Identity check: the job may have been reaped and the id reused meanwhile.
             if self._jobs.get(job_id) is job:
@@ -203,7 +229,7 @@ class Executor:
                     done.append((job_id, code))
             return done
 
-    def _forget(self, job: shims.Started | Adopted) -> None:
+    def _forget(self, job: Held) -> None:
         job.close()
         slot = getattr(job, "slot", None)
         if slot is not None and not slot.release(timeout=0):
@@ -223,6 +249,15 @@ class Executor:
         with self._lock:
             job = self._jobs.get(job_id)
             return job.tree() if job is not None else []
+
+    def log_file(self, job_id: int, stream: str) -> Path:
+        """jobs/<id>.out or .err ("stdout", "stderr"), brought up to date first (a container's
+        logs are the engine's)."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is not None:
+                job.sync_logs()
+        return self.logdir / f"{job_id}.{'out' if stream == 'stdout' else 'err'}"
 
     def cgroup_dirs(self, job_id: int) -> list[Path]:
         """The job's cgroup directories ([] in affinity mode or for adopted jobs), for diagnostics."""
@@ -253,7 +288,7 @@ class Executor:
             self.spawner.close()
             self.placement.remove()
 
-    def _get(self, job_id: int) -> shims.Started | Adopted:
+    def _get(self, job_id: int) -> Held:
         job = self._jobs.get(job_id)
         if job is None:
             raise ExecError(f"no job {job_id} on this node")

@@ -2,12 +2,14 @@
 
 - Started (shims.py): a process group launched under a shim of its own, held
   to its cores by its placement slot (a cgroup, or affinity alone).
+- Contained (containers.py): a container of the node's Docker engine, for a
+  job with an image.
 - Adopted: a process we did not start (a program asking for cores for its own
   PID). Pinned by affinity only, in every mode: moving a foreign process
   between cgroups would take it out of its own unit's accounting. Stopping it
   restores the affinity it had and lets it go; it keeps running.
 
-Both answer the same calls (tree, signal, set_cores, stop, exit_code, close),
+All answer the same calls (tree, signal, set_cores, stop, exit_code, close, sync_logs),
 so the executor never asks which one it has. Callers hold the executor's lock.
 """
 from __future__ import annotations
@@ -66,6 +68,9 @@ class _Held:
         except OSError as exc:
             raise ExecError(f"cannot pin job {self.running.job_id} to cores "
                             f"{affinity.format_cpu_list(cores)}: {exc}") from exc
+
+    def sync_logs(self) -> None:
+        """Bring the job's log files up to date (a process writes them itself: nothing to do)."""
 
     def close(self) -> None:
         if self.running.pidfd is not None:

@@ -19,6 +19,7 @@ class Desired:
     memory_mb: int = 0
     pid: int | None = None
     owner: str | None = None  # the person who submitted it: whose account it may run as
+    image: str | None = None  # a container image: run in a container where the node has an engine
 
 
 @dataclass(frozen=True)

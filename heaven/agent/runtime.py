@@ -28,10 +28,12 @@ from pathlib import Path
 import httpx
 
 from heaven.agent.accounts import AccountError, resolve
+from heaven.agent.capacity import VcpuCapacity
 from heaven.agent.executor import ExecError, Executor
 from heaven.agent.reconcile import Adopt, Desired, Held, Resize, Start, Stop, reconcile
 from heaven.agent.telemetry import Telemetry, machine_resources
 from heaven.config import AgentSettings
+from heaven.wire.agent import CAUSE_MAX
 
 log = logging.getLogger("heaven.agent")
 REPORT_DELAY = 0.002  # seconds
@@ -96,6 +98,7 @@ class Agent:
         self._watched: dict[int, int] = {}  # job id -> pidfd with a reader on it
         self._loop: asyncio.AbstractEventLoop | None = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="executor")
+        self.capacity = VcpuCapacity(self) if settings.hotplug else None  # a VM node's plugged vCPUs
 
     async def blocking(self, fn, *args):
         """Run an executor call on the worker thread (see the module's docstring)."""
@@ -108,6 +111,8 @@ class Agent:
                 "cluster": self.settings.cluster, "agent_key": self.agent_key}
         if self.core_offset is not None:
             body["core_offset"] = self.core_offset
+        if self.settings.max_cores:
+            body["max_cores"] = self.settings.max_cores
         join = self.settings.token.get_secret_value() if self.settings.token else ""
         while True:
             try:
@@ -138,7 +143,7 @@ class Agent:
                 data = answer.json()
                 generation = data["generation"]
                 await self.apply([Desired(j["id"], j["run"], j["kind"], tuple(j["command"]), tuple(j["local_cores"]),
-                                    j["memory_mb"], j["pid"], j.get("owner")) for j in data["jobs"]])
+                                    j["memory_mb"], j["pid"], j.get("owner"), j.get("image")) for j in data["jobs"]])
             except (httpx.HTTPError, ValueError, KeyError) as exc:
                 log.warning("assignments failed (%s); retrying", exc)
                 await asyncio.sleep(0.5)
@@ -158,7 +163,8 @@ class Agent:
                 log.warning("%s failed: %s", type(step).__name__, result)
                 if job is not None:
                     self.finished.add((job.id, job.run))
-                    self.outbox["failed_to_start"].append({"job": job.id, "run": job.run, "exit_code": 127})
+                    self.outbox["failed_to_start"].append({"job": job.id, "run": job.run, "exit_code": 127,
+                                                           "cause": str(result)[:CAUSE_MAX]})
                     started = True
             elif isinstance(step, (Start, Adopt)):
                 job = step.job
@@ -192,7 +198,7 @@ class Agent:
             except (AccountError, OSError, subprocess.CalledProcessError) as exc:
                 raise ExecError(f"job {job.id} cannot run: {exc}") from exc
             return self.executor.start(job.id, list(job.command), job.local_cores, job.memory_mb, run=job.run,
-                                       account=account)
+                                       account=account, image=job.image)
         if isinstance(step, Adopt):
             job = step.job
             return self.executor.adopt(job.id, job.pid, job.local_cores)
@@ -296,13 +302,15 @@ class Agent:
         while not server.started:
             await asyncio.sleep(0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
-        self.endpoint = f"http://{self.settings.host}:{port}"
+        self.endpoint = self.settings.advertise or f"http://{self.settings.host}:{port}"
         # Registration retries until it is accepted (a refused join token never is): a stop
         # signal meanwhile must still end the process, so it runs beside the server.
         registering = asyncio.create_task(self.register())
         await asyncio.wait({registering, serving}, return_when=asyncio.FIRST_COMPLETED)
         workers = [asyncio.create_task(self.follow()), asyncio.create_task(self.heartbeat())] \
             if registering.done() else [registering]
+        if registering.done() and self.capacity is not None:
+            workers.append(asyncio.create_task(self.capacity.watch()))
         try:
             await serving  # ends on SIGTERM/SIGINT (uvicorn handles the signals)
         finally:

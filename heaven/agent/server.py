@@ -6,14 +6,18 @@
   the controller may read it: it presents the key this agent chose when it joined
   (Authorization: Bearer); anyone else gets a 401. The original agent protocol above
   has no credentials (the original controller sends none), so it stays open.
+- ``/cpus/{cpu}/release``: a VM node's host side asks for a vCPU before it unplugs it
+  (heaven.vm.scaler); it presents HEAVEN_AGENT_HOST_KEY. Answered once the CPU is off
+  every job (the controller shrank them) and offline.
 """
 from __future__ import annotations
 
 import hmac
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query
+from fastapi import Body, Depends, FastAPI, Header, HTTPException, Path, Query
 from fastapi.responses import FileResponse, PlainTextResponse
 
+from heaven.agent.capacity import ReleaseRefused
 from heaven.agent.executor import ExecError
 from heaven.agent.runtime import Agent
 from heaven.wire.legacy import LegacyAllocate, LegacyRelease
@@ -73,10 +77,39 @@ def create_agent_app(agent: Agent) -> FastAPI:
 
     @app.get("/jobs/{job_id}/logs", dependencies=[Depends(controller_only)])
     def logs(job_id: int, stream: str = Query("stdout", pattern="^(stdout|stderr)$")):
-        path = agent.workdir / "jobs" / f"{job_id}.{'out' if stream == 'stdout' else 'err'}"
+        path = agent.executor.log_file(job_id, stream)
         if not path.exists():
             raise HTTPException(404, f"no {stream} for job {job_id}")
         return FileResponse(path, media_type="text/plain")
+
+    def host_side_only(authorization: str | None = Header(None)) -> None:
+        key = agent.settings.host_key.get_secret_value() if agent.settings.host_key else ""
+        presented = (authorization or "").removeprefix("Bearer ")
+        if not key or not hmac.compare_digest(presented.encode(), key.encode()):
+            raise HTTPException(401, "this needs the VM host's key (HEAVEN_AGENT_HOST_KEY, Authorization: Bearer)",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    @app.post("/cpus/plugging", dependencies=[Depends(host_side_only)])
+    def plugging(reason: str = Body("", embed=True, max_length=300)) -> dict:
+        """The host side is about to plug a vCPU, for this reason (recorded with the capacity)."""
+        if agent.capacity is None:
+            raise HTTPException(409, "this agent does not manage hot-plugged CPUs (HEAVEN_AGENT_HOTPLUG)")
+        agent.capacity.next_reason = reason
+        # Whatever it plugs is a new vCPU, even if it has the number of one released before
+        # (the agent may not have seen that one vanish yet).
+        agent.capacity.hotplug.leaving.clear()
+        return {"ok": True}
+
+    @app.post("/cpus/{cpu}/release", dependencies=[Depends(host_side_only)])
+    async def release_cpu(cpu: int = Path(ge=0, le=4095),
+                          reason: str = Body("", embed=True, max_length=300)) -> dict:
+        if agent.capacity is None:
+            raise HTTPException(409, "this agent does not manage hot-plugged CPUs (HEAVEN_AGENT_HOTPLUG)")
+        try:
+            cores = await agent.capacity.release(cpu, reason)
+        except ReleaseRefused as exc:
+            raise HTTPException(exc.status, str(exc)) from exc
+        return {"cpu": cpu, "offline": True, "local_cores": cores}
 
     @app.get("/health")
     def health() -> PlainTextResponse:

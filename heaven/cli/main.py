@@ -2,7 +2,7 @@
 events, report, login, logout, whoami, token, org, cluster, deploy).
 
 Every failure prints the API's message and exits non-zero; no tracebacks.
-The server commands (controller, agent, up) are added in ``heaven.launch``.
+The server commands (controller, agent, gateway, up) are added in ``heaven.launch``.
 """
 from __future__ import annotations
 

@@ -96,9 +96,9 @@ def sim(
         result = simulate(workload, config, seed, usage_noise,
                           on_progress=lambda done: progress.update(task, completed=done))
     if plot is not None:
-        from heaven.sim.plot import plot_runs
-
         title = f"{workload.name}: {policy.value}, {order.value}{' + steal' if steal else ''} ({protocol.value})"
+        from heaven.sim.plot import plot_runs  # matplotlib: 1.4 s, only when a plot is asked for
+
         plot_runs([(f"{policy.value} {order.value}{' +steal' if steal else ''}", result.outcomes)], plot, title)
     if json_out:
         data = result.as_dict()

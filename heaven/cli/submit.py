@@ -64,6 +64,7 @@ def submit(
     output: Annotated[str | None, typer.Option("--output", "-o", help="a batch script's output file (%j: job id)")] = None,
     error: Annotated[str | None, typer.Option("--error", "-e", help="a batch script's error file")] = None,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="refuse instead of queueing when it cannot start now")] = False,
+    image: Annotated[str | None, typer.Option("--image", help="run it in a container of this local image")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Submit a batch job: heaven submit --cores 2 -- python train.py, or heaven submit job.sh"""
@@ -92,7 +93,7 @@ def submit(
                           name=name, node=node,
                           cluster=cluster, org=org, nodes=_first(nodes, d.nodes, 1), walltime=_first(walltime, d.walltime),
                           after=after or d.after or None, after_any=after_any or d.after_any or None,
-                          no_wait=no_wait or None)
+                          no_wait=no_wait or None, docker_image=image)
     if as_json:
         sys.stdout.write(json.dumps(job, indent=2) + "\n")
     else:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, func, select, update
 
+from heaven.control import deployment_service
 from heaven.control.errors import ApiError, not_found
 from heaven.control.node_auth import Joining
 from heaven.control.runtime import Controller
@@ -26,6 +27,7 @@ def register_node(ctl: Controller, values: dict, requested_offset: int | None, a
         org_id = org_id if org_id is not None else default_org_id(conn)
         existing = nodes.get(conn, values["name"])
         count = len(values["local_cores"])
+        span = max(count, values.get("max_cores") or 0)  # a VM node keeps room for the vCPUs it may gain
         if existing is not None and existing["org_id"] != org_id:
             raise ApiError(409, "name_taken", f"node name {values['name']} is taken; choose another (--name)", "name")
         if existing is not None:
@@ -36,9 +38,9 @@ def register_node(ctl: Controller, values: dict, requested_offset: int | None, a
                 raise ApiError(409, "cores_in_use", f"node {values['name']} cannot change its core count while jobs hold cores", "local_cores")
         else:
             offset = nodes.next_offset(conn) if requested_offset is None else requested_offset
-        clash = nodes.overlapping(conn, values["name"], offset, count)
+        clash = nodes.overlapping(conn, values["name"], offset, span)
         if clash:
-            raise ApiError(409, "offset_overlap", f"cores {offset}..{offset + count - 1} overlap node {clash}", "core_offset")
+            raise ApiError(409, "offset_overlap", f"cores {offset}..{offset + span - 1} overlap node {clash}", "core_offset")
         row, _ = nodes.register(conn, {"org_id": org_id, "core_offset": offset, **values}, ctl.clock(), actor)
         clusters.ensure(conn, org_id, row["cluster"], ctl.clock())
         if credential_hash is not None:  # a new one each time: the agent's last registration holds the only one
@@ -60,7 +62,7 @@ def register_agent(ctl: Controller, body: AgentRegister, joining: Joining) -> tu
         raise ApiError(422, "invalid_input", "local_cores: must not repeat a CPU", "local_cores")
     values = {"name": body.name, "endpoint": body.endpoint, "kind": "heaven", "local_cores": body.local_cores,
               "reserved": reserved, "memory_mb": body.memory_mb, "storage_mb": body.storage_mb, "gpus": body.gpus,
-              "cluster": cluster, "agent_key": body.agent_key}
+              "cluster": cluster, "agent_key": body.agent_key, "max_cores": body.max_cores}
     credential, credential_hash = new_api_token(NODE_CREDENTIAL_PREFIX)
     row = register_node(ctl, values, body.core_offset, f"agent:{body.name}", joining.org_id, credential_hash)
     return row, credential
@@ -71,6 +73,7 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
     freed = False
     others: set[str] = set()
     started: list[int] = []  # assigned -> running in this report
+    ended: list[int] = []  # ended in this report (a completed deployment may start its dependents)
     with ctl.store.begin() as conn:
         row = nodes.get(conn, node)
         if row is None:
@@ -92,18 +95,21 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
                 parts = jobs.nodes_of(conn, e.job)
                 if jobs.finish_part(conn, e.job, node, e.exit_code, now, actor, e.cause or ""):
                     freed = True
+                    ended.append(e.job)
                     others |= set(parts) - {node}  # a gang's other parts must stop too
         for f in body.failed_to_start:
             if _is_this_run(conn, node, f.job, f.run):
                 # From assigned, or from running when another part of a gang already started.
                 parts = jobs.nodes_of(conn, f.job)
+                why = f.cause or "the agent could not start the command"
                 if jobs.transition(conn, f.job, JobState(jobs.get(conn, f.job)["state"]), JobState.FAILED, now,
-                                   actor=actor, node=node, detail="the agent could not start the command",
-                                   exit_code=f.exit_code):
+                                   actor=actor, node=node, detail=why, reason=why, exit_code=f.exit_code):
                     freed = True
                     others |= set(parts) - {node}
         if body.jobs:
             _record_usage(conn, node, body, ctl.settings.steal_window)
+    if ended:
+        deployment_service.start_dependents_of_completed(ctl, ended, actor)
     ctl.watchers.changed([*started, *(e.job for e in body.exits), *(f.job for f in body.failed_to_start)])
     if came_back:
         ctl.notifier.touch([node])  # it must drop what was requeued while it was away
@@ -176,4 +182,5 @@ def assignments(ctl: Controller, node: str) -> list[Assignment]:
             if owner_ids else {}
     local = row["local_cores"]
     return [Assignment(id=j.id, run=j.runs, kind=j.kind, command=j.command, memory_mb=j.memory_mb, pid=j.pid if j.kind == "adopted" else None, owner=owners.get(j.owner_id),
+                       image=j.docker_image,
                        local_cores=[local[c - row["core_offset"]] for c in held.get(j.id, [])]) for j in holding]

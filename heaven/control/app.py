@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -21,6 +21,7 @@ from heaven.control import errors
 from heaven.control.auth import Authenticator
 from heaven.control.legacy_driver import LegacyDriver
 from heaven.control.metrics import RequestTimer
+from heaven.control.pools.loop import Autoscaler
 from heaven.control.ratelimit import TokenBucket
 from heaven.control.routers import (agents, auth, clusters, dashboard, deployments, events, jobs, join_tokens, legacy,
                                     metrics, nodes, organizations, report, root_api, root_deployments)
@@ -33,6 +34,12 @@ from heaven.store.engine import Store
 STATIC = Path(heaven.__file__).parent / "web" / "static"
 
 
+def leader_loops(ctl: Controller, autoscaler: Autoscaler | None) -> list[Coroutine]:
+    """The loops that decide for the whole cluster and so must run on one replica only: the
+    scheduler and the autoscaler. Started here and nowhere else, so a leader election gates both."""
+    return [ctl.run(), *([autoscaler.run()] if autoscaler is not None else [])]
+
+
 def create_app(settings: ControllerSettings | None = None, store: Store | None = None,
                clock: Callable[[], float] = time.time) -> FastAPI:
     """``clock`` is the one clock of the app: the scheduler, tokens and the rate limit (tests move it)."""
@@ -42,11 +49,12 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     ctl = Controller(settings, store, clock)
     legacy_driver = LegacyDriver(ctl)
     submits = SubmitBatcher(ctl)
+    autoscaler = Autoscaler(ctl, settings) if settings.pools else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        tasks = [asyncio.create_task(ctl.run()), asyncio.create_task(legacy_driver.run()),
-                 asyncio.create_task(submits.run())]
+        tasks = [*(asyncio.create_task(loop) for loop in leader_loops(ctl, autoscaler)),
+                 asyncio.create_task(legacy_driver.run()), asyncio.create_task(submits.run())]
         try:
             yield
         finally:
@@ -59,6 +67,7 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     app = FastAPI(title="Hot-Plug Heaven", version=heaven.__version__, lifespan=lifespan)
     app.state.controller = ctl
     app.state.legacy = legacy_driver
+    app.state.autoscaler = autoscaler
     app.state.submits = submits
     access = AccessTokens(signing_key(settings), settings.access_token_minutes * 60, clock)
     app.state.auth = Authenticator(store, access, clock, settings.auth_cache_seconds)

@@ -33,7 +33,7 @@ def job_out(r: dict, cores: list[int] = (), local_cores: list[int] = (), placed_
     return JobOut(
         id=r["id"], org_id=r["org_id"], owner_id=r["owner_id"], name=r["name"], kind=r["kind"], state=r["state"], reason=r["reason"],
         queue_position=r["queue_position"] if r["state"] == JobState.PENDING.value else None,
-        command=r["command"], cores_requested=r["cores"],
+        command=r["command"], docker_image=r.get("docker_image"), cores_requested=r["cores"],
         min_cores=r["min_cores"], memory_mb=r["memory_mb"], storage_mb=r["storage_mb"], gpus=r["gpus"],
         priority=r["priority"], node=r["node"], cores=list(cores), local_cores=list(local_cores),
         gpu_ids=r["gpu_ids"] or [], pid=r["pid"], pids=r["pids"] or [], cpu_percent=r["cpu_percent"],

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, select
 from heaven.core import Plan, SchedulerConfig, schedule
 from heaven.core.model import Reservation
 from heaven.core.states import JobState, NodeState
-from heaven.store import deployments, jobs, nodes
+from heaven.store import jobs, nodes
 from heaven.store.apply import Applied, apply_plan, lock_core_map
 from heaven.store.snapshot import UsagePolicy, load_snapshot
 from heaven.store.tables import core_claims
@@ -37,7 +37,6 @@ def run_cycle(conn: Connection, config: SchedulerConfig, now: float, rng: random
         plan = schedule(snapshot, now, rng, replace(config, steal=False))
     # Positions mean something only when the cycle saw the whole queue.
     applied = apply_plan(conn, plan, now, snapshot=snapshot, positions=pending_after is None and pending_limit is None)
-    deployments.fail_unrunnable(conn, [p.job_id for p in applied.placed], now)
     return plan, applied, recommended
 
 

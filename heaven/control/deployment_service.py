@@ -15,7 +15,7 @@ until someone starts it. Its rules live here once:
   resources free against the cluster's quota (clusters.booked). Start and stop go through
   the scheduler loop's ``decide`` (the one writer), so two starts cannot both take the
   last free core, and the cycle that follows places what was started.
-- stop (as completed or failed) frees its resources and, before answering, starts every
+- stop (as completed or failed), or a clean exit of its process, frees its resources and starts every
   held dependent whose dependencies have now all completed and whose resources are free.
 
 Errors use the product's field names (cores, memory_mb, gpus, cluster, after); the root
@@ -168,9 +168,21 @@ def _resources_free(conn, row: dict) -> None:
             ("memory_mb", "MB of memory", row["memory_mb"], held.memory_mb, quota["quota_memory_mb"]),
             ("gpus", "GPUs", row["gpus"], held.gpus, quota["quota_gpus"])):
         if limit is not None and used + asked > limit:
-            raise ApiError(409, "insufficient_resources",
-                           f"{field}: cluster {row['cluster']} has {max(0, limit - used)} of its {limit} {unit} free; "
-                           f"deployment {row['id']} asks {asked}", field)
+            raise InsufficientResources(field, unit, row, max(0, limit - used), limit, asked)
+
+
+class InsufficientResources(ApiError):
+    """A start refused for want of quota, with its figures, so that an API that counts in
+    other units (the root API's whole GB) words the same refusal in its own."""
+
+    def __init__(self, field: str, unit: str, row: dict, free: int, limit: int, asked: int) -> None:
+        self.unit, self.cluster, self.deployment = unit, row["cluster"], row["id"]
+        self.free, self.limit, self.asked = free, limit, asked
+        super().__init__(409, "insufficient_resources", self.worded(field, unit), field)
+
+    def worded(self, field: str, unit: str, scale: int = 1) -> str:
+        return (f"{field}: cluster {self.cluster} has {self.free // scale} of its {self.limit // scale} {unit} free; "
+                f"deployment {self.deployment} asks {self.asked // scale}")
 
 
 def _startable(conn, row: dict) -> None:
@@ -204,6 +216,22 @@ def start_ready_dependents(conn, row: dict, now: float, actor: str) -> list[int]
             continue  # not pending, another dependency still runs, or no room: it stays as it is
         if deployments.release(conn, dependent["id"], now, actor):
             started.append(dependent["id"])
+    return started
+
+
+def start_dependents_of_completed(ctl: Controller, job_ids: list[int], actor: str) -> list[int]:
+    """Deployments among ``job_ids`` whose process exited 0 (completed) start their held
+    dependents, as a stop does. Its own transaction, core map locked first like every start
+    (locking it inside the agent's report, after its node writes, could deadlock on PostgreSQL)."""
+    started = []
+    with ctl.store.begin() as conn:
+        lock_core_map(conn)
+        for job_id in job_ids:
+            row = jobs.get(conn, job_id)
+            if row is not None and row["kind"] == KIND and row["state"] == J.SUCCEEDED.value:
+                started += start_ready_dependents(conn, row, ctl.clock(), actor)
+    if started:
+        ctl.wake()
     return started
 
 

@@ -41,7 +41,7 @@ def values_of(body: JobSubmit, org_id: int, owner_id: int | None) -> dict:
         "org_id": org_id, "owner_id": owner_id, "name": body.name or body.command[0].rsplit("/", 1)[-1][:200], "kind": "batch", "command": body.command,
         "cores": body.cores, "min_cores": min_cores, "memory_mb": body.memory_mb, "storage_mb": body.storage_mb,
         "gpus": body.gpus, "priority": body.priority, "node_pin": body.node, "walltime": body.walltime,
-        "cluster": body.cluster, "nodes": body.nodes,
+        "cluster": body.cluster, "nodes": body.nodes, "docker_image": body.docker_image,
         "depends_on": [{"job": j, "type": "afterok"} for j in body.after]
                       + [{"job": j, "type": "afterany"} for j in body.after_any],
     }

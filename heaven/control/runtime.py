@@ -83,6 +83,10 @@ class Controller:
         self.cycles = 0
         self.metrics = Metrics()
         self.last_counts: dict[str, int] = {}
+        # Why each pending job waited at the last cycle over the whole queue (job -> reason code):
+        # the autoscaler's unschedulable demand. Replaced whole, never changed in place, so
+        # another thread may read it at any moment.
+        self.waiting_codes: dict[int, str] = {}
         self._wake: asyncio.Event | None = None
         # Only new submissions since the last cycle: a light cycle over just them can
         # place whatever a full one would (greedy policy: capacity did not grow, and the
@@ -132,6 +136,8 @@ class Controller:
             self.cycles += 1
             self.last_counts = plan.counts.as_dict()
             self._recommended = set(recommended)
+            if full and whole_queue:
+                self.waiting_codes = {job: reason.code for job, reason in plan.waiting.items()}
         return plan, applied, remember
 
     def _record_recommendations(self, conn, recommended: list, now: float) -> None:

@@ -37,7 +37,9 @@ class ControllerServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
     async def shutdown(self, sockets=None) -> None:
-        await self.controller_app.state.controller.notifier.close()
+        controller = getattr(self.controller_app.state, "controller", None)  # the gateway has none
+        if controller is not None:
+            await controller.notifier.close()
         await super().shutdown(sockets)
 
 

@@ -74,6 +74,9 @@ class Job:
     # A gang: ``cores`` (and memory, GPUs) on each of this many distinct nodes, all at once or not at all.
     nodes: int = 1
     org: int | None = None  # the organization it belongs to (None: no organizations, the simulator)
+    # A started service holds its request against its cluster's quota while it waits for a
+    # node, as the deployment service this product replaces kept its books (store/clusters.booked).
+    holds_quota: bool = False
 
 
 def cluster_key(org: int | None, cluster: str) -> str:

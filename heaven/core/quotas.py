@@ -1,9 +1,10 @@
 """Cluster quotas: the jobs running in one cluster never hold more than its quota."""
 from __future__ import annotations
 
-from heaven.core.model import Job, Quota
+from heaven.core.model import Job, Quota, cluster_key
 from heaven.core.reasons import Reason
 from heaven.core.snapshot import NodeCapacity, Snapshot
+from heaven.core.states import JobState
 
 OVER_QUOTA = "over_quota"
 
@@ -14,6 +15,7 @@ class QuotaLedger:
     def __init__(self, snapshot: Snapshot) -> None:
         self.quotas = snapshot.quotas
         self.used: dict[str, list[int]] = {name: [0, 0, 0] for name in self.quotas}
+        self.reserving: set[int] = set()  # waiting jobs whose reservation is still charged
         cluster_of = {n.name: n.quota_key for n in snapshot.nodes}
         for alloc in snapshot.allocations:
             used = self.used.get(cluster_of.get(alloc.node, ""))
@@ -21,6 +23,10 @@ class QuotaLedger:
                 used[0] += len(alloc.cores)
                 used[1] += alloc.memory_mb
                 used[2] += len(alloc.gpu_ids)
+        for job in snapshot.jobs:
+            if job.state == JobState.PENDING and reserved_in(job) in self.used:
+                self.charge(reserved_in(job), job.cores, job.memory_mb, job.gpus)
+                self.reserving.add(job.id)
 
     def check(self, job: Job, cap: NodeCapacity, credit: tuple[int, int, int] = (0, 0, 0),
               parts: int = 1) -> Reason | None:
@@ -33,6 +39,8 @@ class QuotaLedger:
         if quota is None:
             return None
         cluster = cap.node.cluster
+        if job.id in self.reserving and reserved_in(job) == cap.node.quota_key:  # its own to use
+            credit = (credit[0] + job.cores, credit[1] + job.memory_mb, credit[2] + job.gpus)
         used = [u - c for u, c in zip(self.used[cap.node.quota_key], credit)]
         for (limit, have, want, label, field) in (
             (quota.cores, used[0], job.cores, "cores", "cores"),
@@ -52,9 +60,23 @@ class QuotaLedger:
             return None
         return max(0, quota.cores - self.used[cluster][0])
 
+    def placed(self, job: Job, cluster: str) -> None:
+        """``job`` placed in ``cluster``: its request is held there now, its waiting reservation is not."""
+        self.charge(cluster, job.cores, job.memory_mb, job.gpus)
+        if job.id in self.reserving:  # once, though a gang places part by part
+            self.reserving.discard(job.id)
+            self.charge(reserved_in(job), -job.cores, -job.memory_mb, -job.gpus)
+
     def charge(self, cluster: str, cores: int, memory_mb: int, gpus: int) -> None:
         used = self.used.get(cluster)
         if used is not None:
             used[0] += cores
             used[1] += memory_mb
             used[2] += gpus
+
+
+def reserved_in(job: Job) -> str | None:
+    """The quota key a waiting job holds its request against, if it holds one."""
+    if job.holds_quota and job.cluster is not None:
+        return cluster_key(job.org, job.cluster)
+    return None

@@ -38,8 +38,9 @@ JOB_TRANSITIONS: dict[JobState, dict[JobState, str]] = {
     },
     J.ASSIGNED: {
         J.RUNNING: "its agent reported a live process (or pinned an adopted one); walltime counts from here",
-        J.FAILED: "could not be started at all (the agent refused the command, or a container image "
-                  "without a command needs a container runtime), or a deployment stopped as failed",
+        J.FAILED: "could not be started at all (the agent refused the command, or its container image is "
+                  "not on the node, or it has no command and the node no container runtime), or a "
+                  "deployment stopped as failed",
         J.SUCCEEDED: "a deployment stopped as completed before its process started",
         J.CANCELLED: "cancelled by a user before it started; its cores are freed",
         J.PREEMPTED: "evicted for a job of strictly higher priority before it started",

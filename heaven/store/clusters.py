@@ -97,8 +97,9 @@ def delete_cluster(conn: Connection, row: dict, now: float, actor: str) -> None:
 
 
 def booked(conn: Connection, org_id: int, name: str) -> Booked:
-    """What the cluster holds: the cores, memory and GPUs of the jobs placed on its nodes,
-    plus what started services not placed yet ask for.
+    """What the cluster holds: the cores, memory and GPUs of the jobs placed on its nodes
+    (per part for a gang, as the scheduler's quota ledger counts allocations), plus what
+    started services not placed yet ask for.
 
     The second part is how the deployment service this product replaces kept its books:
     a started deployment holds its resources against the cluster's quota whether or not
@@ -109,8 +110,11 @@ def booked(conn: Connection, org_id: int, name: str) -> Booked:
     cores = conn.execute(select(func.count()).select_from(core_claims.join(nodes, core_claims.c.node == nodes.c.name))
                          .where(in_cluster)).scalar_one()
     memory_mb, gpus = 0, 0
-    placed = select(jobs.c.memory_mb, jobs.c.gpus).select_from(jobs.join(nodes, jobs.c.node == nodes.c.name)).where(
-        in_cluster, jobs.c.state.in_(HOLDING_STATE_VALUES))
+    # Memory and GPUs per part: a gang holds its request on each of its nodes in the cluster.
+    parts = select(core_claims.c.job_id, core_claims.c.node).select_from(
+        core_claims.join(nodes, core_claims.c.node == nodes.c.name)).where(in_cluster).distinct().subquery()
+    placed = select(jobs.c.memory_mb, jobs.c.gpus).select_from(parts.join(jobs, jobs.c.id == parts.c.job_id)).where(
+        jobs.c.state.in_(HOLDING_STATE_VALUES))
     for row in conn.execute(placed):
         memory_mb += row.memory_mb
         gpus += row.gpus

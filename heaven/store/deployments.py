@@ -92,25 +92,3 @@ def cluster_ids(conn: Connection, keys: set[tuple[int, str]]) -> dict[tuple[int,
     orgs = {org for org, _ in keys}
     rows = conn.execute(select(clusters.c.id, clusters.c.org_id, clusters.c.name).where(clusters.c.org_id.in_(orgs)))
     return {(r.org_id, r.name): r.id for r in rows if (r.org_id, r.name) in keys}
-
-
-NO_RUNTIME = ("container image {image} has no command, and running images needs a container runtime, "
-              "which agents do not have yet: give the deployment a command to run")
-
-
-def fail_unrunnable(conn: Connection, placed: list[int], now: float, actor: str = "scheduler") -> set[str]:
-    """Deployments just placed that are an image without a command cannot run on any node yet:
-    they fail at once, in the placing transaction, with that reason. Returns their nodes."""
-    if not placed:
-        return set()
-    rows = conn.execute(select(jobs.c.id, jobs.c.node, jobs.c.docker_image, jobs.c.command).where(
-        jobs.c.id.in_(placed), jobs.c.kind == KIND, jobs.c.docker_image.is_not(None))).all()
-    nodes: set[str] = set()
-    for job_id, node, image, command in rows:
-        if command:
-            continue
-        reason = NO_RUNTIME.format(image=image)
-        if job_rows.transition(conn, job_id, JobState.ASSIGNED, JobState.FAILED, now, detail=reason, actor=actor,
-                               node=node, reason=reason):
-            nodes.add(node)
-    return nodes

@@ -45,7 +45,7 @@ def to_core_node(row) -> Node:
 _JOB_FIELDS = (jobs.c.id, jobs.c.cores, jobs.c.min_cores, jobs.c.memory_mb, jobs.c.storage_mb, jobs.c.gpus,
                jobs.c.priority, jobs.c.submitted_at, jobs.c.node_pin, jobs.c.walltime, jobs.c.state, jobs.c.name,
                jobs.c.cluster, type_coerce(jobs.c.depends_on, Text).label("depends_on"), jobs.c.started_at,
-               jobs.c.nodes, jobs.c.org_id)
+               jobs.c.nodes, jobs.c.org_id, jobs.c.kind)
 _STATES = {s.value: s for s in JobState}
 _TERMINAL = [s.value for s in TERMINAL_JOB_STATES]
 
@@ -63,6 +63,7 @@ def to_core_job(row) -> Job:
         row.id, row.cores, row.min_cores, row.memory_mb, row.storage_mb, row.gpus, row.priority, row.submitted_at,
         row.node_pin, row.walltime, _STATES[row.state], row.name, row.cluster,
         tuple((d["job"], d["type"]) for d in deps or ()), row.nodes, row.org_id,
+        holds_quota=row.kind == "service",  # held ones never reach the core (`schedulable`)
     )
 
 

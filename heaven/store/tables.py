@@ -68,6 +68,9 @@ nodes = Table(
     Column("kind", String(20), nullable=False, default="heaven"),  # heaven | legacy
     Column("core_offset", Integer, nullable=False),
     Column("local_cores", JSON, nullable=False),
+    # The most cores this node may hold (a VM node's vCPU ceiling): its offset range is kept
+    # that wide so hot-plugged cores get global indices no other node has. None: as registered.
+    Column("max_cores", Integer),
     Column("reserved", JSON, nullable=False, default=list),
     Column("memory_mb", Integer, nullable=False, default=0),
     Column("storage_mb", Integer, nullable=False, default=0),
@@ -181,4 +184,8 @@ events = Table(
     Column("job", Integer),
     Column("node", String(100)),
     Column("org_id", Integer),
+    # One organization's newest events (the dashboard's version, its activity log) and one
+    # job's history are read on every refresh: neither may scan the whole log.
+    Index("ix_events_org_seq", "org_id", "seq"),
+    Index("ix_events_job", "job"),
 )

@@ -12,6 +12,7 @@ from heaven.wire.fields import MAX_CORES, MAX_MB, MAX_NAME, CoreOffset, Cpu, End
 
 
 OUT_OF_MEMORY = "out of memory"  # an exit's cause: the job's cgroup counted a kill for its memory limit
+CAUSE_MAX = 500
 
 
 class Strict(BaseModel):
@@ -26,12 +27,22 @@ class AgentRegister(Strict):
     storage_mb: int = Field(0, ge=0, le=MAX_MB)
     gpus: int = Field(0, ge=0, le=64)
     core_offset: CoreOffset | None = None
+    # The most CPUs this node may come to hold (a VM node's vCPU ceiling); None: never more
+    # than local_cores. Later nodes' offsets start after this span.
+    max_cores: int | None = Field(None, ge=1, le=MAX_CORES)
     reserved: list[Cpu] | None = Field(None, max_length=MAX_CORES)
     cluster: str = Field("default", min_length=1, max_length=MAX_NAME)
     # What the controller must present (Authorization: Bearer) when it calls this agent's own
     # API (job logs): chosen by the agent at random each time it starts. None: an agent that
     # has no such key (the controller then presents nothing).
     agent_key: str | None = Field(None, min_length=16, max_length=100, pattern=r"^[A-Za-z0-9_-]+$", repr=False)
+
+
+class AgentCores(Strict):
+    """The node's CPUs changed live: vCPUs plugged (and brought online) or about to be
+    unplugged. Removed CPUs are first taken from the jobs holding them (a shrink)."""
+    local_cores: list[Cpu] = Field(min_length=1, max_length=MAX_CORES)
+    reason: str = Field("", max_length=300)
 
 
 class Started(Strict):
@@ -44,8 +55,9 @@ class Exited(Strict):
     job: Id
     run: Run  # which attempt ended: an old run's exit must not end a newer one
     exit_code: ExitCode
-    # What the agent knows beyond the code: "out of memory" when its cgroup's OOM counter rose.
-    cause: str | None = Field(None, max_length=200)
+    # What the agent knows beyond the code: "out of memory" when its cgroup's OOM counter rose;
+    # for a job that could not start, why not (a missing container image, a missing program).
+    cause: str | None = Field(None, max_length=CAUSE_MAX)
 
 
 class JobSample(Strict):
@@ -73,6 +85,7 @@ class Assignment(BaseModel):
     memory_mb: int
     pid: int | None = None
     owner: str | None = None  # the submitting person's username: the agent may run the job as their account
+    image: str | None = None  # a container image: the agent runs the job in a container if it has an engine
 
 
 class Assignments(BaseModel):

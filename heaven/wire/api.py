@@ -10,6 +10,8 @@ from heaven.wire.fields import MAX_CORES, MAX_MB, MAX_NAME, Id
 
 __all__ = ["MAX_CORES", "MAX_MB"]  # re-exported: importers of the limits predate heaven.wire.fields
 NAME = Field(default=None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.@:+/-][A-Za-z0-9_.@:+/ -]*$")
+IMAGE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]*$"  # a container image: registry/name:tag@digest
+IMAGE = Field(None, min_length=1, max_length=300, pattern=IMAGE_PATTERN)
 
 
 class Strict(BaseModel):
@@ -56,6 +58,8 @@ class JobSubmit(Strict):
     org: str | None = Field(None, min_length=1, max_length=100, pattern=r"^[^\x00]+$",
                             description="the organization (name or id); default: the submitter's only or first")
     no_wait: bool = False
+    # Run the command in a container of this image, on a node with a container engine (never pulled).
+    docker_image: str | None = IMAGE
 
     @field_validator("priority")
     @classmethod
@@ -80,6 +84,7 @@ class JobOut(BaseModel):
     reason: str
     queue_position: int | None = None
     command: list[str]
+    docker_image: str | None = None
     cores_requested: int
     min_cores: int
     memory_mb: int

@@ -17,15 +17,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from heaven.wire.api import PRIORITY_CLASSES, Strict, job_priority, program_checked
+from heaven.wire.api import IMAGE, IMAGE_PATTERN, PRIORITY_CLASSES, Strict, job_priority, program_checked
 from heaven.wire.fields import MAX_CORES, MAX_INT, MAX_MB, MAX_NAME, MAX_ROOT_RAM_GB, Id
 
 STATUSES = ("pending", "running", "completed", "failed", "cancelled")
 Status = Literal["pending", "running", "completed", "failed", "cancelled"]
 StopStatus = Literal["completed", "failed"]
 NAME_PATTERN = r"^[A-Za-z0-9_.@:+/-][A-Za-z0-9_.@:+/ -]*$"  # as a job's name
-IMAGE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]*$"  # registry/name:tag@digest
-IMAGE = Field(None, min_length=1, max_length=300, pattern=IMAGE_PATTERN)
 MAX_DEPENDENCIES = 100
 
 ROOT_PRIORITIES = {1: PRIORITY_CLASSES["low"], 2: PRIORITY_CLASSES["normal"], 3: PRIORITY_CLASSES["high"]}

@@ -68,5 +68,11 @@ def test_submit_show_jobs_cancel_and_api_errors(tmp_path):
         assert missing.returncode == 1 and "job 999 does not exist" in missing.stderr
         events = json.loads(run("events", "--json", "--job", str(job_id), url=cluster.url, token=cluster.token).stdout)
         assert [e["action"] for e in events if e["action"] != "wait"] == ["submit", "assign", "start", "cancel"]
+        bad_image = run("submit", "--image", "no such image", "--", "true", url=cluster.url, token=cluster.token)
+        assert bad_image.returncode == 1 and "docker_image" in bad_image.stderr, bad_image.stderr
+        imaged = json.loads(run("submit", "--image", "heaven-test/x:1", "--json", "--", "true",
+                                url=cluster.url, token=cluster.token).stdout)
+        assert imaged["docker_image"] == "heaven-test/x:1"  # n1 has no engine: `true` runs as a process
+        assert cluster.wait_state(imaged["id"], "succeeded")["exit_code"] == 0
     finally:
         cluster.stop()

@@ -98,11 +98,20 @@ def test_a_deployment_on_a_node_runs_and_stop_frees_its_cores(api):
     assert _act(api, svc, "start", expect=409)["field"] == "id"
 
 
-def test_an_image_without_a_command_fails_on_a_node_with_the_reason(api):
+def test_an_image_goes_to_the_agent_and_its_refusal_is_the_reason(api):
+    """The node's agent decides whether it can run an image (it has an engine, the image is
+    there): its assignment names the image, and why it could not start becomes the reason."""
     register(api, "n1", 2)
     image = _make(api, "model", command=None, docker_image="registry.local/model:1")
-    failed = _act(api, image, "start")
-    assert failed["status"] == "failed" and "container runtime" in failed["reason"]
+    placed = _act(api, image, "start")
+    assert placed["status"] in ("assigned", "running"), placed
+    listed = api.get("/api/v1/agents/n1/assignments", params={"wait": 0}).json()["jobs"]
+    assert [(j["id"], j["image"], j["command"]) for j in listed] == [(image["id"], "registry.local/model:1", [])]
+    why = "container image registry.local/model:1 is not on this node; images are never pulled"
+    report = {"failed_to_start": [{"job": image["id"], "run": listed[0]["run"], "exit_code": 127, "cause": why}]}
+    assert api.post("/api/v1/agents/n1/report", json=report).status_code == 200
+    failed = api.get(f"/api/v1/deployments/{image['id']}").json()
+    assert failed["status"] == "failed" and failed["reason"] == why
     assert api.get("/api/v1/nodes/n1").json()["free_cores"] == 2
 
 

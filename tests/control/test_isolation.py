@@ -158,6 +158,8 @@ ROUTES: dict[tuple[str, str], Cross | Listing | AgentCross | Unscoped] = {
         "name in use answers 409 name_taken and tells nothing else"),
     ("POST", "/api/v1/agents/{name}/report"): AgentCross(lambda w: ("POST", f"/api/v1/agents/{w.node}/report",
                                                                     {"json": {}})),
+    ("PUT", "/api/v1/agents/{name}/cores"): AgentCross(lambda w: ("PUT", f"/api/v1/agents/{w.node}/cores",
+                                                                  {"json": {"local_cores": [0]}})),
     ("GET", "/api/v1/agents/{name}/assignments"): AgentCross(
         lambda w: ("GET", f"/api/v1/agents/{w.node}/assignments", {})),
     ("GET", "/api/v1/events"): _list("/api/v1/events"),

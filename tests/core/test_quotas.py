@@ -9,6 +9,7 @@ from heaven.core.feasibility import never_fits
 from heaven.core.model import Quota
 from heaven.core.plan import Grow
 from heaven.core.quotas import OVER_QUOTA
+from heaven.core.states import NodeState
 from heaven.core.scheduler import SchedulerConfig
 from tests.builders import borrowing, job, node, running, snapshot_with
 from tests.core.harness import run_cycle
@@ -150,3 +151,23 @@ def test_a_job_is_never_placed_outside_its_cluster_even_when_pinned():
 def test_admission_refuses_a_pin_outside_the_jobs_cluster():
     nodes = [node("n1", 4, cluster="a"), node("n2", 4, offset=4, cluster="b")]
     assert never_fits(job(1, cluster="a", node="n2"), nodes) is not None
+
+
+def test_a_waiting_started_service_keeps_its_quota_from_batch_jobs():
+    # The service is pinned to a node that is down, so it waits; the quota it holds while
+    # waiting (as the cluster's books count it) is not the batch job's to take.
+    nodes = [node("n1", 8, cluster="a"), node("n2", 8, offset=8, cluster="a", state=NodeState.DOWN)]
+    service = job(1, cores=2, cluster="a", node="n2", holds_quota=True)
+    snap = snapshot_with(nodes, [service, job(2, cores=3, cluster="a")], quotas={"a": Quota(cores=4)})
+    plan = run_cycle(snap, GREEDY)
+    assert placed(plan) == []
+    assert plan.waiting[2].code == OVER_QUOTA and "2 of 4 cores in use" in str(plan.waiting[2])
+
+
+def test_a_started_service_may_use_the_quota_it_holds_and_holds_it_once():
+    service = job(1, cores=4, cluster="a", holds_quota=True)
+    snap = snapshot_with([node("n1", 8, cluster="a")], [service, job(2, cores=1, cluster="a")],
+                         quotas={"a": Quota(cores=4)})
+    plan = run_cycle(snap, GREEDY)
+    assert placed(plan) == [1]
+    assert plan.waiting[2].code == OVER_QUOTA and "4 of 4 cores in use" in str(plan.waiting[2])

@@ -6,7 +6,7 @@ Two organizations (acme: alice owner, carol member; lab: bob), each with a clust
 - priorities: a high-priority deployment evicts the lowest-priority one of its own
   cluster, and nothing of the other cluster or the other organization;
 - dependencies start in order: a dependent cannot start before its dependency completed,
-  and stopping the dependency starts it;
+  and stopping the dependency, or its clean exit, starts it;
 - a crashing service is restarted with back-off that doubles, each restart an event.
 """
 from __future__ import annotations
@@ -126,6 +126,13 @@ def test_priorities_dependencies_and_crash_back_off(tmp_path, store_url):
         assert after["released_at"] >= b.get(first["id"])["finished_at"]
         b.act(second["id"], "stop", status="failed")
         assert b.get(second["id"])["status"] == "failed"
+        # A dependency whose process exits 0 completes by itself, and that starts its dependent too.
+        quick = b.create("quick", "east", "normal", command=["true"])
+        waiter = b.create("waiter", "east", "normal", after=[quick["id"]])
+        b.act(quick["id"], "start")
+        b.running(waiter["id"])
+        assert b.get(quick["id"])["status"] == "completed"
+        b.act(waiter["id"], "stop")
 
         # -- a crashing service is restarted with growing back-off.
         crasher = b.create("crasher", "east", "normal", command=["sh", "-c", "sleep 0.2; exit 3"])

@@ -26,9 +26,9 @@ def test_a_client_of_the_deployment_service(tmp_path, store_url):
         organization(live, eve, "rivals")
         cluster_id = add_cluster(live, org, "inference", cores=4, memory_mb=8 * 1024, gpus=1)
 
-        def make(name: str, priority: int = 2, cpu: int = 1, deps=(), expect: int = 200, path="/deployments/"):
+        def make(name: str, priority: int = 2, cpu: int = 1, deps=(), expect: int = 200, path="/deployments/", ram=2):
             answer = http.post(path, headers=dana, json={
-                "name": name, "docker_image": "registry.local/model:1", "required_ram": 2, "required_cpu": cpu,
+                "name": name, "docker_image": "registry.local/model:1", "required_ram": ram, "required_cpu": cpu,
                 "required_gpu": 0, "priority": priority, "cluster_id": cluster_id, "dependency_ids": list(deps)})
             assert answer.status_code == expect, answer.text
             return answer.json()
@@ -62,6 +62,11 @@ def test_a_client_of_the_deployment_service(tmp_path, store_url):
         # the quota (4 cores) is booked by started deployments: 1 held, 3 more fit, 4 do not
         big = make("big", cpu=4)
         assert act(big, "start", expect=400)["field"] == "required_cpu"
+        heavy = make("heavy", ram=8)  # 2 of the 8 GB are booked: the refusal counts in this API's GB
+        refused = act(heavy, "start", expect=400)
+        assert refused["field"] == "required_ram"
+        assert refused["message"] == f"required_ram: cluster inference has 6 of its 8 GB of RAM free; " \
+                                     f"deployment {heavy['id']} asks 8"
 
         # stop completes it and, before answering, starts the dependent that is now ready
         stopped = act(base, "stop")
@@ -99,9 +104,9 @@ def test_a_client_of_the_deployment_service(tmp_path, store_url):
 
         # deletes answer true, dependencies last
         listed = {d["name"] for d in http.get("/deployments", headers=dana).json()}
-        assert listed == {"base", "api", "worker", "big", "first", "second-b"}
+        assert listed == {"base", "api", "worker", "big", "heavy", "first", "second-b"}
         assert http.delete(f"/deployments/{first['id']}", headers=dana).status_code == 400  # second waits for it
-        for d in (second, first, worker, api, base, big):
+        for d in (second, first, worker, api, base, big, heavy):
             answer = http.delete(f"/deployments/{d['id']}", headers=dana)
             assert answer.status_code == 200 and answer.content == b"true", answer.text
         assert http.get(f"/deployments/{base['id']}", headers=dana).status_code == 404

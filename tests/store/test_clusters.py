@@ -73,3 +73,17 @@ def test_a_node_joining_makes_its_cluster_and_available_never_goes_below_zero(en
         row = clusters.by_id(conn, row["id"])
         assert clusters.available(row, clusters.Booked(cores=3, memory_mb=5, gpus=0)) == {
             "cores": 0, "memory_mb": None, "gpus": 0}
+
+
+def test_a_gang_books_its_memory_and_gpus_on_each_of_its_nodes(engine):
+    with engine.begin() as conn:
+        mine = default_org_id(conn)
+        conn.execute(insert(clusters.clusters).values(org_id=mine, name="gpu"))
+        for name, offset in (("g1", 0), ("g2", 4)):
+            nodes.register(conn, {"name": name, "org_id": mine, "cluster": "gpu", "core_offset": offset,
+                                  "local_cores": [0, 1, 2, 3], "memory_mb": 1000, "gpus": 1}, 1.0, "test")
+        gang = _job(conn, mine, cores=1, gpus=1, nodes=2)
+        conn.execute(update(jobs_table).where(jobs_table.c.id == gang).values(state="running", node="g1"))
+        conn.execute(insert(core_claims), [{"core": 0, "job_id": gang, "node": "g1"},
+                                           {"core": 4, "job_id": gang, "node": "g2"}])
+        assert clusters.booked(conn, mine, "gpu") == clusters.Booked(cores=2, memory_mb=200, gpus=2)

@@ -71,17 +71,6 @@ def test_held_and_backing_off_services_are_not_in_the_snapshot(engine):
         assert held in {j.id for j in load_snapshot(conn, now=51.0).pending()}
 
 
-def test_a_placed_image_without_a_command_fails_with_the_reason(engine):
-    with engine.begin() as conn:
-        image = _service(conn, command=[], docker_image="local/model:1")
-        other = _service(conn, docker_image="local/model:1")  # an image with a command runs the command
-        _running_on_node(conn, image, state="assigned")
-        assert deployments.fail_unrunnable(conn, [image, other], 9.0) == {"n1"}
-        row = jobs.get(conn, image)
-        assert row["state"] == JobState.FAILED and "container runtime" in row["reason"]
-        assert jobs.get(conn, other)["state"] == JobState.PENDING
-
-
 def _events(conn, job_id: int):
     from sqlalchemy import select
 

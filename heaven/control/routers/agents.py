@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 
-from heaven.control import agent_service
+from heaven.control import agent_service, capacity_service
 from heaven.control.deps import controller
 from heaven.control.errors import answers
 from heaven.control.node_auth import JoiningOrg, ThisNode
 from heaven.control.runtime import Controller
-from heaven.wire.agent import AgentRegister, AgentReport, Assignments
+from heaven.wire.agent import AgentCores, AgentRegister, AgentReport, Assignments
 from heaven.wire.fields import Generation
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
@@ -33,6 +33,15 @@ def register(body: AgentRegister, joining: JoiningOrg, ctl: Ctl) -> dict:
 def report(name: ThisNode, body: AgentReport, ctl: Ctl) -> dict:
     agent_service.report(ctl, name, body)
     return {"ok": True}
+
+
+@router.put("/{name}/cores", responses=answers(401, 404, 409, 422))
+def cores(name: ThisNode, body: AgentCores, ctl: Ctl) -> dict:
+    """The node's CPUs now (vCPUs plugged, or about to be unplugged: those are first shrunk
+    off the jobs holding them). Answers the node's cores as the controller counts them."""
+    row = capacity_service.change_cores(ctl, name, body.local_cores, body.reason)
+    return {"name": row["name"], "core_offset": row["core_offset"], "local_cores": row["local_cores"],
+            "max_cores": row["max_cores"]}
 
 
 @router.get("/{name}/assignments", response_model=Assignments, responses=answers(401, 404, 422))

@@ -48,7 +48,9 @@ def as_root_errors() -> Iterator[None]:
     except ApiError as exc:
         field = FIELDS.get(exc.field, exc.field)
         message = exc.message
-        if exc.field in FIELDS and message.startswith(f"{exc.field}:"):
+        if isinstance(exc, service.InsufficientResources) and exc.field == "memory_mb":
+            message = exc.worded(field, "GB of RAM", ROOT_RAM_MB)  # this API counts memory in whole GB
+        elif exc.field in FIELDS and message.startswith(f"{exc.field}:"):
             message = f"{field}:{message[len(exc.field) + 1:]}"
         status = 400 if exc.status in (409, 422) else exc.status
         raise ApiError(status, exc.error, message, field, exc.extra, exc.headers) from None
