@@ -7,6 +7,9 @@ from __future__ import annotations
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The CLI's settings: two variables read without pydantic-settings, so a command starts fast.
+from heaven.client.settings import ClientSettings  # noqa: F401 (re-exported)
+
 
 class PoolSpec(BaseModel):
     """One node pool (docs/autoscaling.md): which cluster it feeds, through which provider,
@@ -134,13 +137,6 @@ class AgentSettings(BaseSettings):
     max_cores: int = Field(0, ge=0, le=4096)
     advertise: str = ""
     host_key: SecretStr | None = None
-
-
-class ClientSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HEAVEN_")
-
-    url: str = "http://127.0.0.1:8000"
-    token: str | None = None  # HEAVEN_TOKEN: used instead of the one `heaven login` stored
 
 
 def _either(name: str, field: str | None = None):

@@ -5,7 +5,6 @@ the agent (import contracts in .importlinter); only this module wires them.
 """
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import os
@@ -138,6 +137,8 @@ def agent(
     server = server_class(uvicorn.Config(create_agent_app(node), host=settings.host, port=settings.port,
                                          log_level="warning"))
     _freeze_startup_objects()
+    import asyncio
+
     asyncio.run(node.run(server))
 
 

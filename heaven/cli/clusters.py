@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from heaven.cli import render
 from heaven.cli.common import JsonFlag, client, emit, reports_errors
-from heaven.client.http import Client, ClientError
+from heaven.client.errors import ClientError
+
+if TYPE_CHECKING:
+    from heaven.client.http import Client
 
 app = typer.Typer(help="Clusters: pools of nodes of an organization, with a fixed quota.", no_args_is_help=True)
 ClusterRef = Annotated[str, typer.Argument(help="cluster id, or its name (heaven cluster list)")]

@@ -9,18 +9,30 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from heaven.client.http import Client, ClientError
-from heaven.config import ClientSettings
+from typing import TYPE_CHECKING
+
+from heaven.client.errors import ClientError
+from heaven.client.settings import ClientSettings
+
+if TYPE_CHECKING:
+    from heaven.client.http import Client
 
 out = Console()
 err = Console(stderr=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 
 
+def connect(url: str, **options) -> Client:
+    """A client of ``url`` (httpx is imported here, by the commands that call a controller only)."""
+    from heaven.client.http import Client
+
+    return Client(url, **options)
+
+
 def client() -> Client:
     """The controller at HEAVEN_URL, with HEAVEN_TOKEN or the token ``heaven login`` stored for it."""
     settings = ClientSettings()
-    return Client(settings.url, token=settings.token)
+    return connect(settings.url, token=settings.token)
 
 
 def reports_errors(fn):
@@ -29,7 +41,7 @@ def reports_errors(fn):
         try:
             return fn(*args, **kwargs)
         except ClientError as exc:
-            err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+            err.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)  # one line
             raise typer.Exit(1) from None
     return wrapper
 

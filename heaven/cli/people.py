@@ -16,10 +16,10 @@ from typing import Annotated
 import typer
 
 from heaven.cli import render
-from heaven.cli.common import JsonFlag, client, emit, err, out, reports_errors
+from heaven.cli.common import JsonFlag, client, connect, emit, err, out, reports_errors
 from heaven.client import credentials
-from heaven.client.http import Client, ClientError
-from heaven.config import ClientSettings
+from heaven.client.errors import ClientError
+from heaven.client.settings import ClientSettings
 
 tokens = typer.Typer(help="API tokens for scripts and other machines.", no_args_is_help=True)
 
@@ -38,8 +38,8 @@ def login(
     url = ClientSettings().url
     username = username or typer.prompt("username")
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else typer.prompt("password", hide_input=True)
-    access = Client(url, use_stored=False).password_login(username, password)["access_token"]
-    session = Client(url, token=access)
+    access = connect(url, use_stored=False).password_login(username, password)["access_token"]
+    session = connect(url, token=access)
     created = session.create_token(_token_name())
     previous = credentials.stored(url)
     path = credentials.save(url, {"token": created["token"], "token_id": created["id"], "username": username.lower(),
@@ -50,7 +50,7 @@ def login(
         pass  # it expires within minutes anyway
     if previous:  # the token of an earlier login is replaced: do not leave it valid
         try:
-            Client(url, token=previous["token"]).logout()
+            connect(url, token=previous["token"]).logout()
         except ClientError:
             pass  # already revoked, or the controller forgot it
     if as_json:
@@ -70,7 +70,7 @@ def logout(as_json: JsonFlag = False) -> None:
         raise typer.Exit(1)
     note = "revoked"
     try:
-        Client(url, token=entry["token"]).logout()
+        connect(url, token=entry["token"]).logout()
     except ClientError as exc:
         if exc.status != 401:  # a 401 means it was revoked already
             note = f"NOT revoked ({exc.message}); revoke token {entry.get('token_id')} later"

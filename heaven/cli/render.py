@@ -9,7 +9,7 @@ STATE_STYLE = {"assigned": "blue", "running": "green", "pending": "yellow", "suc
                "cancelled": "magenta", "preempted": "yellow", "lost": "red"}
 
 
-def _cores(cores: list[int]) -> str:
+def cores_text(cores: list[int]) -> str:
     return ",".join(map(str, cores)) if cores else "-"
 
 
@@ -23,7 +23,7 @@ def jobs_table(jobs: list[dict]) -> Table:
         style = STATE_STYLE.get(j["state"], "")
         cpu = "-" if j["cpu_percent"] is None else f"{j['cpu_percent']:.0f}"
         table.add_row(str(j["id"]), j["name"], f"[{style}]{j['state']}[/]", str(j["cores_requested"]), j["node"] or "-",
-                      _cores(j["local_cores"]), cpu, _ago(j["submitted_at"]), j["reason"] or "")
+                      cores_text(j["local_cores"]), cpu, _ago(j["submitted_at"]), j["reason"] or "")
     return table
 
 
@@ -32,8 +32,8 @@ def job_panel(j: dict) -> Table:
     rows = [("id", j["id"]), ("name", j["name"]), ("state", j["state"]), ("reason", j["reason"] or "-"),
             ("queue position", j["queue_position"] or "-"), ("command", " ".join(j["command"])),
             ("cores requested", f"{j['cores_requested']} (min {j['min_cores']})"), ("node", j["node"] or "-"),
-            ("cores (global)", _cores(j["cores"])), ("cores (local)", _cores(j["local_cores"])),
-            ("memory", f"{j['memory_mb']} MB"), ("priority", j["priority"]), ("pids", _cores(j["pids"])),
+            ("cores (global)", cores_text(j["cores"])), ("cores (local)", cores_text(j["local_cores"])),
+            ("memory", f"{j['memory_mb']} MB"), ("priority", j["priority"]), ("pids", cores_text(j["pids"])),
             ("cpu%", j["cpu_percent"] if j["cpu_percent"] is not None else "-"),
             ("exit code", j["exit_code"] if j["exit_code"] is not None else "-"),
             ("submitted", _ago(j["submitted_at"])), ("started", _ago(j["started_at"])),
@@ -48,7 +48,7 @@ def nodes_table(nodes: list[dict]) -> Table:
     for n in nodes:
         cpu = n["telemetry"].get("cpu_percent")
         table.add_row(n["name"], n["state"], n["kind"], str(n["total_cores"]), str(n["free_cores"]), str(n["core_offset"]),
-                      _cores(n["local_cores"]), str(n["memory_mb"]), "-" if cpu is None else f"{cpu:.0f}", n["endpoint"])
+                      cores_text(n["local_cores"]), str(n["memory_mb"]), "-" if cpu is None else f"{cpu:.0f}", n["endpoint"])
     return table
 
 

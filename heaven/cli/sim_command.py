@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import sys
-import tempfile
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -19,12 +18,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from heaven.sim.protocol import prepare
-from heaven.sim.reader import SwfError, read_swf
-from heaven.sim.run import HEADROOM, PUBLISHED_LUBLIN, Result, config_for, simulate
+from typing import TYPE_CHECKING
+
+from heaven.sim.defaults import HEADROOM
+
+if TYPE_CHECKING:
+    from heaven.sim.run import Result
 
 
 class Policy(str, Enum):
@@ -69,6 +70,13 @@ def sim(
     usage_noise: Annotated[float, typer.Option(min=0.0, max=0.99, help="error of measured use: × (1 ± U(0, noise))")] = 0.0,
 ) -> None:
     """Replay TRACE through the same scheduling core the controller uses, and measure it."""
+    # The simulator (and matplotlib, for --plot) load only when this command runs: every other
+    # command of the CLI starts without them.
+    from heaven.sim.protocol import prepare
+    from heaven.sim.reader import SwfError, read_swf
+    from heaven.sim.run import config_for, simulate
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     err = Console(stderr=True)
     if (trace is None) == (from_events is None):
         err.print("[red]error:[/red] give either a TRACE file or --from-events DATABASE")
@@ -111,6 +119,8 @@ def _exported(database: str) -> Path:
     url = database if "://" in database else f"sqlite:///{Path(database).resolve()}"
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         raise ValueError(f"{database}: no such database file")
+    import tempfile
+
     handle = tempfile.NamedTemporaryFile("w", suffix=".swf", prefix="heaven-history-", delete=False)
     with handle:
         try:
@@ -131,6 +141,8 @@ def _message(exc: Exception, trace: Path) -> str:
 
 
 def _published(result: Result) -> float | None:
+    from heaven.sim.run import PUBLISHED_LUBLIN
+
     if result.workload.protocol != "rlscheduler" or result.workload.name != "lublin_256.swf" or result.config.steal:
         return None
     return PUBLISHED_LUBLIN.get((result.config.policy, result.config.order))

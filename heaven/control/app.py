@@ -24,7 +24,7 @@ from heaven.control.metrics import RequestTimer
 from heaven.control.pools.loop import Autoscaler
 from heaven.control.ratelimit import TokenBucket
 from heaven.control.routers import (agents, auth, clusters, dashboard, deployments, events, jobs, join_tokens, legacy,
-                                    metrics, nodes, organizations, root_api, root_deployments)
+                                    metrics, nodes, organizations, report, root_api, root_deployments)
 from heaven.control.runtime import Controller
 from heaven.control.signing_key import signing_key
 from heaven.control.tokens import AccessTokens
@@ -76,7 +76,7 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     app.add_middleware(RequestTimer, metrics=ctl.metrics, clock=time.perf_counter)
     errors.install(app)
     for module in (auth, organizations, join_tokens, jobs, deployments, nodes, clusters, agents, events, dashboard,
-                   metrics, legacy, root_api, root_deployments):
+                   metrics, report, legacy, root_api, root_deployments):
         app.include_router(module.router)
 
     generated = app.openapi

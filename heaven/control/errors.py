@@ -13,7 +13,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from heaven.wire.api import ErrorOut
 
 MEANING = {
-    400: "refused by the original protocol (unknown agent, job not allocated)",
+    400: "refused by the original protocol (unknown agent, job not allocated); or a list's ``continue`` "
+         "token that this list did not give",
     401: "no valid bearer token (missing, expired, forged, revoked); WWW-Authenticate: Bearer",
     403: "the caller's role in the organization (or belonging to none) does not allow this",
     404: "no such job, node, cluster or organization (another organization's answers the same); "

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from heaven.core.scheduler import SchedulerConfig
+from heaven.sim.defaults import HEADROOM
 from heaven.sim.engine import Outcome, Replay
 from heaven.sim.metrics import Metrics, summarize
 from heaven.sim.protocol import Workload, prepare
@@ -48,8 +49,6 @@ class Result:
         }
 
 
-# The controller's default (heaven.config: steal_headroom), so replays judge what ships.
-HEADROOM = 0.25
 
 
 def config_for(policy: str, order: str, steal: bool, protocol: str, headroom: float = HEADROOM,

@@ -28,9 +28,11 @@ def by_ids(conn: Connection, ids: list[int]) -> dict[int, dict]:
     return {r.id: dict(r._mapping) for r in conn.execute(select(jobs).where(jobs.c.id.in_(ids), jobs.c.kind == KIND))}
 
 
-def listing(conn: Connection, org_ids: list[int], limit: int = 1000) -> list[dict]:
-    """The deployments of these organizations, newest first."""
+def listing(conn: Connection, org_ids: list[int], limit: int = 1000, before: int | None = None) -> list[dict]:
+    """The deployments of these organizations, newest first (``before``: with a smaller id only)."""
     query = select(jobs).where(jobs.c.kind == KIND, jobs.c.org_id.in_(org_ids)).order_by(jobs.c.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(jobs.c.id < before)
     return [dict(r._mapping) for r in conn.execute(query)]
 
 

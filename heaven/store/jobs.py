@@ -61,9 +61,12 @@ def find_adopted(conn: Connection, node: str, name: str) -> dict | None:
 
 
 def listing(conn: Connection, states: list[str] | None = None, limit: int = 200, node: str | None = None,
-            org_ids: list[int] | None = None) -> list[dict]:
-    """Newest first; ``org_ids``: only jobs of these organizations (None: all of them)."""
+            org_ids: list[int] | None = None, before: int | None = None) -> list[dict]:
+    """Newest first; ``org_ids``: only jobs of these organizations (None: all of them);
+    ``before``: only jobs with a smaller id (the next page after that one)."""
     query = select(jobs).order_by(jobs.c.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(jobs.c.id < before)
     if org_ids is not None:
         query = query.where(jobs.c.org_id.in_(org_ids))
     if states:

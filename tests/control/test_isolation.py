@@ -163,6 +163,7 @@ ROUTES: dict[tuple[str, str], Cross | Listing | AgentCross | Unscoped] = {
     ("GET", "/api/v1/agents/{name}/assignments"): AgentCross(
         lambda w: ("GET", f"/api/v1/agents/{w.node}/assignments", {})),
     ("GET", "/api/v1/events"): _list("/api/v1/events"),
+    ("GET", "/api/v1/report"): _list("/api/v1/report"),  # tests/control/test_accounting.py: B's jobs' figures
     # the original protocol
     ("POST", "/request"): Unscoped(ORIGINAL),
     ("POST", "/complete"): Unscoped(ORIGINAL),

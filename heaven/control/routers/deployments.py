@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from heaven.control import deployment_service as service
 from heaven.control.deps import controller
 from heaven.control.errors import answers
+from heaven.control.pages import PAGED, ContinueToken, decode, mark_next
 from heaven.control.runtime import Controller
 from heaven.control.scope import Scope
 from heaven.store import deployments
@@ -52,11 +53,14 @@ def create(body: DeploymentIn, ctl: Ctl, scope: Scope) -> DeploymentOut:
     return deployment_out(service.create(ctl, scope, values, body.after))
 
 
-@router.get("", response_model=list[DeploymentOut], responses=answers(401, 422))
-def listing(ctl: Ctl, scope: Scope) -> list[DeploymentOut]:
-    """The deployments of the caller's organizations, newest first."""
+@router.get("", response_model=list[DeploymentOut], responses={200: PAGED, **answers(400, 401, 422)})
+def listing(request: Request, response: Response, ctl: Ctl, scope: Scope,
+            limit: Annotated[int, Query(ge=1, le=10000)] = 1000, cursor: ContinueToken = None) -> list[DeploymentOut]:
+    """The deployments of the caller's organizations, newest first, ``limit`` a page (see X-Continue)."""
+    before = decode("deployments", cursor)
     with ctl.store.read() as conn:
-        return [deployment_out(r) for r in deployments.listing(conn, scope.org_ids(conn))]
+        page = [deployment_out(r) for r in deployments.listing(conn, scope.org_ids(conn), limit, before)]
+    return mark_next(request, response, "deployments", page, limit, lambda d: d.id)
 
 
 @router.get("/{deployment_id}", response_model=DeploymentOut, responses=answers(401, 404, 422))

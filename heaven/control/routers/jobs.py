@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 
@@ -16,6 +16,7 @@ from heaven.control import job_service
 from heaven.control.convert import job_out, jobs_out
 from heaven.control.deps import controller
 from heaven.control.errors import ApiError, answers
+from heaven.control.pages import PAGED, ContinueToken, decode, mark_next
 from heaven.control.runtime import Controller
 from heaven.control.scope import Scope
 from heaven.core.states import JobState
@@ -45,15 +46,18 @@ async def submit(body: JobSubmit, request: Request, ctl: Ctl, scope: Scope) -> J
     return job_out(row)
 
 
-@router.get("", response_model=list[JobOut], responses=answers(401, 422))
-def listing(ctl: Ctl, scope: Scope, state: Annotated[list[str] | None, Query()] = None,
-            limit: Annotated[int, Query(ge=1, le=10000)] = 200) -> list[JobOut]:
-    """The jobs of the caller's organizations, newest first."""
+@router.get("", response_model=list[JobOut], responses={200: PAGED, **answers(400, 401, 422)})
+def listing(request: Request, response: Response, ctl: Ctl, scope: Scope,
+            state: Annotated[list[str] | None, Query()] = None,
+            limit: Annotated[int, Query(ge=1, le=10000)] = 200, cursor: ContinueToken = None) -> list[JobOut]:
+    """The jobs of the caller's organizations, newest first, ``limit`` a page (see X-Continue)."""
     for s in state or []:
         if s not in STATES:
             raise ApiError(422, "invalid_input", f"state: must be one of {', '.join(STATES)}", "state")
+    before = decode("jobs", cursor)
     with ctl.store.read() as conn:
-        return jobs_out(conn, jobs.listing(conn, state, limit, org_ids=scope.org_ids(conn)))
+        page = jobs_out(conn, jobs.listing(conn, state, limit, org_ids=scope.org_ids(conn), before=before))
+    return mark_next(request, response, "jobs", page, limit, lambda j: j.id)
 
 
 @router.get("/{job_id}", response_model=JobOut, responses=answers(401, 404, 422))
