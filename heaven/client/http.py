@@ -9,6 +9,7 @@ from __future__ import annotations
 import httpx
 
 from heaven.client import credentials
+from heaven.client.failover import FailoverTransport, split_urls
 
 
 class ClientError(Exception):
@@ -32,11 +33,15 @@ def raise_for(response: httpx.Response) -> httpx.Response:
 
 class Client:
     def __init__(self, url: str, timeout: float = 30.0, token: str | None = None, use_stored: bool = True) -> None:
-        self.url = url.rstrip("/")
+        """``url``: one controller, or replicas ``URL1,URL2`` (heaven.client.failover); the
+        stored token is the one ``heaven login`` kept for that same string."""
+        urls = split_urls(url)
+        self.url = ",".join(urls)
         if token is None and use_stored:
             token = (credentials.stored(self.url) or {}).get("token")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
+        transport = FailoverTransport(urls) if len(urls) > 1 else None
+        self.http = httpx.Client(base_url=urls[0], timeout=timeout, headers=headers, transport=transport)
 
     def _call(self, method: str, path: str, **kw) -> httpx.Response:
         try:

@@ -19,11 +19,14 @@ import heaven
 from heaven.config import ControllerSettings
 from heaven.control import errors
 from heaven.control.auth import Authenticator
+from heaven.control.body_limit import BodyLimit
 from heaven.control.legacy_driver import LegacyDriver
 from heaven.control.metrics import RequestTimer
 from heaven.control.ratelimit import TokenBucket
+from heaven.control.replicas import ReplicaBus
 from heaven.control.routers import (agents, auth, clusters, dashboard, deployments, events, jobs, join_tokens, legacy,
                                     metrics, nodes, organizations, root_api, root_deployments)
+from heaven.control.leadership import libpq_url
 from heaven.control.runtime import Controller
 from heaven.control.signing_key import signing_key
 from heaven.control.tokens import AccessTokens
@@ -42,11 +45,14 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     ctl = Controller(settings, store, clock)
     legacy_driver = LegacyDriver(ctl)
     submits = SubmitBatcher(ctl)
+    bus = _replica_bus(ctl) if store.engine.dialect.name == "postgresql" else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        tasks = [asyncio.create_task(ctl.run()), asyncio.create_task(legacy_driver.run()),
-                 asyncio.create_task(submits.run())]
+        tasks = [asyncio.create_task(ctl.leadership.run()), asyncio.create_task(ctl.run()),
+                 asyncio.create_task(legacy_driver.run()), asyncio.create_task(submits.run())]
+        if bus is not None:
+            tasks.append(asyncio.create_task(bus.run()))
         try:
             yield
         finally:
@@ -65,6 +71,7 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     app.state.auth_limiter = TokenBucket(settings.auth_rate_per_minute, clock)
     app.state.metrics = ctl.metrics
     app.add_middleware(RequestTimer, metrics=ctl.metrics, clock=time.perf_counter)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)  # outermost: before anything reads a body
     errors.install(app)
     for module in (auth, organizations, join_tokens, jobs, deployments, nodes, clusters, agents, events, dashboard,
                    metrics, legacy, root_api, root_deployments):
@@ -79,7 +86,8 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
 
     @app.get("/health", tags=["health"])
     def health() -> dict:
-        return {"status": "ok", "cycles": ctl.cycles}
+        return {"status": "ok", "cycles": ctl.cycles, "leader": ctl.leadership.is_leader,
+                "epoch": ctl.leadership.epoch}
 
     @app.get("/", include_in_schema=False)
     def dashboard_page() -> FileResponse:
@@ -93,3 +101,20 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     return app
+
+
+def _replica_bus(ctl: Controller) -> ReplicaBus:
+    """PostgreSQL: the notices between replicas (heaven.control.replicas), wired both ways."""
+    def received(kind: str, items: list) -> None:
+        if kind == "wake":
+            ctl.wake_here()
+        elif kind == "nodes":
+            ctl.notifier.touch_here(str(n) for n in items)
+        elif kind == "jobs":
+            ctl.watchers.changed_here(int(j) for j in items if isinstance(j, int))
+
+    bus = ReplicaBus(libpq_url(ctl.store), received)
+    ctl.relay_wake = lambda: bus.publish("wake")
+    ctl.notifier.relay = lambda nodes: bus.publish("nodes", nodes)
+    ctl.watchers.relay = lambda ids: bus.publish("jobs", ids)
+    return bus
