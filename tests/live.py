@@ -109,11 +109,12 @@ class LiveCluster:
         except httpx.HTTPError:
             return False
 
-    def start_replica(self) -> str:
-        """One more controller of the same (PostgreSQL) database, on its own port; returns its URL."""
+    def start_replica(self, port: int | None = None) -> str:
+        """One more controller of the same (PostgreSQL) database, on its own port (or ``port``:
+        a killed replica's, started again); returns its URL."""
         if self.token is None:
             self.sign_in()
-        port = free_port()
+        port = port or free_port()
         url, log_name = f"http://127.0.0.1:{port}", f"controller-{port}.log"
         log = open(self.root / log_name, "ab")
         self.replicas[url] = proc = subprocess.Popen(
