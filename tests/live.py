@@ -120,7 +120,7 @@ class LiveCluster:
         self.replicas[url] = proc = subprocess.Popen(
             [*LAUNCH, "controller", "--port", str(port), "--database", self.database_url],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.cwd)
-        wait_for(lambda: self._healthy(url, proc, log_name), 30, what=f"the replica at {url} to answer /health")
+        wait_for(lambda: self._healthy(url, proc, log_name), 60, what=f"the replica at {url} to answer /health")
         return url
 
     def kill_replica(self, url: str) -> None:
