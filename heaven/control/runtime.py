@@ -104,6 +104,10 @@ class Controller:
         self.leadership = Leadership(store, settings.advertise_url or f"http://{settings.host}:{settings.port}", clock)
         self.relay_wake: Callable[[], None] | None = None  # tells the leader on another replica
         self._led = None  # the epoch the loop's memory of the queue belongs to
+        # No node is swept down before this (monotonic) time: after a take-over (or a start),
+        # agents get a whole node timeout to reach the new leader, as Nomad resets its
+        # heartbeat timers on a leader change. While no controller answered, none could.
+        self._sweep_nodes_after = 0.0
 
     def wake(self, new_jobs_only: bool = False) -> None:
         """Callable from any thread: run a cycle soon (a light one if only jobs were submitted),
@@ -275,6 +279,8 @@ class Controller:
         if overdue:
             self.notifier.touch(overdue)
             self.wake()
+        if time.monotonic() < self._sweep_nodes_after:
+            return
         with self.store.begin() as conn:
             lock_core_map(conn)
             self._fenced(conn)
@@ -299,6 +305,7 @@ class Controller:
             if self._led != self.leadership.epoch:  # just took over: forget what another epoch saw
                 self._led, self._seen, self.reservation, self._recommended = self.leadership.epoch, 0, None, set()
                 self._full, self._last_whole = True, 0.0
+                self._sweep_nodes_after = time.monotonic() + self.settings.node_timeout
                 self._wake.set()  # a cycle at once: the queue waited while nobody led
             try:
                 # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a
