@@ -91,6 +91,11 @@ class ControllerSettings(BaseSettings):
     original_protocol: str = Field("auto", pattern="^(auto|on|off)$")
     auth_cache_seconds: float = Field(5.0, ge=0, le=300, description="how long a token's caller is remembered "
                                       "(0: read on every request); see heaven/control/caller_cache.py")
+    # Several replicas on one PostgreSQL (docs/high-availability.md): where this one serves
+    # the API, as the others and the `not_leader` answer name it (default http://HOST:PORT).
+    advertise_url: str = Field("", description="this replica's URL, as other replicas and clients reach it")
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, description="request bodies over this many bytes are "
+                                                                    "refused with 413 before they are read")
     auth_rate_per_minute: int = Field(10, ge=1, le=100_000, description="register and token calls per client address")
     # Node pools that scale (docs/autoscaling.md): a JSON list of PoolSpec.
     pools: list[PoolSpec] = Field(default_factory=list)

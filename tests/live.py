@@ -67,6 +67,7 @@ class LiveCluster:
         self.controller: subprocess.Popen | None = None
         self.agents: dict[str, subprocess.Popen] = {}
         self.gateways: list[subprocess.Popen] = []
+        self.replicas: dict[str, subprocess.Popen] = {}  # URL -> further controllers of the same database
         self.http = httpx.Client(base_url=self.url, timeout=30)
         self.token: str | None = None
         self.join_token: str | None = None
@@ -101,14 +102,34 @@ class LiveCluster:
                                            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.cwd)
         wait_for(self._healthy, 30, what="the controller to answer /health")
 
-    def _healthy(self) -> bool:
-        if self.controller.poll() is not None:
-            tail = (self.root / "controller.log").read_text()[-2000:]
-            raise AssertionError(f"the controller exited with {self.controller.returncode}:\n{tail}")
+    def _healthy(self, url: str | None = None, proc: subprocess.Popen | None = None,
+                 log_name: str = "controller.log") -> bool:
+        proc = proc or self.controller
+        if proc.poll() is not None:
+            tail = (self.root / log_name).read_text()[-2000:]
+            raise AssertionError(f"the controller exited with {proc.returncode}:\n{tail}")
         try:
-            return self.http.get("/health").status_code == 200
+            return httpx.get(f"{url or self.url}/health", timeout=5).status_code == 200
         except httpx.HTTPError:
             return False
+
+    def start_replica(self, port: int | None = None) -> str:
+        """One more controller of the same (PostgreSQL) database, on its own port (or ``port``:
+        a killed replica's, started again); returns its URL."""
+        if self.token is None:
+            self.sign_in()
+        port = port or free_port()
+        url, log_name = f"http://127.0.0.1:{port}", f"controller-{port}.log"
+        log = open(self.root / log_name, "ab")
+        self.replicas[url] = proc = subprocess.Popen(
+            [*LAUNCH, "controller", "--port", str(port), "--database", self.database_url],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.cwd)
+        wait_for(lambda: self._healthy(url, proc, log_name), 60, what=f"the replica at {url} to answer /health")
+        return url
+
+    def kill_replica(self, url: str) -> None:
+        self.replicas[url].send_signal(signal.SIGKILL)
+        self.replicas[url].wait()
 
     def kill_controller(self) -> None:
         self.controller.send_signal(signal.SIGKILL)
@@ -116,15 +137,16 @@ class LiveCluster:
 
     def start_agent(self, name: str, cores: str, mode: str = "auto", cluster: str = "default",
                     join_token: str | None = None, until=None, wrap: tuple[str, ...] = (),
-                    host: str = "127.0.0.1") -> None:
+                    host: str = "127.0.0.1", controller: str | None = None) -> None:
         """``join_token``: another organization's (default: the administrator's own);
         ``until``: what tells that it registered (default: its node is up, as the administrator sees it);
-        ``wrap``: a command the agent runs under (``ip netns exec NS``), ``host`` its own API's address."""
+        ``wrap``: a command the agent runs under (``ip netns exec NS``), ``host`` its own API's address;
+        ``controller``: the URL(s) it follows (default: this cluster's first controller)."""
         log = open(self.root / f"agent-{name}.log", "ab")
         env = self.env if join_token is None else {**self.env, "HEAVEN_AGENT_TOKEN": join_token}
         self.agents[name] = subprocess.Popen(
-            [*wrap, *LAUNCH, "agent", "--name", name, "--controller", self.url, "--cores", cores, "--mode", mode,
-             "--cluster", cluster, "--host", host,
+            [*wrap, *LAUNCH, "agent", "--name", name, "--controller", controller or self.url, "--cores", cores,
+             "--mode", mode, "--cluster", cluster, "--host", host,
              "--workdir", str(self.root / "agents")], env=env, stdout=log, stderr=subprocess.STDOUT)
         wait_for(until or (lambda: self.node(name) and self.node(name)["state"] == "up"), 30,
                  what=f"agent {name} to register")
@@ -161,11 +183,11 @@ class LiveCluster:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        for proc in [*self.agents.values(), self.controller]:
+        for proc in [*self.agents.values(), self.controller, *self.replicas.values()]:
             if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGCONT)
-                proc.send_signal(signal.SIGUSR1 if proc is not self.controller else signal.SIGTERM)
-        for proc in [*self.agents.values(), self.controller]:
+                proc.send_signal(signal.SIGUSR1 if proc in self.agents.values() else signal.SIGTERM)
+        for proc in [*self.agents.values(), self.controller, *self.replicas.values()]:
             if proc is not None:
                 try:
                     proc.wait(15)

@@ -41,6 +41,7 @@ from heaven.agent.executor import ExecError, Executor
 from heaven.agent.reconcile import Adopt, Desired, Held, Resize, Start, Stop, reconcile
 from heaven.agent.shims import renew_lease
 from heaven.agent.telemetry import Telemetry, machine_resources
+from heaven.client.failover import AsyncFailoverTransport, split_urls
 from heaven.config import AgentSettings
 from heaven.wire.agent import CAUSE_MAX, DISCONNECTED, DRAINED
 
@@ -95,7 +96,10 @@ class Agent:
         if leftovers:
             log.warning("killed %d processes an earlier run of %s left behind", leftovers, self.name)
         self.telemetry = Telemetry()
-        self.http = httpx.AsyncClient(base_url=settings.controller.rstrip("/"), timeout=35.0)
+        # One controller, or replicas URL1,URL2: an unreachable one is passed over for the next.
+        urls = split_urls(settings.controller)
+        self.http = httpx.AsyncClient(base_url=urls[0], timeout=35.0,
+                                      transport=AsyncFailoverTransport(urls) if len(urls) > 1 else None)
         self.endpoint = ""
         self.core_offset: int | None = None
         self.credential: str | None = None  # the node's own, answered by registration

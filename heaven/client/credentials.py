@@ -16,7 +16,8 @@ def path() -> Path:
 
 
 def _key(url: str) -> str:
-    return url.rstrip("/")
+    """Replicas ``URL1,URL2`` share one entry, whatever the spacing or trailing slashes."""
+    return ",".join(u.strip().rstrip("/") for u in url.split(",") if u.strip())
 
 
 def load_all() -> dict[str, dict]:

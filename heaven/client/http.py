@@ -16,6 +16,7 @@ import httpx
 
 from heaven.client import credentials
 from heaven.client.errors import ClientError
+from heaven.client.failover import AsyncFailoverTransport, FailoverTransport, split_urls
 
 PAGE_HEADER = "X-Continue"  # heaven.control.pages: the next page's token
 LISTS = {"jobs": "/api/v1/jobs", "events": "/api/v1/events", "nodes": "/api/v1/nodes",
@@ -51,10 +52,22 @@ def unreachable(url: str, exc: Exception) -> ClientError:
     return ClientError(0, "unreachable", f"cannot reach the controller at {url}: {exc}")
 
 
-def _transport(kind: type, url: str, timeout: float, token: str | None, use_stored: bool):
-    """An httpx.Client or AsyncClient for ``url``; a URL httpx cannot use is a ClientError."""
+def controller_urls(url: str) -> list[str]:
+    """One controller, or replicas ``URL1,URL2`` (heaven.client.failover), normalized."""
     try:
-        return kind(base_url=url, timeout=timeout, headers=_headers(url, token, use_stored))
+        return split_urls(url)
+    except ValueError:
+        raise ClientError(0, "invalid_url", "no controller URL given (HEAVEN_URL)") from None
+
+
+def _transport(kind: type, failover: type, url: str, timeout: float, token: str | None, use_stored: bool):
+    """An httpx.Client or AsyncClient for ``url`` (``failover``'s transport when it names several
+    replicas); a URL httpx cannot use is a ClientError. The stored token is the one ``heaven
+    login`` kept for that same string of URLs."""
+    urls = url.split(",")
+    try:
+        return kind(base_url=urls[0], timeout=timeout, headers=_headers(url, token, use_stored),
+                    transport=failover(urls) if len(urls) > 1 else None)
     except httpx.InvalidURL as exc:
         raise ClientError(0, "invalid_url", f"{url!r} is not a controller URL (HEAVEN_URL): {exc}") from None
 
@@ -196,8 +209,8 @@ class Calls:
 
 class Client(Calls):
     def __init__(self, url: str, timeout: float = 30.0, token: str | None = None, use_stored: bool = True) -> None:
-        self.url = url.rstrip("/")
-        self.http = _transport(httpx.Client, self.url, timeout, token, use_stored)
+        self.url = ",".join(controller_urls(url))
+        self.http = _transport(httpx.Client, FailoverTransport, self.url, timeout, token, use_stored)
 
     def _response(self, method: str, path: str, **kw) -> httpx.Response:
         try:
@@ -232,8 +245,8 @@ class AsyncClient(Calls):
     """The same calls over httpx.AsyncClient: ``await client.jobs()``; ``async for page in client.pages("jobs")``."""
 
     def __init__(self, url: str, timeout: float = 30.0, token: str | None = None, use_stored: bool = True) -> None:
-        self.url = url.rstrip("/")
-        self.http = _transport(httpx.AsyncClient, self.url, timeout, token, use_stored)
+        self.url = ",".join(controller_urls(url))
+        self.http = _transport(httpx.AsyncClient, AsyncFailoverTransport, self.url, timeout, token, use_stored)
 
     async def _response(self, method: str, path: str, **kw) -> httpx.Response:
         try:

@@ -22,5 +22,6 @@ def _env(name: str) -> str | None:
 
 @dataclass(frozen=True)
 class ClientSettings:
+    # One controller, or several replicas URL1,URL2: the next is tried when one is unreachable.
     url: str = field(default_factory=lambda: _env("HEAVEN_URL") or DEFAULT_URL)
     token: str | None = field(default_factory=lambda: _env("HEAVEN_TOKEN") or None)  # instead of `heaven login`'s

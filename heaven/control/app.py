@@ -19,12 +19,15 @@ import heaven
 from heaven.config import ControllerSettings
 from heaven.control import errors
 from heaven.control.auth import Authenticator
+from heaven.control.body_limit import BodyLimit
 from heaven.control.legacy_driver import LegacyDriver
 from heaven.control.metrics import RequestTimer
 from heaven.control.pools.loop import Autoscaler
 from heaven.control.ratelimit import TokenBucket
+from heaven.control.replicas import ReplicaBus
 from heaven.control.routers import (agents, auth, clusters, dashboard, deployments, events, jobs, join_tokens, legacy,
                                     metrics, nodes, organizations, report, root_api, root_deployments)
+from heaven.control.leadership import libpq_url
 from heaven.control.runtime import Controller
 from heaven.control.signing_key import signing_key
 from heaven.control.tokens import AccessTokens
@@ -36,7 +39,8 @@ STATIC = Path(heaven.__file__).parent / "web" / "static"
 
 def leader_loops(ctl: Controller, autoscaler: Autoscaler | None) -> list[Coroutine]:
     """The loops that decide for the whole cluster and so must run on one replica only: the
-    scheduler and the autoscaler. Started here and nowhere else, so a leader election gates both."""
+    scheduler and the autoscaler. Every replica starts them; each acts only while its replica
+    holds the leadership (``ctl.leadership``) and waits otherwise."""
     return [ctl.run(), *([autoscaler.run()] if autoscaler is not None else [])]
 
 
@@ -50,11 +54,15 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     legacy_driver = LegacyDriver(ctl)
     submits = SubmitBatcher(ctl)
     autoscaler = Autoscaler(ctl, settings) if settings.pools else None
+    bus = _replica_bus(ctl) if store.engine.dialect.name == "postgresql" else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        tasks = [*(asyncio.create_task(loop) for loop in leader_loops(ctl, autoscaler)),
+        tasks = [asyncio.create_task(ctl.leadership.run()),
+                 *(asyncio.create_task(loop) for loop in leader_loops(ctl, autoscaler)),
                  asyncio.create_task(legacy_driver.run()), asyncio.create_task(submits.run())]
+        if bus is not None:
+            tasks.append(asyncio.create_task(bus.run()))
         try:
             yield
         finally:
@@ -74,6 +82,7 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     app.state.auth_limiter = TokenBucket(settings.auth_rate_per_minute, clock)
     app.state.metrics = ctl.metrics
     app.add_middleware(RequestTimer, metrics=ctl.metrics, clock=time.perf_counter)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)  # outermost: before anything reads a body
     errors.install(app)
     for module in (auth, organizations, join_tokens, jobs, deployments, nodes, clusters, agents, events, dashboard,
                    metrics, report, legacy, root_api, root_deployments):
@@ -88,7 +97,8 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
 
     @app.get("/health", tags=["health"])
     def health() -> dict:
-        return {"status": "ok", "cycles": ctl.cycles}
+        return {"status": "ok", "cycles": ctl.cycles, "leader": ctl.leadership.is_leader,
+                "epoch": ctl.leadership.epoch}
 
     @app.get("/", include_in_schema=False)
     def dashboard_page() -> FileResponse:
@@ -102,3 +112,20 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     return app
+
+
+def _replica_bus(ctl: Controller) -> ReplicaBus:
+    """PostgreSQL: the notices between replicas (heaven.control.replicas), wired both ways."""
+    def received(kind: str, items: list) -> None:
+        if kind == "wake":
+            ctl.wake_here()
+        elif kind == "nodes":
+            ctl.notifier.touch_here(str(n) for n in items)
+        elif kind == "jobs":
+            ctl.watchers.changed_here(int(j) for j in items if isinstance(j, int))
+
+    bus = ReplicaBus(libpq_url(ctl.store), received)
+    ctl.relay_wake = lambda: bus.publish("wake")
+    ctl.notifier.relay = lambda nodes: bus.publish("nodes", nodes)
+    ctl.watchers.relay = lambda ids: bus.publish("jobs", ids)
+    return bus

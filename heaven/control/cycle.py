@@ -24,11 +24,12 @@ from heaven.store.tables import nodes as nodes_table
 def run_cycle(conn: Connection, config: SchedulerConfig, now: float, rng: random.Random,
               usage: UsagePolicy = UsagePolicy(), reservation: Reservation | None = None,
               recommend_only: bool = False, pending_after: int | None = None,
-              pending_limit: int | None = None) -> tuple[Plan, Applied, list]:
+              pending_limit: int | None = None, fence: int | None = None) -> tuple[Plan, Applied, list]:
     """One cycle. With ``recommend_only`` the steals the core proposes are
     returned (for the event log) but the plan applied is the one without stealing.
     ``pending_after`` limits the queue to jobs submitted since (see Controller.run);
-    ``pending_limit`` to its head, read in the core's own order."""
+    ``pending_limit`` to its head, read in the core's own order. ``fence``: the leader's
+    epoch, stamped on the plan (apply_plan refuses it once another replica took over)."""
     lock_core_map(conn)
     snapshot = load_snapshot(conn, now, usage, reservation, pending_after, pending_limit, config.order)
     plan = schedule(snapshot, now, rng, config)
@@ -36,6 +37,7 @@ def run_cycle(conn: Connection, config: SchedulerConfig, now: float, rng: random
     if recommend_only and (plan.shrinks or plan.grows):
         recommended = plan.shrinks + plan.grows
         plan = schedule(snapshot, now, rng, replace(config, steal=False))
+    plan.fence = fence
     # Positions mean something only when the cycle saw the whole queue.
     applied = apply_plan(conn, plan, now, snapshot=snapshot, positions=pending_after is None and pending_limit is None)
     return plan, applied, recommended

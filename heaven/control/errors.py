@@ -23,7 +23,8 @@ MEANING = {
     422: "invalid input: the field and its limit are named",
     429: "too many requests from this address; Retry-After says when to try again",
     502: "the node's agent did not answer",
-    503: "the store could not be written; nothing was",
+    413: "the request body is over HEAVEN_MAX_BODY_BYTES; it was not read",
+    503: "the store could not be written, or (not_leader) only the leading replica can answer; nothing was written",
 }
 
 

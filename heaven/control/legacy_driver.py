@@ -114,6 +114,8 @@ class LegacyDriver:
         self._loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(1.0)
+            if not self.ctl.leadership.is_leader:
+                continue  # the leader's driver pushes and polls (its cycles are the ones that place)
             for name, node in (await asyncio.to_thread(self._legacy_nodes)).items():
                 try:
                     status = (await self.client.get(node["endpoint"] + "/status")).json()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 
 class NodeNotifier:
@@ -22,6 +23,8 @@ class NodeNotifier:
         self._changed = asyncio.Condition()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        # Other replicas' agents long-poll too: set to tell them (heaven.control.replicas).
+        self.relay: Callable[[list[str]], None] | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -35,7 +38,14 @@ class NodeNotifier:
         return self._generation.get(node, self._base)
 
     def touch(self, nodes) -> None:
-        """Callable from any thread: the assignments of ``nodes`` changed."""
+        """Callable from any thread: the assignments of ``nodes`` changed (here and on every replica)."""
+        nodes = list(nodes)
+        if nodes and self.relay is not None:
+            self.relay(nodes)
+        self.touch_here(nodes)
+
+    def touch_here(self, nodes) -> None:
+        """Like ``touch``, for the agents of this replica only (what another replica told us)."""
         nodes = list(nodes)
         if not nodes or self._loop is None:
             return

@@ -7,6 +7,10 @@ an answer now (``--no-wait``, the original ``/request``) does not run a cycle
 itself: it hands the loop a ``Decision`` and waits for the outcome. The loop's
 memory of the queue (what it has seen, the head's reservation) moves only after
 a cycle's transaction committed, so a refused request changes nothing of it.
+
+With several replicas on one PostgreSQL (heaven.control.leadership), only the
+leader runs the loop and the sweep, each write fenced with its epoch; the others
+serve the API and wake the leader through ``relay_wake`` (heaven.control.replicas).
 """
 from __future__ import annotations
 
@@ -22,14 +26,16 @@ from dataclasses import dataclass, field
 from heaven.config import ControllerSettings
 from heaven.control.cycle import requeue_unstarted, run_cycle, stop_overdue, sweep_silent_nodes
 from heaven.control.errors import ApiError
+from heaven.control.leadership import Leadership
 from heaven.control.metrics import Metrics
 from heaven.control.watchers import JobWatchers
 from heaven.control.notifier import NodeNotifier
 from heaven.core import Plan, SchedulerConfig
 from heaven.core.queue import FIELD_KEYS
 from heaven.core.reasons import Reason
-from heaven.store.apply import Applied
+from heaven.store.apply import Applied, lock_core_map
 from heaven.store import events, jobs
+from heaven.store import leadership as epochs
 from heaven.store.engine import Store
 from heaven.store.snapshot import UsagePolicy
 
@@ -99,9 +105,24 @@ class Controller:
         self._decisions_lock = threading.Lock()
         self.watchers = JobWatchers()  # requests waiting for a job to change (the original /request)
         self._last_whole = 0.0  # monotonic time of the last cycle over the whole queue
+        self.leadership = Leadership(store, settings.advertise_url or f"http://{settings.host}:{settings.port}", clock)
+        self.relay_wake: Callable[[], None] | None = None  # tells the leader on another replica
+        self._led = None  # the epoch the loop's memory of the queue belongs to
+        # No node is swept down before this (monotonic) time: after a take-over (or a start),
+        # agents get a whole node timeout to reach the new leader, as Nomad resets its
+        # heartbeat timers on a leader change. While no controller answered, none could.
+        self._sweep_nodes_after = 0.0
 
     def wake(self, new_jobs_only: bool = False) -> None:
-        """Callable from any thread: run a cycle soon (a light one if only jobs were submitted)."""
+        """Callable from any thread: run a cycle soon (a light one if only jobs were submitted),
+        here if this replica leads, else on the leader."""
+        if self.relay_wake is not None and not self.leadership.is_leader:
+            self.relay_wake()
+        self.wake_here(new_jobs_only)
+
+    def wake_here(self, new_jobs_only: bool = False) -> None:
+        """Like ``wake``, for this replica's loop only. Another replica's submissions take a
+        full wake: their job ids may commit out of order with the ones this loop has seen."""
         if not new_jobs_only:
             self._full = True
         if self._loop is not None and self._wake is not None:
@@ -125,7 +146,7 @@ class Controller:
         plan, applied, recommended = run_cycle(conn, self.config, now, self.rng(), self.usage, self.reservation,
                                                recommend_only=self.settings.steal == "recommend",
                                                pending_after=self._seen if not full and greedy else None,
-                                               pending_limit=head)
+                                               pending_limit=head, fence=self.leadership.epoch)
         self._record_recommendations(conn, recommended, now)
         elapsed = time.perf_counter() - began
 
@@ -159,7 +180,14 @@ class Controller:
     async def decide(self, write: Callable[[object], int], keep: bool, timeout: float = 30.0) -> int:
         """On the event loop: have the scheduler loop write a job and run a cycle; await the
         job's id. Raises what ``write`` raised, or ``NotPlaced`` (with the reason) when
-        ``keep`` is false and the job could not start."""
+        ``keep`` is false and the job could not start.
+        On a replica that does not lead, a ``keep`` decision is written under the core-map
+        lock (what serializes it with the leader's cycles) and the leader woken; one that
+        needs the scheduler's answer now is refused with 503 ``not_leader``."""
+        if not self.leadership.is_leader:
+            if not keep:
+                raise await asyncio.to_thread(self.not_leader)
+            return await asyncio.to_thread(self._write_as_follower, write)
         decision = Decision(write, keep)
         with self._decisions_lock:
             self._decisions.append(decision)
@@ -172,6 +200,28 @@ class Controller:
                                                   "nothing was written", None)
         return await answer  # taken already: its answer comes
 
+    def not_leader(self) -> ApiError:
+        with self.store.read() as conn:
+            url = epochs.current(conn)["url"]
+        return ApiError(503, "not_leader", "this replica does not run the scheduler; ask the leader"
+                        + (f" at {url}" if url else "") + "; nothing was written", None)
+
+    def _write_as_follower(self, write: Callable[[object], int]) -> int:
+        with self.store.begin() as conn:
+            lock_core_map(conn)
+            job_id = write(conn)
+        self.wake()
+        return job_id
+
+    def _fail_decisions(self) -> None:
+        """Decisions asked of a leader that stepped down meanwhile: refused, nothing written."""
+        with self._decisions_lock:
+            decisions, self._decisions = self._decisions, []
+        for decision in decisions:
+            if decision.outcome.set_running_or_notify_cancel():
+                decision.outcome.set_exception(ApiError(503, "not_leader", "this replica stopped leading; "
+                                                        "nothing was written", None))
+
     def _decide_all(self) -> tuple[list[Applied], bool]:
         """Every decision asked so far, in order; returns what was applied and whether all of
         them committed (a refused one rolled its cycle back, so a regular cycle must run)."""
@@ -183,6 +233,12 @@ class Controller:
                 continue
             try:
                 outcome, applied = self._decide(decision)
+            except epochs.StaleEpoch as stale:  # deposed meanwhile: the loop steps down
+                self._deposed(stale)
+                decision.outcome.set_exception(ApiError(503, "not_leader", "this replica stopped leading; "
+                                                        "nothing was written", None))
+                committed = False
+                continue
             except Exception as exc:  # ApiError from write, NotPlaced, or a store failure: the caller hears it
                 decision.outcome.set_exception(exc)
                 committed = False
@@ -212,14 +268,28 @@ class Controller:
             for hook in self.on_placed:
                 hook(applied)
 
+    def _deposed(self, stale: epochs.StaleEpoch) -> None:
+        """From any thread: a fenced write was refused, another replica leads now."""
+        self._loop.call_soon_threadsafe(self.leadership.step_down, str(stale))
+
+    def _fenced(self, conn) -> None:
+        if self.leadership.epoch is not None:
+            epochs.check_fence(conn, self.leadership.epoch)
+
     def sweep(self) -> None:
         with self.store.begin() as conn:
+            lock_core_map(conn)
+            self._fenced(conn)
             overdue = stop_overdue(conn, self.clock()) | requeue_unstarted(conn, self.clock(),
                                                                            self.settings.start_timeout)
         if overdue:
             self.notifier.touch(overdue)
             self.wake()
+        if time.monotonic() < self._sweep_nodes_after:
+            return
         with self.store.begin() as conn:
+            lock_core_map(conn)
+            self._fenced(conn)
             disconnected, gone = sweep_silent_nodes(conn, self.clock(), self.settings.node_timeout)
         if disconnected:
             log.warning("nodes disconnected: %s", ", ".join(sorted(disconnected)))
@@ -236,6 +306,15 @@ class Controller:
         self.watchers.bind(self._loop)
         next_sweep = 0.0
         while True:
+            if not self.leadership.is_leader:  # a follower: the leader's loop schedules
+                self._fail_decisions()
+                await self.leadership.wait_change(self.settings.scheduler_interval)
+                continue
+            if self._led != self.leadership.epoch:  # just took over: forget what another epoch saw
+                self._led, self._seen, self.reservation, self._recommended = self.leadership.epoch, 0, None, set()
+                self._full, self._last_whole = True, 0.0
+                self._sweep_nodes_after = time.monotonic() + self.settings.node_timeout
+                self._wake.set()  # a cycle at once: the queue waited while nobody led
             try:
                 # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a
                 # cancellation that coincides with a wake-up, and the loop would never stop.
@@ -269,6 +348,8 @@ class Controller:
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + 1.0
                     await asyncio.to_thread(self.sweep)
+            except epochs.StaleEpoch as stale:  # another replica took over: nothing of this cycle was written
+                self.leadership.step_down(str(stale))
             except Exception:  # a failed cycle must not stop the loop; the next one retries
                 log.exception("scheduling cycle failed")
                 await asyncio.sleep(0.2)

@@ -7,13 +7,15 @@ waiting requests cannot starve the agents' reports that end the wait.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 
 class JobWatchers:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiting: dict[int, list[asyncio.Future]] = {}
+        # Requests may wait on other replicas: set to tell them (heaven.control.replicas).
+        self.relay: Callable[[list[int]], None] | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -33,7 +35,14 @@ class JobWatchers:
             self._waiting.pop(job_id, None)
 
     def changed(self, job_ids: Iterable[int]) -> None:
-        """From any thread, after a commit: these jobs changed."""
+        """From any thread, after a commit: these jobs changed (tell every replica)."""
+        ids = list(job_ids)
+        if ids and self.relay is not None:
+            self.relay(ids)
+        self.changed_here(ids)
+
+    def changed_here(self, job_ids: Iterable[int]) -> None:
+        """Like ``changed``, for the waiters of this replica only."""
         ids = list(job_ids)
         if ids and self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake, ids)

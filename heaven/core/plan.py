@@ -89,6 +89,10 @@ class Plan:
     # Applied first of all: evictions free cores that placements in this plan use.
     preemptions: list[Preempt] = field(default_factory=list)
     cancellations: list[Cancel] = field(default_factory=list)
+    # The fencing token: the epoch of the leader that made the plan. The store refuses a
+    # plan whose epoch is no longer the current one (a deposed leader's); None: unfenced
+    # (the simulator, or a cycle run outside the scheduler loop).
+    fence: int | None = None
 
     @property
     def counts(self) -> Counts:

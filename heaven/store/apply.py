@@ -4,7 +4,8 @@ The plan is re-verified against a snapshot read inside the same transaction
 (which holds the write lock), so a job cancelled or a node lost since the plan
 was made is simply skipped: a partial commit, as Nomad's plan applier does.
 The ``core_claims`` primary key is the last line of defence against double-booking.
-Order: evictions and cancellations, shrinks, placements, grows (each may use
+A plan made by a deposed leader (a stale fencing epoch, heaven.store.leadership) is
+refused whole. Order: evictions and cancellations, shrinks, placements, grows (each may use
 what the previous freed). Every change writes its event.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from heaven.core.states import JobState
 from heaven.core.verify import Verified, verify
 from heaven.store import events
 from heaven.store import jobs as job_rows
+from heaven.store.leadership import check_fence
 from heaven.store.snapshot import load_snapshot
 from heaven.store.tables import core_claims, jobs
 
@@ -57,8 +59,12 @@ def apply_plan(conn: Connection, plan: Plan, now: float, actor: str = "scheduler
     """``snapshot``: one the caller read in this same transaction, after taking the
     core-map lock (nothing can have changed since); otherwise it is read afresh.
     ``positions``: the plan's queue positions are those of the whole queue (not of
-    a subset), so they become what every reader shows."""
+    a subset), so they become what every reader shows.
+    A fenced plan (``plan.fence``) of a deposed leader raises StaleEpoch before anything
+    is written, and the caller's transaction rolls back."""
     lock_core_map(conn)
+    if plan.fence is not None:
+        check_fence(conn, plan.fence)
     done = verify(snapshot if snapshot is not None else load_snapshot(conn), plan)
     for p in done.preemptions:
         job_rows.requeue_or_end(conn, p.job_id, JobState.PREEMPTED, now, p.reason, actor)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select, text
 
 from heaven.store.organizations import new_invite_code
 from heaven.store.tables import organizations
@@ -17,6 +17,7 @@ from heaven.store.tables import organizations
 MIGRATIONS = Path(__file__).with_name("migrations")
 DEFAULT_ORG = "default"
 READ_ONLY = "heaven_read_only"  # execution option of the connections Store.read opens
+MIGRATE_LOCK = 0x4850554D  # replicas starting together upgrade and seed one after another
 
 
 def make_engine(url: str) -> Engine:
@@ -55,12 +56,20 @@ def migrate(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
+        _one_at_a_time(conn)
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
     with engine.begin() as conn:
+        _one_at_a_time(conn)
         if conn.execute(select(organizations.c.id).where(organizations.c.name == DEFAULT_ORG)).first() is None:
             conn.execute(insert(organizations).values(name=DEFAULT_ORG, invite_code=new_invite_code(),
                                                       created_at=time.time()))
+
+
+def _one_at_a_time(conn: Connection) -> None:
+    """PostgreSQL: several replicas may start at once; SQLite has one writer anyway."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK})
 
 
 def default_org_id(conn) -> int:

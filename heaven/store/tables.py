@@ -193,3 +193,14 @@ events = Table(
     Index("ix_events_org_seq", "org_id", "seq"),
     Index("ix_events_job", "job"),
 )
+
+# One row (id 1): the replica that runs the scheduler loop and its epoch, bumped on every
+# take-over. A plan carries the epoch it was made under; apply_plan refuses an older one.
+leadership = Table(
+    "leadership", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("epoch", Integer, nullable=False),
+    Column("holder", String(200), nullable=False),  # host:pid of the replica
+    Column("url", String(500), nullable=False),  # where it serves the API
+    Column("since", Float, nullable=False),
+)

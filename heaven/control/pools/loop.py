@@ -127,6 +127,9 @@ class Autoscaler:
                     log.exception("pool %s: stopping its provider failed", pool.spec.name)
 
     async def run(self) -> None:
+        leadership = self.ctl.leadership
+        while not leadership.is_leader:  # a follower's pools are the leader's to run
+            await leadership.wait_change(self.settings.autoscale_interval)
         while True:
             try:
                 await asyncio.to_thread(self.start)
@@ -136,6 +139,9 @@ class Autoscaler:
                 await asyncio.sleep(max(5.0, self.settings.autoscale_interval))
         try:
             while True:
+                if not leadership.is_leader:  # deposed: the new leader's autoscaler decides
+                    await leadership.wait_change(self.settings.autoscale_interval)
+                    continue
                 try:
                     await asyncio.to_thread(self.look)
                 except Exception:  # a failed look must not stop the loop; the next one retries
