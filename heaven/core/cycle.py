@@ -120,8 +120,8 @@ class Cycle:
         if positions is None:
             positions = choose_cores(cap.free, job.cores)
         gpu_ids = self.take(cap, positions, job.memory_mb, job.storage_mb, job.gpus)
-        self.ledger.placed(job, cap.node.quota_key)
-        cores = tuple(cap.node.global_index(p) for p in positions)
+        self.ledger.placed(job, cap.node)
+        cores = cap.node.global_indices(positions)
         place = Place(job.id, cap.node.name, cores, job.memory_mb, job.storage_mb, gpu_ids, lent)
         self.plan.placements.append(place)
         return place

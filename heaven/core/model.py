@@ -45,8 +45,10 @@ class Node:
     def schedulable_cores(self) -> int:
         return sum(1 for c in self.local_cores if c not in self.reserved)
 
-    def global_index(self, position: int) -> int:
-        return self.core_offset + position
+    def global_indices(self, positions: list[int]) -> tuple[int, ...]:
+        """The global index of the core at each position (one list, not a call per core: it runs per placement)."""
+        offset = self.core_offset
+        return tuple([offset + p for p in positions])
 
     def owns(self, global_core: int) -> bool:
         return self.core_offset <= global_core < self.core_offset + self.total_cores

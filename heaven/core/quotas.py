@@ -1,7 +1,7 @@
 """Cluster quotas: the jobs running in one cluster never hold more than its quota."""
 from __future__ import annotations
 
-from heaven.core.model import Job, Quota, cluster_key
+from heaven.core.model import Job, Node, Quota, cluster_key
 from heaven.core.reasons import Reason
 from heaven.core.snapshot import NodeCapacity, Snapshot
 from heaven.core.states import JobState
@@ -60,9 +60,11 @@ class QuotaLedger:
             return None
         return max(0, quota.cores - self.used[cluster][0])
 
-    def placed(self, job: Job, cluster: str) -> None:
-        """``job`` placed in ``cluster``: its request is held there now, its waiting reservation is not."""
-        self.charge(cluster, job.cores, job.memory_mb, job.gpus)
+    def placed(self, job: Job, node: Node) -> None:
+        """``job`` placed on ``node``: its request is held in the node's cluster now, its waiting reservation is not."""
+        if not self.used:
+            return  # no quotas, so nothing is booked (and no job holds a reservation): most cycles
+        self.charge(node.quota_key, job.cores, job.memory_mb, job.gpus)
         if job.id in self.reserving:  # once, though a gang places part by part
             self.reserving.discard(job.id)
             self.charge(reserved_in(job), -job.cores, -job.memory_mb, -job.gpus)

@@ -59,14 +59,19 @@ class FreeIndex:
 
         A node of 256 cores has 257 buckets, almost all empty; the simulator asks
         for candidates hundreds of thousands of times per replay, so an empty
-        bucket costs a truth test and no list."""
+        bucket costs a truth test and no list.
+
+        Buckets are walked as they are, not copied (a bucket of an idle cluster
+        holds every node, and most walks stop at its first name): a caller
+        chooses while it walks and takes after, so no node moves under the walk
+        (one that did would stop it with Python's "dictionary changed size")."""
         buckets = self.buckets
         counts = range(need, len(buckets))
         if rule == LEAST_LOADED:
             counts = reversed(counts)
         for count in counts:
             if buckets[count]:
-                yield from list(buckets[count])  # copy: the caller may move the node we yield
+                yield from buckets[count]
 
     def largest_free(self, excluding: str | None = None) -> int:
         """The most free cores on any ready node (but ``excluding``): a job larger fits nowhere."""
@@ -83,6 +88,8 @@ def choose_cores(free: set[int], n: int) -> list[int]:
     """Keep a job's cores together: the smallest run of adjacent free positions
     that holds ``n``, else the lowest ``n`` free positions."""
     ordered = sorted(free)
+    if not ordered or ordered[-1] - ordered[0] == len(ordered) - 1:
+        return ordered[:n]  # one run (an idle node, or one filled from its low end): the common case
     best: tuple[int, int] | None = None  # (run length, start index in ordered)
     start = 0
     for i in range(1, len(ordered) + 1):

@@ -166,9 +166,9 @@ def _count_higher_priority_ahead(ordered: list[Job], plan: Plan) -> None:
     placed = {p.job_id for p in plan.placements}
     ahead: dict[int, int] = {}  # priority -> waiting jobs seen so far with that priority
     for job in ordered:
-        higher = sum(n for priority, n in ahead.items() if priority > job.priority)
         reason = plan.waiting.get(job.id)
-        if reason is not None and higher:
+        higher = 0 if reason is None else sum(n for priority, n in ahead.items() if priority > job.priority)
+        if higher:
             plural = "s" if higher > 1 else ""
             plan.waiting[job.id] = Reason(reason.code, f"{reason.message}; {higher} higher-priority job{plural} ahead",
                                           reason.field)

@@ -45,6 +45,8 @@ class NodeCapacity:
         self.free.difference_update(positions)
         self.memory_mb -= memory_mb
         self.storage_mb -= storage_mb
+        if not gpus:
+            return ()
         taken, self.gpu_ids = tuple(self.gpu_ids[:gpus]), self.gpu_ids[gpus:]
         return taken
 
