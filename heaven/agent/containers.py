@@ -91,10 +91,10 @@ class Engine:
         running = RunningJob(job_id, pid, tuple(cores), False, pidfd_of(pid) if pid else None, *logs, time.time())
         return Contained(running, container, run)
 
-    def recover(self, home: str, logdir: Path) -> tuple[list["Contained"], list[tuple[int, int, int]]]:
+    def recover(self, home: str, logdir: Path) -> tuple[list["Contained"], list[tuple[int, int, int, str | None]]]:
         """Containers an earlier agent of this work directory started: (live ones re-adopted,
-        [(job, run, exit code)] of those that ended meanwhile, their logs kept and their
-        containers removed)."""
+        [(job, run, exit code, cause)] of those that ended meanwhile, as the shims' recovery
+        gives them, their logs kept and their containers removed)."""
         live, ended = [], []
         for container in self.client.containers.list(all=True, filters={"label": f"{HOME}={home}"}):
             labels, state = container.labels, container.attrs["State"]
@@ -107,7 +107,8 @@ class Engine:
                 live.append(Contained(running, container, run))
                 continue
             job = Contained(RunningJob(job_id, 0, (), False, None, *logs, time.time()), container, run)
-            ended.append((job_id, run, job.collect()))
+            code = job.collect()
+            ended.append((job_id, run, code, job.cause))
         return live, ended
 
 

@@ -103,7 +103,7 @@ def test_a_new_executor_re_adopts_running_containers_and_reports_ended_ones(exec
 
     second = executor()
     live, away = second.recover()
-    assert live == {11: 2} and away == [(12, 1, 4)]
+    assert live == {11: 2} and away == [(12, 1, 4, None)]
     assert second.jobs()[11].pid == running.pid and second.jobs()[11].local_cores == (CPUS[0],)
     second.set_cores(11, [CPUS[1]])  # still ours to change
     assert cpus(running.pid) == str(CPUS[1])
