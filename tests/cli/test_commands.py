@@ -11,6 +11,7 @@ import select
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -62,6 +63,19 @@ def cli(cluster, *args) -> Answer:
     return Answer(done.exit_code, done.stdout, done.stderr)
 
 
+def _drain_until_exit(proc, fd: int, timeout: float = 30.0) -> None:
+    """Read its output as a terminal would until it exits: a program whose terminal stops
+    reading blocks once the buffer is full, and Live's last redraw on exit would wait forever."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                os.read(fd, 65536)
+            except OSError:  # the terminal's other end closed: it has exited
+                break
+    proc.wait(max(0.1, deadline - time.monotonic()))
+
+
 def _interrupted(cluster, *args, tty: bool = False):
     """Ctrl-C after the first output: a clean exit 0, no traceback. ``tty``: its output is a
     terminal (a pseudo-terminal here), where ``watch`` redraws in place with Rich Live."""
@@ -74,7 +88,7 @@ def _interrupted(cluster, *args, tty: bool = False):
         ready, _, _ = select.select([fd], [], [], 30)
         assert ready and os.read(fd, 65536), f"{args}: no output"
         proc.send_signal(signal.SIGINT)
-        proc.wait(30)
+        _drain_until_exit(proc, fd)
         stderr = proc.stderr.read()
     finally:
         proc.kill()
