@@ -97,6 +97,9 @@ class ControllerSettings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="request bodies over this many bytes are "
                                                                     "refused with 413 before they are read")
     auth_rate_per_minute: int = Field(10, ge=1, le=100_000, description="register and token calls per client address")
+    # Generous by default: a flood guard, not a quota (a benchmark submits about 350 a second).
+    write_rate_per_minute: int = Field(6000, ge=0, le=10_000_000,
+                                       description="API writes (POST, PUT, PATCH, DELETE) per caller; 0: no limit")
     # Node pools that scale (docs/autoscaling.md): a JSON list of PoolSpec.
     pools: list[PoolSpec] = Field(default_factory=list)
     autoscale_interval: float = Field(1.0, gt=0, le=3600, description="seconds between two looks of the autoscaler")

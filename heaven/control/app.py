@@ -23,7 +23,7 @@ from heaven.control.body_limit import BodyLimit
 from heaven.control.legacy_driver import LegacyDriver
 from heaven.control.metrics import RequestTimer
 from heaven.control.pools.loop import Autoscaler
-from heaven.control.ratelimit import TokenBucket
+from heaven.control.ratelimit import TokenBucket, WriteLimit
 from heaven.control.replicas import ReplicaBus
 from heaven.control.routers import (agents, auth, clusters, dashboard, deployments, events, jobs, join_tokens, legacy,
                                     metrics, nodes, organizations, report, root_api, root_deployments)
@@ -82,6 +82,8 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     app.state.auth_limiter = TokenBucket(settings.auth_rate_per_minute, clock)
     app.state.metrics = ctl.metrics
     app.add_middleware(RequestTimer, metrics=ctl.metrics, clock=time.perf_counter)
+    writes = TokenBucket(settings.write_rate_per_minute, clock) if settings.write_rate_per_minute else None
+    app.add_middleware(WriteLimit, limiter=writes)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)  # outermost: before anything reads a body
     errors.install(app)
     for module in (auth, organizations, join_tokens, jobs, deployments, nodes, clusters, agents, events, dashboard,

@@ -1,4 +1,4 @@
-"""register and token: 10 a minute per client address, then 429 with Retry-After."""
+"""register and token: 10 a minute per client address; every API write: a budget per caller. Then 429 with Retry-After."""
 from heaven.control.ratelimit import TokenBucket
 from tests.control.conftest import FakeClock
 
@@ -40,3 +40,25 @@ def test_the_buckets_kept_are_bounded(monkeypatch):
     for i in range(50):
         bucket.take(f"10.0.0.{i}")
     assert len(bucket._buckets) == 5
+
+
+def test_writes_are_limited_per_caller_before_anything_is_written(auth_app, clock):
+    api = auth_app(write_rate_per_minute=3, auth_rate_per_minute=100)
+    api.post("/api/v1/auth/register", json={"username": "alice", "email": "a@example.org", "password": "p" * 12})
+    token = api.post("/api/v1/auth/token", data={"username": "alice", "password": "p" * 12}).json()["access_token"]
+    alice = {"Authorization": f"Bearer {token}"}
+    assert api.post("/api/v1/organizations", json={"name": "acme"}, headers=alice).status_code == 201  # write 1
+    submit = {"command": ["true"], "cores": 1}
+    answers = [api.post("/api/v1/jobs", json=submit, headers=alice) for _ in range(2)]
+    assert [a.status_code for a in answers] == [201] * 2, answers[0].text
+    refused = api.post("/api/v1/jobs", json=submit, headers=alice)
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "20"  # one write back every 20 s
+    assert refused.json() == {"error": "rate_limited", "field": None, "message": "too many writes from this caller: "
+                              "at most 3 a minute (HEAVEN_WRITE_RATE_PER_MINUTE); retry in 20 s"}
+    listed = api.get("/api/v1/jobs", headers=alice)  # reads are not limited, and the refused write wrote nothing
+    assert listed.status_code == 200 and len(listed.json()) == 2
+    other = api.post("/api/v1/jobs", json=submit, headers={"Authorization": "Bearer someone-else"})
+    assert other.status_code == 401  # another caller has its own budget (and no valid token)
+    clock.advance(20)
+    assert api.post("/api/v1/jobs", json=submit, headers=alice).status_code != 429
+    assert api.post("/api/v1/jobs", json=submit, headers=alice).status_code == 429
