@@ -128,6 +128,7 @@ class Contained(_Held):
         self.timer: threading.Timer | None = None
         self.ended_code: int | None = None
         self.cause: str | None = None
+        self.stopped_for: str | None = None  # why the agent stopped it itself (its lease ran out)
 
     def tree(self) -> list[int]:
         if self.ended_code is not None or not self.running.pid:
@@ -189,7 +190,7 @@ class Contained(_Held):
         try:
             code = int(self.container.wait(timeout=API_TIMEOUT)["StatusCode"])
             self.container.reload()
-            self.cause = OUT_OF_MEMORY if self.container.attrs["State"].get("OOMKilled") else None
+            self.cause = OUT_OF_MEMORY if self.container.attrs["State"].get("OOMKilled") else self.stopped_for
             self.sync_logs()
         except Exception as exc:  # the engine lost it: the job is over, with no code to tell
             log.warning("job %s: the engine gave no exit code (%s)", self.running.job_id, exc)

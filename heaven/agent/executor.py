@@ -182,6 +182,28 @@ class Executor:
             if job is not None and job.stop(grace, lambda: self._escalate(job_id, job)):
                 self._forget(job)
 
+    def enforce_lease(self, now: float) -> list[int]:
+        """What the shims do for their jobs, done here for containers (no shim is their parent):
+        once the lease is older than its grace, stop them, with the lease's cause. Only while
+        this agent runs: a container outliving a dead agent is not stopped (docs/containers.md).
+        Returns the jobs stopped now."""
+        if self.lease is None:
+            return []
+        try:
+            age = now - Path(self.lease["path"]).stat().st_mtime
+        except FileNotFoundError:
+            return []  # no contact yet: nothing to count from
+        if age <= self.lease["grace"]:
+            return []
+        stopped = []
+        with self._lock:
+            for job_id, job in list(self._jobs.items()):
+                if isinstance(job, containers.Contained) and job.stopped_for is None and job.ended_code is None:
+                    job.stopped_for = self.lease["cause"]
+                    job.stop(self.lease["stop_grace"], lambda j=job_id, h=job: self._escalate(j, h))
+                    stopped.append(job_id)
+        return stopped
+
     def _escalate(self, job_id: int, job: Held) -> None:
         with self._lock:
             # Identity check: the job may have been reaped and the id reused meanwhile.

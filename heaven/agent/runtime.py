@@ -314,6 +314,10 @@ class Agent:
 
     async def heartbeat(self) -> None:
         while True:
+            stopped = await self.blocking(self.executor.enforce_lease, time.time())
+            if stopped:
+                log.warning("no contact with the controller for %gs: stopped container job(s) %s",
+                            self.settings.disconnect_grace, stopped)
             for job_id, code in await self.blocking(self.executor.poll, True):
                 self._unwatch(job_id)
                 if job_id > 0:

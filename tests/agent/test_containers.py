@@ -127,3 +127,21 @@ def test_without_an_engine_an_image_needs_a_command(tmp_path):
         assert wait_for(lambda: ex.reap(2), what="the process to end") == 6 and job.pid > 0
     finally:
         ex.shutdown(kill=True, grace=0.5)
+
+
+def test_a_container_is_stopped_once_the_lease_is_older_than_its_grace(executor, tmp_path):
+    # No shim is a container's parent, so the executor keeps the shims' promise for it:
+    # without contact for the grace, the job stops, and says why (the controller requeues it).
+    from heaven.wire.agent import DISCONNECTED
+
+    ex = executor()
+    lease = tmp_path / "lease"
+    lease.touch()
+    ex.lease = {"path": str(lease), "grace": 30.0, "stop_grace": 1.0, "cause": DISCONNECTED}
+    job = ex.start(21, ["sleep", "300"], [CPUS[0]], image=BUSYBOX_IMAGE)
+    contact = lease.stat().st_mtime
+    assert ex.enforce_lease(contact + 29) == [] and Path(f"/proc/{job.pid}").exists()
+    assert ex.enforce_lease(contact + 31) == [21]
+    assert ex.enforce_lease(contact + 32) == []  # stopped once
+    code = wait_for(lambda: ex.reap(21), what="the container to stop")
+    assert code == 128 + signal.SIGTERM and ex.cause(21) == DISCONNECTED
