@@ -107,7 +107,10 @@ class Controller:
         self._last_whole = 0.0  # monotonic time of the last cycle over the whole queue
         self.leadership = Leadership(store, settings.advertise_url or f"http://{settings.host}:{settings.port}", clock)
         self.relay_wake: Callable[[], None] | None = None  # tells the leader on another replica
-        self._led = None  # the epoch the loop's memory of the queue belongs to
+        # The epoch the loop's memory of the queue belongs to, and the fence of every plan and
+        # sweep it writes: the epoch its iteration began under, not whatever leadership says at
+        # write time (a step-down meanwhile leaves None there, which would write unfenced).
+        self._led = None
         # No node is swept down before this (monotonic) time: after a take-over (or a start),
         # agents get a whole node timeout to reach the new leader, as Nomad resets its
         # heartbeat timers on a leader change. While no controller answered, none could.
@@ -146,7 +149,7 @@ class Controller:
         plan, applied, recommended = run_cycle(conn, self.config, now, self.rng(), self.usage, self.reservation,
                                                recommend_only=self.settings.steal == "recommend",
                                                pending_after=self._seen if not full and greedy else None,
-                                               pending_limit=head, fence=self.leadership.epoch)
+                                               pending_limit=head, fence=self._led)
         self._record_recommendations(conn, recommended, now)
         elapsed = time.perf_counter() - began
 
@@ -273,8 +276,8 @@ class Controller:
         self._loop.call_soon_threadsafe(self.leadership.step_down, str(stale))
 
     def _fenced(self, conn) -> None:
-        if self.leadership.epoch is not None:
-            epochs.check_fence(conn, self.leadership.epoch)
+        if self._led is not None:
+            epochs.check_fence(conn, self._led)
 
     def sweep(self) -> None:
         with self.store.begin() as conn:
