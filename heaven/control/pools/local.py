@@ -3,12 +3,14 @@
 As ``heaven up`` starts its agents, but one at a time and on demand: a node takes
 ``node_cores`` CPUs no other agent of this pool holds (from the pool's ``cpus``, default
 every CPU this process may use), and is its own process group, so stopping it reaches its
-shims too. Agents are stopped with SIGTERM (each stops its jobs), SIGKILL after a grace.
+shims too. Agents are stopped with SIGUSR1, the drain (each stops its jobs and leaves; a
+SIGTERM would leave them running under their shims), SIGKILL after a grace.
 They are the controller's children and stop with it (``close``).
 """
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -65,11 +67,11 @@ class LocalProvider:
             return
         proc = entry[0]
         if proc.poll() is None:
-            proc.terminate()
+            proc.send_signal(signal.SIGUSR1)
             try:
                 proc.wait(STOP_GRACE)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, 9)
+                os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
 
     def alive(self, launched: Launched) -> bool | None:

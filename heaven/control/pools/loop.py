@@ -108,7 +108,9 @@ class Autoscaler:
                     raise ValueError(f"pool {pool.spec.name}: no organization {pool.spec.org}")
                 pool.org_id = org_id
                 clusters.ensure(conn, org_id, pool.spec.cluster, now)
-                token_name = f"pool {pool.spec.name}"
+                # One token per pool and replica: a restarted replica replaces its own, and a
+                # take-over leaves the agents another replica launched able to register.
+                token_name = f"pool {pool.spec.name} via {self.ctl.leadership.url}"
                 join_tokens.remove(conn, org_id, name=token_name)
                 pool.join_token = issue_join_token(conn, org_id, token_name, now, ACTOR,
                                                    cluster=pool.spec.cluster)["token"]
@@ -181,7 +183,11 @@ class Autoscaler:
             if r.name in pool.stopping:  # counts against the maximum, offers nothing, is not retired twice
                 pool_nodes.append(PoolNode(r.name, autoscale.DRAIN, cores, cores))
                 continue
-            pool_nodes.append(PoolNode(r.name, r.state, cores, held, pool.idle_since.get(r.name), launched_at))
+            state = r.state
+            if state == NodeState.DRAIN.value and r.name in pool.launched and \
+                    pool.provider.alive(pool.launched[r.name][0]) is False:
+                state = autoscale.DOWN  # its agent left (a drained agent stops): nothing there to resume
+            pool_nodes.append(PoolNode(r.name, state, cores, held, pool.idle_since.get(r.name), launched_at))
         for name, (_, when) in list(pool.launched.items()):
             if name not in seen:
                 pool_nodes.append(PoolNode(name, autoscale.LAUNCHING, pool.spec.node_cores, launched_at=when))
