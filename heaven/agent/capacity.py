@@ -51,7 +51,10 @@ class VcpuCapacity:
             loop.add_reader(sock.fileno(), lambda: drain(sock) and woken.set())
         try:
             while True:
-                await self.sync("hot-plugged")
+                try:
+                    await self.sync("hot-plugged")
+                except ReleaseRefused as refused:  # unreachable, or refused: the next look tries again
+                    log.warning("could not report this node's CPUs (%s): retrying", refused)
                 woken.clear()
                 try:
                     await asyncio.wait_for(woken.wait(), POLL)
