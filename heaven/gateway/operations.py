@@ -16,6 +16,7 @@ time), which is what the estimator learns; otherwise the worker's wall time is l
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -51,7 +52,8 @@ MAX_ITERATIONS = 10**13  # about a day of one core; a bound on what one call may
 
 def _iterations(data: dict) -> float:
     value = data.get("iterations")
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    # JSON numbers such as 1e999 and NaN arrive as inf and nan: no integer, so no call.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidInput("data.iterations", "data.iterations must be a positive integer")
     if value != int(value) or value <= 0:
         raise InvalidInput("data.iterations", f"data.iterations must be a positive integer, not {value!r}")

@@ -99,6 +99,7 @@ class Pool:
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=5.0))
         self.probe = httpx.AsyncClient(timeout=2.0)
         self.stopping = False
+        self.unstopped: set[int] = set()  # deployments of retired or failed workers not yet stopped
         self.spawn_blocked_until, self.spawn_failure = float("-inf"), ""
 
     # -- what the decisions see ----------------------------------------------------------------
@@ -193,11 +194,15 @@ class Pool:
     # -- spawning and retiring ------------------------------------------------------------------
     async def _spawn(self, reason: str) -> Worker | None:
         name = f"gateway-{self.prefix}-worker-{next(self.spawned)}"
+        made = None
         try:
             made = await asyncio.to_thread(self.controller.create_deployment, name=name, command=WORKER_COMMAND,
                                            cores=self.settings.worker_cores, cluster=self.settings.cluster)
             await asyncio.to_thread(self.controller.deployment_action, made["id"], "start")
         except ClientError as exc:
+            if made is not None:  # created, perhaps even started (an answer lost): never left behind
+                self.unstopped.add(made["id"])
+                await self._stop_leftovers()
             self.spawn_failed(name, f"{reason}; the controller answered: {exc.message}")
             return None
         worker = Worker(made["id"], self.clock(), reason)
@@ -212,10 +217,30 @@ class Pool:
     async def _retire(self, worker: Worker, reason: str) -> None:
         self.workers.pop(worker.key, None)  # first: no call is routed to it any more
         self.record("retire", worker.name, reason)
+        self.unstopped.add(worker.key)
+        await self._stop_leftovers()
+
+    async def _stop_leftovers(self) -> None:
+        """Stop (or cancel, if it never ran) each deployment of ``unstopped``; what the
+        controller refuses now stays there for the next tick, so no worker outlives its retirement."""
+        for key in sorted(self.unstopped):
+            try:
+                await asyncio.to_thread(self._end_deployment, key)
+                self.unstopped.discard(key)
+            except ClientError as exc:
+                log.warning("stopping deployment %s: %s (retried on the next tick)", key, exc.message)
+
+    def _end_deployment(self, key: int) -> None:
         try:
-            await asyncio.to_thread(self.controller.deployment_action, worker.key, "stop")
+            status = self.controller.deployment(key)["status"]
         except ClientError as exc:
-            log.warning("stopping deployment %s: %s", worker.key, exc.message)
+            if exc.status == 404:
+                return  # gone already
+            raise
+        if status == "running":
+            self.controller.deployment_action(key, "stop")  # completed: it stays in the history
+        elif status == "pending":
+            self.controller.deployment_action(key, "cancel")
 
     # -- the periodic look ------------------------------------------------------------------------
     async def tick(self) -> None:
@@ -225,6 +250,8 @@ class Pool:
                                     if n["state"] == "up" and n["cluster"] == self.settings.cluster)
         except ClientError as exc:
             log.warning("reading the nodes: %s", exc.message)
+        if self.unstopped:
+            await self._stop_leftovers()
         for worker in list(self.workers.values()):
             await (self._probe(worker) if worker.ready else self._discover(worker))
         async with self.changed:

@@ -8,7 +8,7 @@ import pytest
 from heaven.gateway.operations import GROUP, MONTE_CARLO_PI, InvalidInput, registry
 
 
-@pytest.mark.parametrize("iterations", [0, -5, 1.5, "100", True, None, 10**14])
+@pytest.mark.parametrize("iterations", [0, -5, 1.5, "100", True, None, 10**14, float("inf"), float("nan")])
 def test_monte_carlo_pi_refuses_what_is_not_a_positive_integer_in_bounds(iterations):
     with pytest.raises(InvalidInput) as refused:
         MONTE_CARLO_PI.size({"iterations": iterations})
