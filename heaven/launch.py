@@ -289,6 +289,7 @@ def up(
 
     _freeze_startup_objects()
     stopping = threading.Event()
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}  # given back at the end (in-process callers)
     for sig in STOP_SIGNALS:
         signal.signal(sig, lambda *_: stopping.set())
     gateway_reported = False
@@ -305,6 +306,8 @@ def up(
     if gateway_proc is not None and gateway_proc.poll() is None:  # first: it stops its workers through the controller
         _terminate([gateway_proc], grace=5)
     out.print(stop_components(controller_proc, agent_procs))
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

@@ -81,8 +81,11 @@ def _interrupted(cluster, *args, tty: bool = False):
     terminal (a pseudo-terminal here), where ``watch`` redraws in place with Rich Live."""
     env = {**os.environ, "HEAVEN_URL": cluster.url, "HEAVEN_TOKEN": cluster.token, "COLUMNS": "200"}
     master, slave = pty.openpty() if tty else (None, None)
+    # Ctrl-C as at a terminal: a suite started in the background (`make test &`) inherits SIGINT
+    # ignored, and Python then never turns it into KeyboardInterrupt.
     proc = subprocess.Popen([*HEAVEN, *args], env=env, stdout=slave if tty else subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         fd = master if tty else proc.stdout.fileno()
         ready, _, _ = select.select([fd], [], [], 30)
