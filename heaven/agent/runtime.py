@@ -380,6 +380,11 @@ class Agent:
         stopped by a drain (the controller requeues them), in that order."""
         if self.credential is not None:  # briefly: a drain must stop the jobs even if nobody listens
             await self.report(with_telemetry=False, leaving=True, timeout=2.0)
+        # Jobs that ended by themselves before the drain keep their own end (a job that succeeded
+        # must not be requeued and run again); only what the drain stops is reported as drained.
+        for job_id, code in await self.blocking(self.executor.poll):  # no pidfd is watched any more
+            if job_id > 0:
+                self._ended(job_id, self.runs.get(job_id, 0), code)
         ended = await self.blocking(self._stop_all)
         for job_id, code in ended:
             self.outbox["exits"].append({"job": job_id, "run": self.runs.pop(job_id, 0), "exit_code": code,
