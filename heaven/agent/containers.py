@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import logging
 import os
-import select
 import signal
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from heaven.agent import affinity
-from heaven.agent.processes import ExecError, RunningJob, _Held, pidfd_of
+from heaven.agent.processes import ExecError, RunningJob, _Held, gone, pidfd_of
 from heaven.wire.agent import OUT_OF_MEMORY
 
 log = logging.getLogger(__name__)
@@ -125,7 +123,6 @@ class Contained(_Held):
 
     def __init__(self, running: RunningJob, container, run: int):
         self.running, self.container, self.run = running, container, run
-        self.timer: threading.Timer | None = None
         self.ended_code: int | None = None
         self.cause: str | None = None
         self.stopped_for: str | None = None  # why the agent stopped it itself (its lease ran out)
@@ -168,16 +165,11 @@ class Contained(_Held):
             return False
         self.signal(signal.SIGCONT)  # a paused container takes no signal
         self.signal(signal.SIGTERM)
-        if self.timer is None:
-            self.timer = threading.Timer(grace, escalate)
-            self.timer.daemon = True
-            self.timer.start()
+        self.escalate_after(grace, escalate)
         return False
 
     def _gone(self) -> bool:
-        if self.running.pidfd is not None:
-            return bool(select.select([self.running.pidfd], [], [], 0)[0])
-        return not self.running.pid or not Path(f"/proc/{self.running.pid}").exists()
+        return not self.running.pid or gone(self.running.pidfd, self.running.pid)
 
     def exit_code(self) -> int | None:
         if self.ended_code is None and self._gone():
@@ -212,17 +204,6 @@ class Contained(_Held):
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             os.replace(tmp, path)
-
-    def kill(self) -> None:
-        self.signal(signal.SIGKILL)
-        deadline = time.monotonic() + 5
-        while not self._gone() and time.monotonic() < deadline:
-            time.sleep(0.01)
-
-    def close(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        super().close()
 
     def detach(self) -> None:
         """Forget the job and leave the container running (a new agent re-adopts it by its labels)."""

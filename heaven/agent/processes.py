@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -52,8 +54,36 @@ def pidfd_of(pid: int) -> int | None:
         return None
 
 
+def gone(pidfd: int | None, pid: int) -> bool:
+    """Whether a process has ended: its pidfd is readable, or (without one) /proc lost it."""
+    if pidfd is not None:
+        return bool(select.select([pidfd], [], [], 0)[0])
+    return not Path(f"/proc/{pid}").exists()
+
+
 class _Held:
     running: RunningJob
+    timer: threading.Timer | None = None  # a stop's SIGKILL, due after the grace
+
+    def _gone(self) -> bool:
+        raise NotImplementedError
+
+    def signal(self, sig: int) -> None:
+        raise NotImplementedError
+
+    def escalate_after(self, grace: float, escalate: Callable[[], None]) -> None:
+        """Once per stop: ``escalate`` (the SIGKILL) after ``grace`` seconds unless the job ended."""
+        if self.timer is None:
+            self.timer = threading.Timer(grace, escalate)
+            self.timer.daemon = True
+            self.timer.start()
+
+    def kill(self) -> None:
+        """SIGKILL, and wait (5 s at most) until it has ended."""
+        self.signal(signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while not self._gone() and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def tree(self) -> list[int]:
         raise NotImplementedError
@@ -73,6 +103,8 @@ class _Held:
         """Bring the job's log files up to date (a process writes them itself: nothing to do)."""
 
     def close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
         if self.running.pidfd is not None:
             os.close(self.running.pidfd)
             self.running.pidfd = None

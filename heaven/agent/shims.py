@@ -21,18 +21,16 @@ from __future__ import annotations
 import json
 import logging
 import os
-import select
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from heaven.agent import affinity
-from heaven.agent.processes import ExecError, RunningJob, _Held, pidfd_of
+from heaven.agent.processes import ExecError, RunningJob, _Held, gone, pidfd_of
 from heaven.wire.agent import OUT_OF_MEMORY
 
 log = logging.getLogger(__name__)
@@ -89,12 +87,6 @@ class Spawner:
             self.zygote = None
 
 
-def _gone(pidfd: int | None, pid: int) -> bool:
-    if pidfd is not None:
-        return bool(select.select([pidfd], [], [], 0)[0])
-    return not Path(f"/proc/{pid}").exists()
-
-
 class Started(_Held):
     """A job under its shim. The shim is the zygote's child (it reaps it) or, re-adopted from
     an earlier agent, init's: never ours, so its end is seen through its pidfd."""
@@ -102,7 +94,6 @@ class Started(_Held):
     def __init__(self, running: RunningJob, slot, statedir: Path, shim_pid: int, run: int):
         self.running, self.slot, self.statedir = running, slot, statedir
         self.shim_pid, self.run = shim_pid, run
-        self.timer: threading.Timer | None = None
         self.ended_code: int | None = None
         self.cause: str | None = None  # why it ended, beyond its code (OUT_OF_MEMORY)
 
@@ -140,17 +131,14 @@ class Started(_Held):
             return False
         self.signal(signal.SIGTERM)
         self.signal(signal.SIGCONT)  # a suspended job could not act on its SIGTERM
-        if self.timer is None:
-            self.timer = threading.Timer(grace, escalate)
-            self.timer.daemon = True
-            self.timer.start()
+        self.escalate_after(grace, escalate)
         return False
 
     def exit_code(self) -> int | None:
         """The job's exit code once its shim has ended (negative signal number if killed)."""
         if self.ended_code is not None:
             return self.ended_code
-        if not _gone(self.running.pidfd, self.shim_pid):
+        if not self._gone():
             return None
         recorded = recorded_cause(self.statedir, self.running.job_id)
         self.ended_code = finish(self.statedir, self.running.job_id, self.running.pid, self.slot)
@@ -158,16 +146,8 @@ class Started(_Held):
         self.cause = recorded or (OUT_OF_MEMORY if self.ended_code != 0 and self.slot.oom_kills() > 0 else None)
         return self.ended_code
 
-    def kill(self) -> None:
-        self.signal(signal.SIGKILL)
-        deadline = time.monotonic() + 5
-        while not _gone(self.running.pidfd, self.shim_pid) and time.monotonic() < deadline:
-            time.sleep(0.01)
-
-    def close(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        super().close()
+    def _gone(self) -> bool:
+        return gone(self.running.pidfd, self.shim_pid)
 
     def detach(self) -> None:
         """Forget the job but leave it running under its shim (a new agent can recover it)."""
@@ -242,7 +222,7 @@ def recover(statedir: Path, reopen: Callable[[dict | None], object]
         job_id, pid, shim_pid, run = record["job_id"], record["pid"], record["shim"], record.get("run", 0)
         slot = reopen(record.get("slot"))
         pidfd = pidfd_of(shim_pid) if _is_shim(shim_pid) else None
-        if pidfd is not None and not _gone(pidfd, shim_pid):
+        if pidfd is not None and not gone(pidfd, shim_pid):
             running = RunningJob(job_id, pid, tuple(record["cores"]), False, pidfd,
                                  Path(record["out"]), Path(record["err"]), time.time())
             live.append(Started(running, slot, statedir, shim_pid, run))
