@@ -169,3 +169,6 @@ class GatewaySettings(BaseSettings):
     queue_timeout: float = Field(300.0, gt=0, description="seconds a call waits for a worker with room before a 503")
     start_timeout: float = Field(120.0, gt=0, description="seconds a new worker may take to answer before it is retired")
     cluster: str = Field("default", min_length=1, description="the cluster its workers run in")
+    name: str = Field("gateway", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+                      description="its workers are named NAME-…-worker-N; a gateway adopts the running workers "
+                                  "of an earlier gateway of the same name, account and cluster")

@@ -6,6 +6,10 @@ worker's cores from the controller's allocation and its port from the line the w
 first (``worker.LISTENING``, read through the controller's logs API), and then asks the
 worker itself (``/load``) every second how busy it is.
 
+Workers outlive a gateway that was killed (they are the controller's deployments): a new
+gateway of the same name, account and cluster adopts the ones still running or starting before
+its first decision, as a restarted Kubernetes controller adopts the pods its selector matches.
+
 Every decision goes through ``decide``: ``route`` for a call, ``rescale`` on each tick. The
 decisions are serialized by one asyncio condition, whose waiters (calls waiting for room or
 for a starting worker) decide again whenever something changed. Every spawn and retirement is
@@ -193,7 +197,7 @@ class Pool:
 
     # -- spawning and retiring ------------------------------------------------------------------
     async def _spawn(self, reason: str) -> Worker | None:
-        name = f"gateway-{self.prefix}-worker-{next(self.spawned)}"
+        name = f"{self.settings.name}-{self.prefix}-worker-{next(self.spawned)}"
         made = None
         try:
             made = await asyncio.to_thread(self.controller.create_deployment, name=name, command=WORKER_COMMAND,
@@ -241,6 +245,20 @@ class Pool:
             self.controller.deployment_action(key, "stop")  # completed: it stays in the history
         elif status == "pending":
             self.controller.deployment_action(key, "cancel")
+
+    def adopt(self) -> None:
+        """Take over the workers an earlier gateway of this name left running (it was killed, so
+        it could not stop them); they are found again like new ones, by ``_discover``."""
+        mine = re.compile(re.escape(self.settings.name) + r"-[0-9a-f]{6}-worker-\d+")
+        me = self.controller.me()["id"]
+        for made in (made for page in self.controller.pages("deployments") for made in page):
+            if (mine.fullmatch(made["name"]) and made["owner_id"] == me and made["started"]
+                    and made["cluster"] == self.settings.cluster and made["status"] in ("pending", "running")
+                    and made["id"] not in self.workers):
+                worker = Worker(made["id"], self.clock(), "adopted from an earlier gateway")
+                self.workers[worker.key] = worker
+                self.record("adopt", f"deployment {worker.key}",
+                            f"{made['name']} was left {made['status']} by an earlier gateway")
 
     # -- the periodic look ------------------------------------------------------------------------
     async def tick(self) -> None:
@@ -309,6 +327,13 @@ class Pool:
                 self.record("lost", worker.name, f"no answer to {LOST_AFTER} looks in a row; waiting for its restart")
 
     async def run(self) -> None:
+        while not self.stopping:
+            try:
+                await asyncio.to_thread(self.adopt)
+                break
+            except ClientError as exc:  # the controller is not answering yet: no decision before this
+                log.warning("looking for an earlier gateway's workers: %s", exc.message)
+                await asyncio.sleep(1.0)
         while not self.stopping:
             try:
                 await self.tick()

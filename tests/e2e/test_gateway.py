@@ -87,10 +87,27 @@ def test_gateway_routes_spawns_retires_and_answers_like_the_orchestrator(live):
 
     # Every core taken (the remaining one by a batch job): a gateway without workers cannot have one.
     cluster.wait_pid(cluster.submit(["sleep", "300"], cores=1)["id"])
-    starved = cluster.start_gateway(workers=0, INITIAL_WORKERS="0")
+    # (Another name: a gateway of the first one's name would adopt its worker.)
+    starved = cluster.start_gateway(workers=0, INITIAL_WORKERS="0", HEAVEN_GATEWAY_NAME="starved")
     refused = submit(starved, 1000)
     assert refused.status_code == 503 and refused.json()["error"] == "no_core"
     assert "no core can be had" in refused.json()["message"]
+
+    # kill -9 of the first gateway leaves its worker running; a new gateway of its name adopts
+    # that worker (same deployment, same process) instead of asking for a core, and serves on it.
+    (kept,) = gateway.get("/status").json()["workers"]
+    kept_pid = cluster.job(int(kept["container_id"]))["pid"]
+    cluster.gateways[0].kill()
+    cluster.gateways[0].wait(10)
+    heir = cluster.start_gateway(workers=1, MAX_CPU_THRESHOLD="15")
+    (adopted,) = heir.get("/status").json()["workers"]
+    assert adopted["container_id"] == kept["container_id"] and cluster.job(int(kept["container_id"]))["pid"] == kept_pid
+    scaling = heir.get("/metrics").json()["scaling"]
+    assert [e["action"] for e in scaling] == ["adopt"], scaling
+    assert "left running by an earlier gateway" in scaling[0]["reason"]
+    answer = submit(heir, 1_000_000)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["worker_id"] == f"Worker-Core-{kept['core_id']}"
 
     # `heaven gateway` with a token the controller refuses says so and stops, without a traceback.
     refused = CliRunner().invoke(app, ["gateway", "--port", "0", "--controller", cluster.url, "--token", "wrong"])
