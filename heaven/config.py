@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The CLI's settings: two variables read without pydantic-settings, so a command starts fast.
 from heaven.client.settings import ClientSettings  # noqa: F401 (re-exported)
+from heaven.wire.fields import RETRY_MEMORY_PATTERN
 
 
 class PoolSpec(BaseModel):
@@ -77,9 +78,10 @@ class ControllerSettings(BaseSettings):
     steal_cooldown: float = Field(10.0, ge=0, description="seconds between two live changes of one job")
     steal_window: int = Field(30, ge=1, le=3600, description="usage samples (one a second) the estimate looks at")
     min_cores_per_job: int = Field(1, ge=1, description="no job is ever shrunk below this many cores")
-    retry_memory: str = Field("", pattern=r"^(\d+(\.\d+)?x(,\d+(\.\d+)?x)*)?$",
+    retry_memory: str = Field("", pattern=RETRY_MEMORY_PATTERN,
                               description="e.g. 2x,4x: a batch job its memory limit killed is requeued once per "
-                                          "step, its memory request that many times the original; empty: never")
+                                          "step, its memory request that many times the original; empty: never. A job's "
+                                          "own --retry-memory wins")
     # People and tokens. There is no default secret: without HEAVEN_SECRET_KEY the controller
     # generates one on first start and keeps it (mode 0600) in the data directory.
     data_dir: str | None = Field(None, description="where the signing secret lives (default: beside the SQLite "

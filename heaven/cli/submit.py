@@ -65,6 +65,8 @@ def submit(
     error: Annotated[str | None, typer.Option("--error", "-e", help="a batch script's error file")] = None,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="refuse instead of queueing when it cannot start now")] = False,
     image: Annotated[str | None, typer.Option("--image", help="run it in a container of this local image")] = None,
+    retry_memory: Annotated[str | None, typer.Option(help="e.g. 2x,4x: killed by its memory limit, requeue it once per "
+                                                          "step with that many times the memory (\"\": never)")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Submit a batch job: heaven submit --cores 2 -- python train.py, or heaven submit job.sh"""
@@ -93,7 +95,8 @@ def submit(
                           name=name, node=node,
                           cluster=cluster, org=org, nodes=_first(nodes, d.nodes, 1), walltime=_first(walltime, d.walltime),
                           after=after or d.after or None, after_any=after_any or d.after_any or None,
-                          no_wait=no_wait or None, docker_image=image)
+                          no_wait=no_wait or None, docker_image=image,
+                          retry_memory=retry_memory)
     if as_json:
         sys.stdout.write(json.dumps(job, indent=2) + "\n")
     else:

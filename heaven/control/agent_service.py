@@ -128,11 +128,13 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
         ctl.wake()
 
 
-def _retry_with_more_memory(conn, steps: str, job_id: int, now: float, actor: str) -> bool:
-    """Running -> pending with a raised memory request, once per step of HEAVEN_RETRY_MEMORY
-    (factors of the ORIGINAL request); False when no step is left (the job then fails)."""
-    factors = [float(f.rstrip("x")) for f in steps.split(",") if f]
+def _retry_with_more_memory(conn, default_steps: str, job_id: int, now: float, actor: str) -> bool:
+    """Running -> pending with a raised memory request, once per step of the job's own
+    ``retry_memory`` or else HEAVEN_RETRY_MEMORY (factors of the ORIGINAL request); False when
+    no step is left (the job then fails)."""
     row = jobs.get(conn, job_id)
+    steps = default_steps if row["retry_memory"] is None else row["retry_memory"]
+    factors = [float(f.rstrip("x")) for f in steps.split(",") if f]
     if not factors or row["kind"] != "batch" or row["nodes"] != 1 or not row["memory_mb"]:
         return False
     done = conn.execute(select(func.count()).select_from(event_table).where(

@@ -38,6 +38,7 @@ def job_out(r: dict, cores: list[int] = (), local_cores: list[int] = (), placed_
         priority=r["priority"], node=r["node"], cores=list(cores), local_cores=list(local_cores),
         gpu_ids=r["gpu_ids"] or [], pid=r["pid"], pids=r["pids"] or [], cpu_percent=r["cpu_percent"],
         rss_mb=r["rss_mb"], exit_code=r["exit_code"], walltime=r["walltime"],
+        retry_memory=r.get("retry_memory"),
         depends_on=r["depends_on"] or [], cluster=r["cluster"], nodes=r["nodes"], placed_on=list(placed_on),
         submitted_at=r["submitted_at"],
         started_at=r["started_at"], finished_at=r["finished_at"], runs=r["runs"],

@@ -42,6 +42,7 @@ def values_of(body: JobSubmit, org_id: int, owner_id: int | None) -> dict:
         "cores": body.cores, "min_cores": min_cores, "memory_mb": body.memory_mb, "storage_mb": body.storage_mb,
         "gpus": body.gpus, "priority": body.priority, "node_pin": body.node, "walltime": body.walltime,
         "cluster": body.cluster, "nodes": body.nodes, "docker_image": body.docker_image,
+        "retry_memory": body.retry_memory,
         "depends_on": [{"job": j, "type": "afterok"} for j in body.after]
                       + [{"job": j, "type": "afterany"} for j in body.after_any],
     }

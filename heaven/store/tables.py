@@ -121,6 +121,7 @@ jobs = Table(
     Column("node_pin", String(100)),
     Column("cluster", String(100)),
     Column("walltime", Float),
+    Column("retry_memory", String(200), nullable=True),  # None: the controller's HEAVEN_RETRY_MEMORY
     Column("state", String(20), nullable=False),
     Column("reason", Text, nullable=False, default=""),
     Column("node", String(100)),  # where it runs (or last ran)

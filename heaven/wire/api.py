@@ -4,9 +4,11 @@ Limits live here, once: the API's 4xx messages name them and the CLI prints thos
 """
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from heaven.wire.fields import MAX_CORES, MAX_MB, MAX_NAME, Id
+from heaven.wire.fields import MAX_CORES, MAX_MB, MAX_NAME, RETRY_MEMORY_PATTERN, Id
 
 __all__ = ["MAX_CORES", "MAX_MB"]  # re-exported: importers of the limits predate heaven.wire.fields
 NAME = Field(default=None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.@:+/-][A-Za-z0-9_.@:+/ -]*$")
@@ -60,11 +62,22 @@ class JobSubmit(Strict):
     no_wait: bool = False
     # Run the command in a container of this image, on a node with a container engine (never pulled).
     docker_image: str | None = IMAGE
+    retry_memory: str | None = Field(None, max_length=200,
+                                     description="e.g. 2x,4x: killed by its memory limit, it is requeued once per "
+                                                 "step with that many times its original request; \"\": never; "
+                                                 "absent: the controller's HEAVEN_RETRY_MEMORY")
 
     @field_validator("priority")
     @classmethod
     def _priority(cls, value: int | str) -> int:
         return job_priority(value)
+
+    @field_validator("retry_memory")
+    @classmethod
+    def _retry_steps(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(RETRY_MEMORY_PATTERN, value):
+            raise ValueError(f"must be factors of the memory request such as 2x,4x (got {value!r})")
+        return value
 
     @model_validator(mode="after")
     def _min_not_above_cores(self):
@@ -101,6 +114,7 @@ class JobOut(BaseModel):
     rss_mb: float | None
     exit_code: int | None
     walltime: float | None
+    retry_memory: str | None = None  # None: the controller's setting applies
     depends_on: list[dict]
     cluster: str | None
     nodes: int  # how many nodes it asked for (a gang when more than one)

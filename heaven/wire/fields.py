@@ -28,6 +28,8 @@ ROOT_RAM_MB = 1024
 MAX_ROOT_RAM_GB = MAX_MB // ROOT_RAM_MB
 MAX_CPU = 8191  # highest kernel CPU number: Linux NR_CPUS is at most 8192
 MAX_OFFSET = 10**7  # a node's first global core
+# Memory retry steps, as HTCondor's retry_request_memory: factors of the original request.
+RETRY_MEMORY_PATTERN = r"^(\d+(\.\d+)?x(,\d+(\.\d+)?x)*)?$"
 MAX_PID = 2**22  # PID_MAX_LIMIT on 64-bit Linux
 MAX_NAME = 100  # node and cluster names: String(100) columns
 

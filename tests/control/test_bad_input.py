@@ -23,6 +23,7 @@ BAD = [
     ("POST", "/api/v1/jobs", {"command": ["true"], "colour": "red"}, 422, "colour", ["not a known field"]),
     ("POST", "/api/v1/jobs", {"command": ["true"], "priority": 10**6}, 422, "priority", ["1000"]),
     ("POST", "/api/v1/jobs", {"command": ["true"], "walltime": 0}, 422, "walltime", ["greater than 0"]),
+    ("POST", "/api/v1/jobs", {"command": ["true"], "retry_memory": "double"}, 422, "retry_memory", ["2x,4x", "double"]),
     ("POST", "/api/v1/jobs", {"command": [""]}, 422, None, ["command[0]"]),
     ("GET", "/api/v1/jobs/999", None, 404, "job", ["999"]),
     ("GET", "/api/v1/jobs/abc", None, 422, "job_id", ["integer"]),

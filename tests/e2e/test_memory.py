@@ -32,3 +32,16 @@ def test_with_retry_memory_it_is_requeued_per_step_with_a_raised_request(live):
     assert requeues == ["out of memory at 32 MB: requeued with 64 MB (retry 1 of 2, 2x)",
                         "out of memory at 64 MB: requeued with 128 MB (retry 2 of 2, 4x)"]
     assert done["runs"] == 3
+
+
+def test_a_jobs_own_retry_memory_wins_over_the_controllers_setting(live):
+    cluster = live()  # the controller retries nothing
+    cluster.start_controller()
+    cluster.start_agent("n1", "1", "cgroup")
+    needs_45mb = HOG.replace("256", "45")  # with the interpreter: over 32 MB, under 64 MB (2x)
+    job = cluster.submit([sys.executable, "-c", needs_45mb], memory_mb=32, retry_memory="2x")
+    assert job["retry_memory"] == "2x"
+    done = cluster.wait_state(job["id"], "succeeded", "failed", timeout=90)
+    assert done["state"] == "succeeded" and done["memory_mb"] == 64 and done["runs"] == 2, done
+    requeues = [e["detail"] for e in cluster.events(job=job["id"]) if e["action"] == "requeue"]
+    assert requeues == ["out of memory at 32 MB: requeued with 64 MB (retry 1 of 1, 2x)"]
