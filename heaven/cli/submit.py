@@ -48,7 +48,7 @@ def fail(message: str) -> None:
 def submit(
     command: Annotated[list[str], typer.Argument(help="a batch script with #SBATCH directives, or the program and its "
                                                       "arguments (after --)")],
-    cores: Annotated[int | None, typer.Option(min=1, help="cores to grant (on each node)")] = None,
+    cores: Annotated[int | None, typer.Option("--cores", "-c", min=1, help="cores to grant (on each node), as sbatch -c")] = None,
     min_cores: Annotated[int | None, typer.Option(min=1, help="never shrink below this many cores")] = None,
     memory: Annotated[int | None, typer.Option(min=0, help="memory limit in MB (0: none)")] = None,
     priority: Annotated[str, typer.Option(help="an integer (higher runs first) or low, normal, high, critical")] = "normal",

@@ -19,8 +19,8 @@ def run(*args: str, url: str = "http://127.0.0.1:9", token: str | None = None) -
 
 
 @pytest.mark.parametrize("args,words", [
-    (["submit", "--cores", "0", "--", "true"], "Invalid value for '--cores': Input should be greater than or equal to 1"),
-    (["submit", "--cores", "two", "--", "true"], "Invalid value for '--cores': Input should be a valid integer"),
+    (["submit", "--cores", "0", "--", "true"], "Invalid value for '--cores' / '-c': Input should be greater than or equal to 1"),
+    (["submit", "--cores", "two", "--", "true"], "Invalid value for '--cores' / '-c': Input should be a valid integer"),
     (["submit"], "Missing argument 'command'"),
     (["show", "abc"], "Invalid value for 'job_id': Input should be a valid integer"),
     (["agent", "--cores", "0-x"], "--cores must look like 0-3,6"),
