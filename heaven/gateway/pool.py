@@ -253,8 +253,7 @@ class Pool:
         me = self.controller.me()["id"]
         for made in (made for page in self.controller.pages("deployments") for made in page):
             if (mine.fullmatch(made["name"]) and made["owner_id"] == me and made["started"]
-                    and made["cluster"] == self.settings.cluster and made["status"] in ("pending", "running")
-                    and made["id"] not in self.workers):
+                    and made["cluster"] == self.settings.cluster and made["status"] in ("pending", "running")):
                 worker = Worker(made["id"], self.clock(), "adopted from an earlier gateway")
                 self.workers[worker.key] = worker
                 self.record("adopt", f"deployment {worker.key}",
