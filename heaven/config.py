@@ -4,12 +4,12 @@ One class per process kind; the README lists every variable.
 """
 from __future__ import annotations
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The CLI's settings: two variables read without pydantic-settings, so a command starts fast.
 from heaven.client.settings import ClientSettings  # noqa: F401 (re-exported)
-from heaven.wire.fields import RETRY_MEMORY_PATTERN
+from heaven.wire.fields import retry_memory_factors
 
 
 class PoolSpec(BaseModel):
@@ -78,7 +78,7 @@ class ControllerSettings(BaseSettings):
     steal_cooldown: float = Field(10.0, ge=0, description="seconds between two live changes of one job")
     steal_window: int = Field(30, ge=1, le=3600, description="usage samples (one a second) the estimate looks at")
     min_cores_per_job: int = Field(1, ge=1, description="no job is ever shrunk below this many cores")
-    retry_memory: str = Field("", pattern=RETRY_MEMORY_PATTERN,
+    retry_memory: str = Field("",
                               description="e.g. 2x,4x: a batch job its memory limit killed is requeued once per "
                                           "step, its memory request that many times the original; empty: never. A job's "
                                           "own --retry-memory wins")
@@ -105,6 +105,12 @@ class ControllerSettings(BaseSettings):
     # Node pools that scale (docs/autoscaling.md): a JSON list of PoolSpec.
     pools: list[PoolSpec] = Field(default_factory=list)
     autoscale_interval: float = Field(1.0, gt=0, le=3600, description="seconds between two looks of the autoscaler")
+
+    @field_validator("retry_memory")
+    @classmethod
+    def _retry_steps(cls, value: str) -> str:
+        retry_memory_factors(value)
+        return value
 
     @model_validator(mode="after")
     def _pool_names_unique(self) -> ControllerSettings:

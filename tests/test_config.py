@@ -46,3 +46,13 @@ def test_the_controller_names_a_bad_pool_setting(tmp_path, monkeypatch, pools, w
                                 env={"COLUMNS": "300"})
     assert result.exit_code == 2, result.output
     assert words in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("steps", ["0.5x", "1x", "2x,2x", "3x,2x", "double"])
+def test_memory_retry_steps_that_would_not_raise_the_request_are_refused(steps):
+    with pytest.raises(ValidationError, match="retry_memory"):
+        ControllerSettings(retry_memory=steps)
+
+
+def test_memory_retry_steps_that_raise_the_request_are_taken():
+    assert ControllerSettings(retry_memory="1.5x,4x").retry_memory == "1.5x,4x"

@@ -15,6 +15,7 @@ from heaven.store.engine import default_org_id
 from heaven.store.tables import core_claims, people
 from heaven.store.tables import events as event_table
 from heaven.store.tables import jobs as job_table
+from heaven.wire.fields import retry_memory_factors
 from heaven.wire.agent import OUT_OF_MEMORY, REQUEUED_CAUSES, AgentRegister, AgentReport, Assignment
 
 
@@ -134,7 +135,7 @@ def _retry_with_more_memory(conn, default_steps: str, job_id: int, now: float, a
     no step is left (the job then fails)."""
     row = jobs.get(conn, job_id)
     steps = default_steps if row["retry_memory"] is None else row["retry_memory"]
-    factors = [float(f.rstrip("x")) for f in steps.split(",") if f]
+    factors = retry_memory_factors(steps)
     if not factors or row["kind"] != "batch" or row["nodes"] != 1 or not row["memory_mb"]:
         return False
     done = conn.execute(select(func.count()).select_from(event_table).where(

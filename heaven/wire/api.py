@@ -8,7 +8,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from heaven.wire.fields import MAX_CORES, MAX_MB, MAX_NAME, RETRY_MEMORY_PATTERN, Id
+from heaven.wire.fields import MAX_CORES, MAX_MB, MAX_NAME, Id, retry_memory_factors
 
 __all__ = ["MAX_CORES", "MAX_MB"]  # re-exported: importers of the limits predate heaven.wire.fields
 NAME = Field(default=None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.@:+/-][A-Za-z0-9_.@:+/ -]*$")
@@ -75,8 +75,8 @@ class JobSubmit(Strict):
     @field_validator("retry_memory")
     @classmethod
     def _retry_steps(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(RETRY_MEMORY_PATTERN, value):
-            raise ValueError(f"must be factors of the memory request such as 2x,4x (got {value!r})")
+        if value is not None:
+            retry_memory_factors(value)
         return value
 
     @model_validator(mode="after")

@@ -84,3 +84,17 @@ def _endpoint_or_empty(value: str) -> str:
 
 # "" means the node has no API of its own (the controller then calls nothing on it).
 Endpoint = Annotated[str, MaxLen(300), AfterValidator(_endpoint_or_empty)]
+
+
+def retry_memory_factors(steps: str) -> list[float]:
+    """The factors of memory retry steps such as ``2x,4x`` ("" is none). Each step must raise
+    the request past the one before: a retry at the memory that was just exceeded, or at less,
+    would only be killed again."""
+    if not re.fullmatch(RETRY_MEMORY_PATTERN, steps):
+        raise ValueError(f"must be factors of the memory request such as 2x,4x (got {steps!r})")
+    factors = [float(f.rstrip("x")) for f in steps.split(",") if f]
+    for before, factor in zip([1.0, *factors], factors):
+        if factor <= before:
+            raise ValueError(f"each step must be above 1x and above the step before it, such as 2x,4x "
+                             f"(got {factor:g}x after {before:g}x in {steps!r})")
+    return factors

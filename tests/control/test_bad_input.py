@@ -24,6 +24,8 @@ BAD = [
     ("POST", "/api/v1/jobs", {"command": ["true"], "priority": 10**6}, 422, "priority", ["1000"]),
     ("POST", "/api/v1/jobs", {"command": ["true"], "walltime": 0}, 422, "walltime", ["greater than 0"]),
     ("POST", "/api/v1/jobs", {"command": ["true"], "retry_memory": "double"}, 422, "retry_memory", ["2x,4x", "double"]),
+    ("POST", "/api/v1/jobs", {"command": ["true"], "retry_memory": "0.5x"}, 422, "retry_memory", ["above 1x", "0.5x"]),
+    ("POST", "/api/v1/jobs", {"command": ["true"], "retry_memory": "4x,2x"}, 422, "retry_memory", ["step before", "2x after 4x"]),
     ("POST", "/api/v1/jobs", {"command": [""]}, 422, None, ["command[0]"]),
     ("GET", "/api/v1/jobs/999", None, 404, "job", ["999"]),
     ("GET", "/api/v1/jobs/abc", None, 422, "job_id", ["integer"]),
