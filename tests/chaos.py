@@ -121,6 +121,10 @@ class Chaos:
         self.accepted.append(job["id"])
         return job["id"]
 
+    def load(self, seconds: float) -> None:
+        """Let the stream of submissions run for ``seconds``."""
+        self._stop.wait(seconds)
+
     # -- faults ----------------------------------------------------------------------------
     @staticmethod
     def leader_among(urls: list[str]) -> tuple[str, int] | None:

@@ -24,10 +24,10 @@ def test_kill_9_of_leader_agent_and_postgres_mid_load_loses_nothing_and_runs_not
         chaos = Chaos(tmp_path, server)
         chaos.start()
         for fault in FAULTS:
-            chaos._stop.wait(LOAD)
+            chaos.load(LOAD)
             recovery = chaos.inject(fault)
             print(f"{fault}: recovered in {recovery.seconds:.2f} s ({recovery.detail})")
-        chaos._stop.wait(LOAD)
+        chaos.load(LOAD)
         final = chaos.drain()
         report = chaos.check()
         print(final, report.counts())
