@@ -12,7 +12,7 @@ from tests.chaos import FAULTS, Chaos
 from tests.postgres_server import PostgresServer, wait_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(240)]
-LOAD = 3.0  # seconds of load between faults
+LOAD = 2.0  # seconds of load between faults (the stream runs throughout: every fault lands mid-load)
 
 
 def test_kill_9_of_leader_agent_and_postgres_mid_load_loses_nothing_and_runs_nothing_twice(tmp_path):
