@@ -39,6 +39,7 @@ from heaven.agent.processes import Adopted, ExecError, RunningJob, pidfd_of
 log = logging.getLogger(__name__)
 
 MODES = ("auto", "cgroup", "affinity")
+ENDED_RUNS_KEPT = 4096
 __all__ = ["Executor", "ExecError", "RunningJob", "MODES"]
 Held = shims.Started | containers.Contained | Adopted
 
@@ -59,6 +60,9 @@ class Executor:
         self._unremoved: list = []
         self.spawner = shims.Spawner()
         self.causes: dict[int, str] = {}  # reaped job -> why it ended, until cause() reads it
+        # (job, run) of processes collected here, newest last: a run that ended is never started
+        # again, even before the agent's loop has booked its exit (see ended_runs).
+        self._ended_runs: dict[tuple[int, int], None] = {}
         # The shims' lease (shim.py): {"path", "grace", "stop_grace", "cause"}, set by an agent
         # that has a disconnect grace; None: jobs never stop for lack of contact.
         self.lease: dict | None = None
@@ -262,6 +266,14 @@ class Executor:
             # never wait for it here (this runs on the exit path); poll() retries.
             self._unremoved.append(slot)
         self._jobs.pop(job.running.job_id, None)
+        self._ended_runs[(job.running.job_id, getattr(job, "run", 0))] = None
+        while len(self._ended_runs) > ENDED_RUNS_KEPT:
+            del self._ended_runs[next(iter(self._ended_runs))]
+
+    def ended_runs(self) -> set[tuple[int, int]]:
+        """(job, run) of the processes that ended and were collected (the newest ENDED_RUNS_KEPT)."""
+        with self._lock:
+            return set(self._ended_runs)
 
     # -- views and teardown ---------------------------------------------------
 

@@ -209,7 +209,13 @@ class Agent:
         """On the worker thread: reconcile against what the executor holds and carry the steps
         out; [(step, RunningJob | None | ExecError)] for the loop to record."""
         outcomes = []
-        for step in reconcile(desired, self.held(runs), finished):
+        held = self.held(runs)
+        # Read after what is held: a process collected meanwhile on another thread, whose exit
+        # the loop has not booked in ``finished`` yet, is among the ended runs by then. Without
+        # this an assignment list arriving in that gap started a job that had just ended, again
+        # (found by bench/bench_chaos.py: a second copy began after the job's success).
+        finished = finished | self.executor.ended_runs()
+        for step in reconcile(desired, held, finished):
             try:
                 outcomes.append((step, self._carry_out(step)))
             except ExecError as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from heaven.wire.api import ErrorOut
@@ -49,6 +50,10 @@ def not_found(what: str, key) -> ApiError:
     return ApiError(404, "not_found", f"{what} {key} does not exist", what)
 
 
+STORE_UNAVAILABLE = {"error": "store_unavailable", "field": None,
+                     "message": "the database cannot be reached right now; nothing was written, try again"}
+
+
 INVALID_JSON = {"error": "invalid_json", "message": "the request body is not valid JSON", "field": None}
 
 
@@ -74,6 +79,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError):
         return JSONResponse(_validation_body(exc), status_code=422)
+
+    @app.exception_handler(OperationalError)
+    async def _store_down(_: Request, exc: OperationalError):
+        # PostgreSQL restarting, or a connection cut: the transaction rolled back. A 503 the
+        # client may retry (agents do), not a 500 and a traceback (seen in the chaos test).
+        return JSONResponse(STORE_UNAVAILABLE, status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException):

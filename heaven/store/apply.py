@@ -71,7 +71,10 @@ def apply_plan(conn: Connection, plan: Plan, now: float, actor: str = "scheduler
     for c in done.cancellations:
         job_rows.transition(conn, c.job_id, JobState.PENDING, JobState.CANCELLED, now, detail=c.reason, actor=actor,
                             reason=c.reason)
+    holding = _still_holding(conn, {x.job_id for x in (*done.shrinks, *done.grows)})
     for s in done.shrinks:
+        if s.job_id not in holding:
+            continue  # ended since the snapshot (an agent's report takes no core-map lock)
         conn.execute(delete(core_claims).where(core_claims.c.job_id == s.job_id, core_claims.c.core.in_(s.cores_removed)))
         _resized(conn, s.job_id, s.node, now, "shrink", f"gave up cores {list(s.cores_removed)}", actor)
     started: set[int] = set()
@@ -96,12 +99,24 @@ def apply_plan(conn: Connection, plan: Plan, now: float, actor: str = "scheduler
         )
         assert moved, f"verified job {place.job_id} was not pending"  # the lock makes this impossible
     for g in done.grows:
+        if g.job_id not in holding:
+            continue  # a claim for an ended job would be held by no one, and fail every later cycle
         conn.execute(insert(core_claims), [{"core": c, "job_id": g.job_id, "node": g.node} for c in g.cores_added])
         _resized(conn, g.job_id, g.node, now, "grow", f"got back cores {list(g.cores_added)}", actor)
     _store_reasons(conn, plan, now, actor)
     if positions:
         _store_positions(conn, plan, {p.job_id for p in done.placements}, done.cancellations)
     return Applied(done)
+
+
+def _still_holding(conn: Connection, job_ids: set[int]) -> set[int]:
+    """Which of these jobs still hold cores, their rows locked (FOR SHARE) until this plan
+    commits: an exit reported meanwhile waits, then frees what this plan gave too."""
+    if not job_ids:
+        return set()
+    return set(conn.execute(select(jobs.c.id).where(jobs.c.id.in_(sorted(job_ids)),
+                                                    jobs.c.state.in_(job_rows.HOLDING_STATE_VALUES))
+                            .with_for_update(read=True)).scalars())
 
 
 def _resized(conn: Connection, job_id: int, node: str, now: float, action: str, detail: str, actor: str) -> None:

@@ -96,16 +96,27 @@ def load_snapshot(conn: Connection, now: float | None = None, usage: UsagePolicy
     if pending_limit is not None:
         query = query.order_by(*head_order(order)).limit(pending_limit)
     pending = conn.execute(query).all()
-    running = conn.execute(select(*_JOB_FIELDS, jobs.c.node, jobs.c.gpu_ids, jobs.c.usage, jobs.c.resized_at)
-                           .where(jobs.c.state.in_(HOLDING_STATE_VALUES))).all()
+    # The jobs holding cores and their claims in ONE statement: under READ COMMITTED each
+    # statement sees its own snapshot, and an agent's report ends a job (deleting its claims)
+    # without the core-map lock. Read apart, a job could be seen running with no cores left;
+    # the core then planned it a grow back onto them, writing a claim for an ended job that
+    # failed every later cycle (found by the chaos test, tests/e2e/test_chaos.py).
+    running_claims = conn.execute(
+        select(*_JOB_FIELDS, jobs.c.node, jobs.c.gpu_ids, jobs.c.usage, jobs.c.resized_at,
+               core_claims.c.node.label("claim_node"), core_claims.c.core.label("claim_core"),
+               core_claims.c.lent_by.label("claim_lent_by"))
+        .select_from(jobs.outerjoin(core_claims, core_claims.c.job_id == jobs.c.id))
+        .where(jobs.c.state.in_(HOLDING_STATE_VALUES)).order_by(jobs.c.id, core_claims.c.core)).all()
+    running = list({r.id: r for r in running_claims}.values())
     job_rows = sorted([*pending, *running], key=lambda r: r.id)
     held: dict[tuple[int, str], list[int]] = {}  # (job, node) -> cores: a gang holds cores on several nodes
     lent: dict[int, list[tuple[int, int]]] = {}
-    for job_id, node, core, donor in conn.execute(select(core_claims.c.job_id, core_claims.c.node, core_claims.c.core,
-                                                         core_claims.c.lent_by).order_by(core_claims.c.core)):
-        held.setdefault((job_id, node), []).append(core)
-        if donor is not None:
-            lent.setdefault(job_id, []).append((core, donor))
+    for r in running_claims:
+        if r.claim_core is None:
+            continue
+        held.setdefault((r.id, r.claim_node), []).append(r.claim_core)
+        if r.claim_lent_by is not None:
+            lent.setdefault(r.id, []).append((r.claim_core, r.claim_lent_by))
     parts: dict[int, list[str]] = {}
     for job_id, node in held:
         parts.setdefault(job_id, []).append(node)

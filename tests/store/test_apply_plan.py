@@ -67,3 +67,30 @@ def test_the_database_refuses_to_double_book_a_core(engine):
     with pytest.raises(exc.IntegrityError):
         with engine.begin() as conn:
             conn.execute(insert(core_claims).values(core=0, job_id=b, node="n1"))
+
+
+def test_a_grow_or_shrink_of_a_job_that_ended_since_the_snapshot_writes_nothing(engine):
+    """An agent's report ends a job without the core-map lock, so a cycle's snapshot may still
+    show it running: the applier checks it still holds cores. Before, the grow wrote a claim for
+    the ended job, held by no one, and every later cycle failed on that core (the chaos test)."""
+    from heaven.core.plan import Grow, Plan, Shrink
+
+    with engine.begin() as conn:
+        _node(conn, "n1", 3, 0)
+        a = _job(conn, "a", 2)
+        b = _job(conn, "b", 1)
+    _cycle(engine)
+    with engine.begin() as conn:
+        assert jobs.claims_of(conn, [a, b]) == {a: [0, 1], b: [2]}
+        apply_plan(conn, Plan(shrinks=[Shrink(a, "n1", (1,))]), 4.0)
+        stale = load_snapshot(conn)
+    with engine.begin() as conn:
+        jobs.finish(conn, a, 0, 5.0, "agent:n1")
+        jobs.finish(conn, b, 0, 5.0, "agent:n1")
+    with engine.begin() as conn:
+        applied = apply_plan(conn, Plan(grows=[Grow(a, "n1", (1,))], shrinks=[Shrink(b, "n1", (2,))]), 6.0,
+                             snapshot=stale)
+        assert [g.job_id for g in applied.done.grows] == [a]  # verified against the stale snapshot...
+        assert conn.execute(select(core_claims)).all() == []  # ...but nothing claimed for ended jobs
+        assert [e["action"] for e in events.since(conn, job=a)][-2:] == ["start", "succeed"]
+        assert [e["action"] for e in events.since(conn, job=b)][-1] == "succeed"

@@ -42,3 +42,56 @@ def test_a_dependency_still_pending_outside_the_snapshot_is_waited_for(engine):
         snap = load_snapshot(conn, pending_after=first)
     assert {j.id for j in snap.pending()} == {second, third}
     assert first not in snap.ended and snap.ended[done] == JobState.SUCCEEDED
+
+
+@pytest.mark.postgres
+def test_an_exit_committed_between_any_two_statements_of_the_read_never_shows_a_job_without_its_cores(
+        postgres_server):
+    """Under READ COMMITTED each statement sees its own moment; an agent's report ends a job
+    without the core-map lock. Whenever its commit lands during the read, the snapshot shows
+    the job either holding all its cores or not holding any more: never running with none
+    (the core then planned a grow onto them for an ended job; found by the chaos test)."""
+    from sqlalchemy import event
+
+    from heaven.store.apply import lock_core_map
+    from heaven.store.engine import make_engine, migrate
+    from tests.builders import stored_cycle, stored_node
+
+    url = postgres_server.new_database()
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+        statements = _statements_of_a_read(engine)
+        assert statements >= 2
+        for after in range(statements):
+            with engine.begin() as conn:
+                stored_node(conn, f"n{after}", 1, 100 + after)
+                job_id = _job(conn, f"a{after}", 0, 1.0, node_pin=f"n{after}")
+            stored_cycle(engine)
+            seen: list[int] = []
+
+            def finish_meanwhile(*_):
+                seen.append(1)
+                if len(seen) == after + 1:
+                    with engine.begin() as other:
+                        jobs.finish(other, job_id, 0, 5.0, "agent")
+
+            with engine.begin() as conn:
+                lock_core_map(conn)
+                event.listen(conn, "after_cursor_execute", finish_meanwhile)
+                snap = load_snapshot(conn)
+                event.remove(conn, "after_cursor_execute", finish_meanwhile)
+            mine = [a for a in snap.allocations if a.job_id == job_id]
+            assert mine == [] or [a.cores for a in mine] == [(100 + after,)], (after, mine)
+    finally:
+        engine.dispose()
+
+
+def _statements_of_a_read(engine) -> int:
+    from sqlalchemy import event
+
+    count: list[int] = []
+    with engine.begin() as conn:
+        event.listen(conn, "after_cursor_execute", lambda *_: count.append(1))
+        load_snapshot(conn)
+    return len(count)
