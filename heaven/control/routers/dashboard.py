@@ -31,6 +31,7 @@ router = APIRouter(prefix="/api/v1/dashboard", tags=["dashboard"])
 Ctl = Annotated[Controller, Depends(controller)]
 REFRESH = 2.0
 SETTLE = 0.005  # seconds: a submission and the cycle that places it land in one patch
+KEEPALIVE = 15.0  # seconds without a change before the stream sends a comment
 
 
 def _view(ctl: Controller, scope) -> dict:
@@ -65,6 +66,7 @@ async def stream(request: Request, ctl: Ctl, scope: Scope) -> StreamingResponse:
 
     async def events():
         bell, sent, checked = ctl.changes, None, time.monotonic()
+        spoke = checked
         while not bell.closed and not await request.is_disconnected():
             if time.monotonic() - checked >= REFRESH:
                 if not await run_in_threadpool(_still_valid, request, token):
@@ -74,8 +76,13 @@ async def stream(request: Request, ctl: Ctl, scope: Scope) -> StreamingResponse:
             view = await run_in_threadpool(_view, ctl, scope)
             if sent is None or not dashboard_patch.same_grid(sent, view):
                 yield _message("view", view)
+                spoke = time.monotonic()
             elif (patch := dashboard_patch.difference(sent, view)) is not None:
                 yield _message("patch", patch)
+                spoke = time.monotonic()
+            elif time.monotonic() - spoke >= KEEPALIVE:
+                yield ": nothing changed\n\n"  # a comment: proxies keep an idle stream open, the page skips it
+                spoke = time.monotonic()
             sent = view
             await bell.wait_ring(rung, REFRESH, SETTLE)
 
