@@ -125,9 +125,12 @@ def _replica_bus(ctl: Controller) -> ReplicaBus:
             ctl.notifier.touch_here(str(n) for n in items)
         elif kind == "jobs":
             ctl.watchers.changed_here(int(j) for j in items if isinstance(j, int))
+        elif kind == "view":
+            ctl.changes.ring_here()
 
     bus = ReplicaBus(libpq_url(ctl.store), received)
     ctl.relay_wake = lambda: bus.publish("wake")
     ctl.notifier.relay = lambda nodes: bus.publish("nodes", nodes)
     ctl.watchers.relay = lambda ids: bus.publish("jobs", ids)
+    ctl.changes.relay = lambda _keys: bus.publish("view")
     return bus

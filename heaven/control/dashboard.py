@@ -12,7 +12,7 @@ from sqlalchemy import Connection, func, select
 from heaven.core.states import JobState
 from heaven.store import events as event_rows
 from heaven.store.jobs import HOLDING_STATE_VALUES
-from heaven.store.tables import core_claims, events, jobs, nodes, organizations, people
+from heaven.store.tables import core_claims, jobs, nodes, organizations, people
 
 ACTIVITY = 60  # newest events shown
 QUEUE = 200  # pending jobs shown (the queue's head; the count says how many wait)
@@ -23,14 +23,6 @@ QUEUE = 200  # pending jobs shown (the queue's head; the count says how many wai
 _JOB_FIELDS = (jobs.c.id, jobs.c.name, jobs.c.state, jobs.c.owner_id, jobs.c.org_id, jobs.c.cores, jobs.c.node,
                jobs.c.memory_mb, jobs.c.cpu_percent, jobs.c.rss_mb, jobs.c.pids, jobs.c.usage, jobs.c.reason,
                jobs.c.queue_position, jobs.c.priority)
-
-
-def version(conn: Connection, org_ids: list[int]) -> int:
-    """Grows with every change recorded for these organizations: the stream sends a new view
-    when it moves (another organization's activity does not, so its rate cannot be watched).
-    Events without an organization (a changed why-pending reason) show at the next refresh."""
-    return conn.execute(select(func.coalesce(func.max(events.c.seq), 0))
-                        .where(events.c.org_id.in_(org_ids))).scalar_one()
 
 
 def collect(conn: Connection, org_ids: list[int], now: float) -> dict:

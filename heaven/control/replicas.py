@@ -1,17 +1,19 @@
 """What one replica tells the others, over PostgreSQL's LISTEN/NOTIFY.
 
-Three things a replica knows only from its own memory must reach the others:
+Four things a replica knows only from its own memory must reach the others:
 - ``wake``: something may be placeable now (a submission, an exit, a node up):
   the leader's scheduler loop runs a cycle, wherever the change was written;
 - ``nodes``: these nodes' assignments changed: agents long-polling any replica
   fetch them (heaven.control.notifier);
 - ``jobs``: these jobs changed: requests waiting on any replica for one of them
-  look again (heaven.control.watchers).
+  look again (heaven.control.watchers);
+- ``view``: a commit recorded an event: dashboard streams on any replica read
+  their view again (heaven.control.changes.ChangeBell).
 Each is sent after the change committed, on one channel, as JSON naming the
 sending replica (a replica ignores its own). A notice lost with a dying replica
 costs only latency: the leader's interval cycle and the agents' long-poll
-timeout pick the change up from the database. The event log needs no notice:
-every stream reads it from the database (routers/dashboard.py).
+timeout pick the change up from the database, and a dashboard stream reads its
+view again at least every few seconds (routers/dashboard.py).
 
 Two dedicated connections, outside the pool: one LISTENs, one sends (a
 connection waiting for notices cannot run a query meanwhile).

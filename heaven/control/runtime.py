@@ -28,8 +28,9 @@ from heaven.control.cycle import requeue_unstarted, run_cycle, stop_overdue, swe
 from heaven.control.errors import ApiError
 from heaven.control.leadership import Leadership
 from heaven.control.metrics import Metrics
-from heaven.control.watchers import JobWatchers
+from heaven.control.changes import ChangeBell
 from heaven.control.notifier import NodeNotifier
+from heaven.control.watchers import JobWatchers
 from heaven.core import Plan, SchedulerConfig
 from heaven.core.queue import FIELD_KEYS
 from heaven.core.reasons import Reason
@@ -86,6 +87,9 @@ class Controller:
         self.reservation = None  # what the last plan promised the blocked head
         self._recommended: set = set()
         self.notifier = NodeNotifier()
+        # What the dashboard shows changed: rung after every commit that recorded an event.
+        self.changes = ChangeBell()
+        store.after_events = self.changes.ring
         self.cycles = 0
         self.metrics = Metrics()
         self.last_counts: dict[str, int] = {}
@@ -306,6 +310,7 @@ class Controller:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self.notifier.bind(self._loop)
+        self.changes.bind(self._loop)
         self.watchers.bind(self._loop)
         next_sweep = 0.0
         while True:

@@ -4,7 +4,7 @@ Two things in uvicorn's defaults made a stop slow and noisy:
 - a graceful shutdown waits for requests in flight, and the agents' assignment
   long-polls are held for up to 25 s; when the wait times out uvicorn cancels
   them and logs a traceback for each. Here, held long-polls are answered first
-  (``NodeNotifier.close``), so nothing is left in flight to wait for;
+  (``NodeNotifier.close``), and so are the dashboard's streams (``ChangeBell.close``), so nothing is left in flight to wait for;
 - after serving, uvicorn re-raises the signal it caught: SIGTERM then kills the
   process (exit status -15) and SIGINT becomes a KeyboardInterrupt. Here the
   server returns normally, and the caller says what it stopped.
@@ -40,6 +40,7 @@ class ControllerServer(uvicorn.Server):
         controller = getattr(self.controller_app.state, "controller", None)  # the gateway has none
         if controller is not None:
             await controller.notifier.close()
+            await controller.changes.close()
         await super().shutdown(sockets)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -11,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, insert, select, text
 
+from heaven.store.events import RECORDED
 from heaven.store.organizations import new_invite_code
 from heaven.store.tables import organizations
 
@@ -82,15 +83,29 @@ class Store:
     SQLite allows one writer; taking a process-wide lock before BEGIN IMMEDIATE
     queues writers in this process instead of letting SQLite's busy handler
     sleep-and-retry (which costs milliseconds per collision).
+
+    ``after_events`` is called after every commit of a unit of work that recorded an
+    event (heaven.store.events): every change the dashboard shows records one, so this
+    one place tells its streams (heaven.control.changes.ChangeBell) of all of them.
     """
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
         self._serialize = threading.Lock() if self.engine.dialect.name == "sqlite" else None
+        self.after_events: Callable[[], None] | None = None
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
+        with self._writer() as conn:
+            conn.info.pop(RECORDED, None)  # the info outlives the checkout: a rolled-back mark is not ours
+            yield conn
+            recorded = conn.info.pop(RECORDED, False)
+        if recorded and self.after_events is not None:  # committed (an exception skips this)
+            self.after_events()
+
+    @contextmanager
+    def _writer(self) -> Iterator[Connection]:
         if self._serialize is None:
             with self.engine.begin() as conn:
                 yield conn

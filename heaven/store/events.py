@@ -7,17 +7,25 @@ from heaven.store.tables import events, jobs
 
 
 _INSERT = insert(events)
+RECORDED = "heaven_recorded_events"  # connection info key: this transaction recorded an event
+
+
+def _mark(conn: Connection) -> None:
+    """Store.begin calls its ``after_events`` once this transaction committed."""
+    conn.info[RECORDED] = True
 
 
 def record(conn: Connection, ts: float, action: str, detail: str = "", *, actor: str = "system",
            job: int | None = None, node: str | None = None, org_id: int | None = None) -> None:
     conn.execute(_INSERT, {"ts": ts, "action": action, "detail": detail, "actor": actor, "job": job, "node": node,
                            "org_id": org_id})
+    _mark(conn)
 
 
 def record_many(conn: Connection, rows: list[dict]) -> None:
     if rows:
         conn.execute(_INSERT, rows)
+        _mark(conn)
 
 
 def since(conn: Connection, after: int = 0, limit: int = 500, job: int | None = None, newest_first: bool = False,

@@ -1,7 +1,8 @@
 """The dashboard in a real headless Chromium against a real controller and real agents.
 
 It signs in, shows every core of the running system, shows a job submitted through
-the API without a reload (the stream pushes it), shows the same why-pending text as
+the API without a reload (the stream pushes it, as a patch that leaves the other cells'
+elements, focus and marks alone), shows the same why-pending text as
 the API, shows a steal and its give-back on the grid, and shows a person of another
 organization none of it.
 """
@@ -59,6 +60,35 @@ def test_the_dashboard_shows_the_running_system_live(cluster):
                                arg=[str(waiting["id"]), cluster.job(waiting["id"])["reason"]], timeout=10_000)
         assert reason
         page.screenshot(path=str(ROOT / "docs" / "img" / "dashboard.png"), full_page=True)
+        assert errors == []
+
+
+def test_a_submitted_job_arrives_as_a_patch_and_the_untouched_cells_are_left_alone(cluster):
+    with chromium_page() as (page, errors):
+        sign_in(page, cluster.url, cluster.token)
+        page.wait_for_function("document.querySelectorAll('#grid .core').length === 2")
+        # Marks only this test puts on the drawn elements: a re-render would lose them.
+        page.evaluate("""() => {
+          window.gridChanges = 0;
+          new MutationObserver((m) => { window.gridChanges += m.length; })
+            .observe(document.getElementById('grid'), {childList: true});
+          document.querySelectorAll('#grid .core').forEach((c) => { c.dataset.marker = 'drawn'; });
+        }""")
+        page.focus('#grid .core[data-index="0"]')
+        labels = page.evaluate("Object.fromEntries([...document.querySelectorAll('#grid .core')]"
+                               ".map(c => [c.dataset.index, c.getAttribute('aria-label')]))")
+        before = page.evaluate("window.heavenDashboard.received()")
+        job = cluster.submit(["sleep", "60"], cores=1)
+        cell_of(page, job["id"]).wait_for(timeout=10_000)
+        after = page.evaluate("window.heavenDashboard.received()")
+        assert after["view"] == before["view"] and after["patch"] > before["patch"]
+        assert page.evaluate("window.gridChanges") == 0  # no cell was added or removed
+        assert page.locator('#grid .core[data-marker="drawn"]').count() == 2  # the same elements
+        taken = cell_of(page, job["id"]).get_attribute("data-index")
+        untouched = next(index for index in labels if index != taken)
+        assert page.locator(f'#grid .core[data-index="{untouched}"]').get_attribute("aria-label") == labels[untouched]
+        assert page.evaluate("document.activeElement.dataset.index") == "0"  # focus stays where it was
+        assert page.locator("#queue tr, #running tr", has_text=f"{job['id']} ").count() == 1
         assert errors == []
 
 
