@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from heaven.cli import listing
 from heaven.client.errors import ClientError
@@ -24,13 +24,10 @@ FLAGS = {"--all": "every", "--json": "as_json"}
 RED_ERROR = "\x1b[31merror:\x1b[0m"  # as Rich writes reports_errors' "[red]error:[/red]" on a terminal
 
 
-@dataclass
-class Listing:
-    controller: str | None = None
-    states: list[str] = field(default_factory=list)
-    limit: int | None = None
-    every: bool = False
-    as_json: bool = False
+def Listing(**given) -> SimpleNamespace:  # noqa: N802 (reads as the record it makes)
+    """What a listing asks for (a namespace, not a dataclass: see heaven.client.settings)."""
+    return SimpleNamespace(**{"controller": None, "states": [], "limit": None, "every": False, "as_json": False,
+                              **given})
 
 
 def _options(args: list[str]) -> list[tuple[str, str | None]] | None:
@@ -54,7 +51,7 @@ def _options(args: list[str]) -> list[tuple[str, str | None]] | None:
     return found
 
 
-def parse(argv: list[str]) -> Listing | None:
+def parse(argv: list[str]) -> SimpleNamespace | None:
     """The listing ``argv`` asks for, or None when it is not one this module answers."""
     asked, rest = Listing(), list(argv)
     if rest and rest[0].partition("=")[0] == "--controller":

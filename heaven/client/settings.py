@@ -2,12 +2,14 @@
 
 Two variables read from the environment directly (not pydantic-settings, which the
 controller's and agent's settings use): every CLI command reads them, and importing
-pydantic-settings cost a command about 100 ms of its start-up on this machine.
+pydantic-settings cost a command about 100 ms of its start-up on this machine (and a
+NamedTuple, not a dataclass: importing dataclasses, and inspect with it, cost ``heaven
+jobs`` another 10-20 ms).
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -21,16 +23,22 @@ def _env(name: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class ClientSettings:
-    # One controller, or several replicas URL1,URL2: the next is tried when one is unreachable.
-    url: str = field(default_factory=lambda: _env("HEAVEN_URL") or DEFAULT_URL)
-    token: str | None = field(default_factory=lambda: _env("HEAVEN_TOKEN") or None)  # instead of `heaven login`'s
+class _Settings(NamedTuple):
+    url: str  # one controller, or several replicas URL1,URL2: the next is tried when one is unreachable
+    token: str | None  # instead of `heaven login`'s
+
+
+class ClientSettings(_Settings):
+    """``ClientSettings()``: read from the environment now; ``url=``/``token=`` given win."""
+
+    def __new__(cls, url: str | None = None, token: str | None = None) -> ClientSettings:
+        return super().__new__(cls, url if url is not None else _env("HEAVEN_URL") or DEFAULT_URL,
+                               token if token is not None else _env("HEAVEN_TOKEN") or None)
 
     @classmethod
     def given(cls, controller: str | None) -> ClientSettings:
         """These settings, with ``heaven --controller URL[,URL...]`` (when given) instead of HEAVEN_URL."""
-        return cls(url=controller) if controller is not None else cls()
+        return cls(url=controller)
 
 
 def controller_problem(urls: str) -> str | None:

@@ -11,7 +11,7 @@ import pytest
 from heaven.cli.listing import JOB_COLUMNS
 from heaven.client import credentials
 from tests.cli.test_cli import HEAVEN as TYPER
-from tests.live import LiveCluster, free_port
+from tests.live import LiveCluster, free_port, wait_for
 
 EXECUTABLE = [str(Path(sys.executable).with_name("heaven"))]  # heaven.entry:main, as installed
 
@@ -22,6 +22,8 @@ def cluster(tmp_path_factory):
     try:
         cluster.start_controller()
         cluster.jobs = [cluster.submit(["true"], name=f"j{i}")["id"] for i in range(3)]  # pending: no agent
+        # Listed once the scheduler has ranked them: from then on every listing is the same.
+        wait_for(lambda: all(cluster.job(i)["queue_position"] is not None for i in cluster.jobs), what="queue positions")
         yield cluster
     finally:
         cluster.stop()
