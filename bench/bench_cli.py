@@ -89,6 +89,7 @@ def main() -> None:
     finally:
         if baseline is not None:
             subprocess.run(["git", "worktree", "remove", "--force", str(baseline)], cwd=ROOT, check=False)
+            baseline.parent.rmdir()  # the temporary directory it was made in
     report(args, times, load)
 
 
