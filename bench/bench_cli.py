@@ -89,7 +89,10 @@ def main() -> None:
     finally:
         if baseline is not None:
             subprocess.run(["git", "worktree", "remove", "--force", str(baseline)], cwd=ROOT, check=False)
-            baseline.parent.rmdir()  # the temporary directory it was made in
+            try:
+                baseline.parent.rmdir()  # the temporary directory it was made in (empty once removed)
+            except OSError:
+                pass
     report(args, times, load)
 
 
