@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 
 from heaven.cli import sim_command
+from heaven.cli.common import given_controller, settings as client_settings
 from heaven.cli.main import app, err, out
 
 
@@ -86,7 +87,7 @@ def controller(
 def agent(
     name: Annotated[str | None, typer.Option(help="node name (HEAVEN_AGENT_NAME; default: host name)")] = None,
     cluster: Annotated[str | None, typer.Option(help="the cluster (pool) this node belongs to")] = None,
-    controller_url: Annotated[str | None, typer.Option("--controller", help="controller URL")] = None,
+    controller_url: Annotated[str | None, typer.Option("--controller", help="controller URL (default: heaven --controller)")] = None,
     cores: Annotated[str | None, typer.Option(help="CPUs this node offers, e.g. 0-3,6 (default: all)")] = None,
     port: Annotated[int | None, typer.Option(help="port for the agent's own API (0: any free port)")] = None,
     host: Annotated[str | None, typer.Option(help="address of the agent's own API (HEAVEN_AGENT_HOST)")] = None,
@@ -107,7 +108,7 @@ def agent(
     from heaven.agent.server import create_agent_app
     from heaven.config import AgentSettings
 
-    given = {"name": name, "cluster": cluster, "controller": controller_url, "cores": cores, "port": port, "host": host,
+    given = {"name": name, "cluster": cluster, "controller": controller_url or given_controller(), "cores": cores, "port": port, "host": host,
              "mode": mode, "workdir": workdir, "token": token, "run_as": run_as}
     settings = AgentSettings(**{k: v for k, v in given.items() if v is not None})
     if settings.mode not in ("cgroup", "affinity", "auto"):
@@ -146,14 +147,14 @@ def agent(
 def gateway(
     port: Annotated[int | None, typer.Option(help="port (GATEWAY_PORT or HEAVEN_GATEWAY_PORT; default 3000)")] = None,
     host: Annotated[str | None, typer.Option(help="address to listen on (HEAVEN_GATEWAY_HOST)")] = None,
-    controller_url: Annotated[str | None, typer.Option("--controller", help="controller URL (HEAVEN_URL)")] = None,
+    controller_url: Annotated[str | None, typer.Option("--controller", help="controller URL (heaven --controller, HEAVEN_URL)")] = None,
     token: Annotated[str | None, typer.Option(help="API token (HEAVEN_TOKEN; default: the one heaven login stored)")] = None,
 ) -> None:
     """Run the gateway: POST /submit runs operations on pinned workers it starts through the controller."""
     from pydantic import ValidationError
 
     from heaven.client.http import Client, ClientError
-    from heaven.config import ClientSettings, GatewaySettings
+    from heaven.config import GatewaySettings
     from heaven.control.serve import serve
     from heaven.gateway.app import create_gateway_app
 
@@ -162,8 +163,8 @@ def gateway(
     except ValidationError as exc:
         err.print(f"[red]error:[/red] invalid setting: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
         raise typer.Exit(2) from None
-    client_settings = ClientSettings()
-    controller_client = Client(controller_url or client_settings.url, token=token or client_settings.token)
+    chosen = client_settings()  # heaven --controller, else HEAVEN_URL
+    controller_client = Client(controller_url or chosen.url, token=token or chosen.token)
     deadline = time.monotonic() + 60  # started beside the controller (heaven up), it may not answer yet
     while True:
         try:

@@ -20,19 +20,34 @@ if TYPE_CHECKING:
 out = Console()
 err = Console(stderr=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+_controller: str | None = None  # this run's ``heaven --controller``, set by the root command (heaven.cli.main)
+
+
+def use_controller(urls: str | None) -> None:
+    global _controller
+    _controller = urls
+
+
+def given_controller() -> str | None:
+    return _controller
+
+
+def settings() -> ClientSettings:
+    """The controller of ``heaven --controller``, else HEAVEN_URL; HEAVEN_TOKEN."""
+    return ClientSettings.given(_controller)
 
 
 def connect(url: str, **options) -> Client:
-    """A client of ``url`` (httpx is imported here, by the commands that call a controller only)."""
-    from heaven.client.http import Client
+    """A client of ``url`` (heaven.client.quick: its plain GETs need no httpx)."""
+    from heaven.client.quick import QuickClient
 
-    return Client(url, **options)
+    return QuickClient(url, **options)
 
 
 def client() -> Client:
-    """The controller at HEAVEN_URL, with HEAVEN_TOKEN or the token ``heaven login`` stored for it."""
-    settings = ClientSettings()
-    return connect(settings.url, token=settings.token)
+    """The controller of ``settings()``, with HEAVEN_TOKEN or the token ``heaven login`` stored for it."""
+    chosen = settings()
+    return connect(chosen.url, token=chosen.token)
 
 
 def reports_errors(fn):

@@ -3,6 +3,9 @@ events, report, login, logout, whoami, token, org, cluster, deploy).
 
 Every failure prints the API's message and exits non-zero; no tracebacks.
 The server commands (controller, agent, gateway, up) are added in ``heaven.launch``.
+``heaven --controller URL[,URL...]`` names the controller (replicas) for every command,
+instead of HEAVEN_URL. A plain ``heaven jobs`` is answered by heaven.cli.quick before this
+module is even imported; what it prints is heaven.cli.listing's either way.
 """
 from __future__ import annotations
 
@@ -13,8 +16,9 @@ from typing import Annotated
 
 import typer
 
-from heaven.cli import clusters, deploy, nodes, orgs, people, render, report, submit, watch
-from heaven.cli.common import JsonFlag, client, emit, err, out, reports_errors  # noqa: F401 (launch uses out, err)
+from heaven.cli import clusters, deploy, listing, nodes, orgs, people, render, report, submit, watch
+from heaven.cli.common import JsonFlag, client, emit, err, out, reports_errors, use_controller  # noqa: F401 (launch uses out, err)
+from heaven.client.settings import controller_problem
 
 app = typer.Typer(help="Hot-Plug Heaven: run jobs pinned to the cores they were granted.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -30,25 +34,31 @@ app.command()(watch.watch)
 app.command()(report.report)
 
 
+@app.callback()
+def root(
+    controller: Annotated[str | None, typer.Option(
+        "--controller", metavar="URL[,URL...]",
+        help="the controller, or its replicas tried in turn (instead of HEAVEN_URL)")] = None,
+) -> None:
+    """Hot-Plug Heaven: run jobs pinned to the cores they were granted."""
+    problem = None if controller is None else controller_problem(controller)
+    if problem:
+        err.print(f"[red]error:[/red] {problem}", highlight=False, soft_wrap=True)  # one line
+        raise typer.Exit(2)
+    use_controller(controller)
+
+
 @app.command()
 @reports_errors
 def jobs(
     state: Annotated[list[str] | None, typer.Option(help="only jobs in this state (repeatable)")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, max=10000,
-                                              help="how many (default 50); with --all, per page (default 1000)")] = None,
+    limit: Annotated[int | None, typer.Option(min=listing.LIMIT_RANGE[0], max=listing.LIMIT_RANGE[1], help=(
+        f"how many (default {listing.DEFAULT_LIMIT}); with --all, per page (default {listing.DEFAULT_PAGE})"))] = None,
     every: Annotated[bool, typer.Option("--all", help="every job, page after page, printed as each arrives")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """List jobs, newest first."""
-    if not every:
-        emit(client().jobs(state, limit or 50), as_json, render.jobs_table)
-        return
-    # Streamed: each page is printed when it arrives (JSON: one job per line, as jq -c reads it).
-    for page in client().pages("jobs", {"state": state or []}, limit=limit or 1000):
-        if as_json:
-            sys.stdout.write("".join(json.dumps(j) + "\n" for j in page))
-        elif page:
-            out.print(render.jobs_table(page))
+    """List jobs, newest first (a table; on a pipe, plain columns)."""
+    listing.list_jobs(client(), state, limit, every, as_json)
 
 
 @app.command()

@@ -16,10 +16,9 @@ from typing import Annotated
 import typer
 
 from heaven.cli import render
-from heaven.cli.common import JsonFlag, client, connect, emit, err, out, reports_errors
+from heaven.cli.common import JsonFlag, client, connect, emit, err, out, reports_errors, settings
 from heaven.client import credentials
 from heaven.client.errors import ClientError
-from heaven.client.settings import ClientSettings
 
 tokens = typer.Typer(help="API tokens for scripts and other machines.", no_args_is_help=True)
 
@@ -35,7 +34,7 @@ def login(
     as_json: JsonFlag = False,
 ) -> None:
     """Log in and keep an API token for this controller (HEAVEN_URL)."""
-    url = ClientSettings().url
+    url = settings().url
     username = username or typer.prompt("username")
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else typer.prompt("password", hide_input=True)
     access = connect(url, use_stored=False).password_login(username, password)["access_token"]
@@ -63,7 +62,7 @@ def login(
 
 def logout(as_json: JsonFlag = False) -> None:
     """Revoke the stored API token for this controller and forget it."""
-    url = ClientSettings().url
+    url = settings().url
     entry = credentials.stored(url)
     if entry is None:
         err.print(f"[red]error:[/red] not logged in to {url}", highlight=False)

@@ -5,25 +5,20 @@ import time
 
 from rich.table import Table
 
+from heaven.cli.listing import JOB_COLUMNS, clock as _ago, cores_text, job_cells  # noqa: F401 (cores_text: re-exported)
+
 STATE_STYLE = {"assigned": "blue", "running": "green", "pending": "yellow", "succeeded": "cyan", "failed": "red",
                "cancelled": "magenta", "preempted": "yellow", "lost": "red"}
 
 
-def cores_text(cores: list[int]) -> str:
-    return ",".join(map(str, cores)) if cores else "-"
-
-
-def _ago(ts: float | None) -> str:
-    return "-" if ts is None else time.strftime("%H:%M:%S", time.localtime(ts))
-
-
 def jobs_table(jobs: list[dict]) -> Table:
-    table = Table("ID", "NAME", "STATE", "CORES", "NODE", "LOCAL", "CPU%", "SUBMITTED", "REASON")
+    """heaven.cli.listing's cells, the state in its colour."""
+    table = Table(*JOB_COLUMNS)
+    state = JOB_COLUMNS.index("STATE")
     for j in jobs:
-        style = STATE_STYLE.get(j["state"], "")
-        cpu = "-" if j["cpu_percent"] is None else f"{j['cpu_percent']:.0f}"
-        table.add_row(str(j["id"]), j["name"], f"[{style}]{j['state']}[/]", str(j["cores_requested"]), j["node"] or "-",
-                      cores_text(j["local_cores"]), cpu, _ago(j["submitted_at"]), j["reason"] or "")
+        cells = job_cells(j)
+        cells[state] = f"[{STATE_STYLE.get(j['state'], '')}]{cells[state]}[/]"
+        table.add_row(*cells)
     return table
 
 

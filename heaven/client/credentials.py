@@ -34,6 +34,13 @@ def stored(url: str) -> dict | None:
     return entry if isinstance(entry, dict) and isinstance(entry.get("token"), str) else None
 
 
+def authorization(url: str, token: str | None, use_stored: bool = True) -> dict[str, str]:
+    """The header every client sends: ``token``, or (without one) the token stored for ``url``."""
+    if token is None and use_stored:
+        token = (stored(url) or {}).get("token")
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 def save(url: str, entry: dict) -> Path:
     data = load_all()
     data[_key(url)] = entry

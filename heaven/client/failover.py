@@ -1,54 +1,43 @@
 """Several controller replicas behind one client: ``URL1,URL2,...``.
 
-An httpx transport that sends each request to the replica that answered last
-and, when that one cannot be reached (the connection is refused or times out:
-the request never arrived, so sending it elsewhere cannot run it twice), or when
-it answers 503 ``not_leader`` (a request only the leader can answer, nothing
-written), tries the next one, each once. The CLI's client and the agent both
-use it (``HEAVEN_URL=URL1,URL2``, ``heaven agent --controller URL1,URL2``).
+httpx transports that send each request to the replicas in the order and by the rule of
+heaven.client.replicas (unreachable or 503 ``not_leader``: the next one, each once). The
+CLI's client and the agent both use them (``HEAVEN_URL=URL1,URL2``, ``heaven --controller
+URL1,URL2``, ``heaven agent --controller URL1,URL2``).
 """
 from __future__ import annotations
 
-import json
-
 import httpx
+
+from heaven.client.replicas import Replicas, not_leader, split_urls  # noqa: F401 (split_urls: re-exported)
 
 # Errors raised before a request reached a server.
 UNREACHED = (httpx.ConnectError, httpx.ConnectTimeout)
 
 
-def split_urls(urls: str) -> list[str]:
-    """``"http://a:1/, http://b:2"`` -> ``["http://a:1", "http://b:2"]``."""
-    found = [u.strip().rstrip("/") for u in urls.split(",") if u.strip()]
-    if not found:
-        raise ValueError("no controller URL given")
-    return found
-
-
-def _not_leader(response: httpx.Response) -> bool:
-    if response.status_code != 503:
-        return False
-    try:
-        return json.loads(response.content).get("error") == "not_leader"
-    except (ValueError, AttributeError):
-        return False
-
-
-class _Replicas:
+class _Replicas(Replicas):
     def __init__(self, urls: list[str]) -> None:
-        self.urls = [httpx.URL(u) for u in urls]
-        self.current = 0  # the one that answered last
-
-    def order(self) -> list[int]:
-        return [(self.current + i) % len(self.urls) for i in range(len(self.urls))]
+        super().__init__(urls)
+        self.parsed = [httpx.URL(u) for u in urls]
 
     def aimed(self, request: httpx.Request, index: int) -> httpx.Request:
         """The same request, sent to replica ``index`` (same path, query, headers and body)."""
-        base = self.urls[index]
+        base = self.parsed[index]
         url = request.url.copy_with(scheme=base.scheme, host=base.host, port=base.port)
         headers = [(k, v) for k, v in request.headers.raw if k.lower() != b"host"]
         return httpx.Request(request.method, url, headers=headers, content=request.content,
                              extensions=request.extensions)
+
+
+def _refused(response: httpx.Response) -> bool:
+    """A 503 ``not_leader`` (its body read, then the response closed): the next replica is asked."""
+    if response.status_code != 503:
+        return False
+    response.read()
+    if not not_leader(response.status_code, response.content):
+        return False
+    response.close()
+    return True
 
 
 class FailoverTransport(httpx.BaseTransport):
@@ -58,28 +47,16 @@ class FailoverTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()
-        last: Exception | None = None
-        order = self.replicas.order()
-        for n, index in enumerate(order):
-            try:
-                response = self.inner.handle_request(self.replicas.aimed(request, index))
-            except UNREACHED as exc:
-                last = exc
-                continue
-            if n + 1 < len(order) and response.status_code == 503:
-                response.read()
-                if _not_leader(response):
-                    response.close()
-                    continue
-            self.replicas.current = index
-            return response
-        raise last  # the last replica's answer is returned whatever it is: only unreached ones get here
+        return self.replicas.first_answer(lambda index: self.inner.handle_request(self.replicas.aimed(request, index)),
+                                          UNREACHED, _refused)
 
     def close(self) -> None:
         self.inner.close()
 
 
 class AsyncFailoverTransport(httpx.AsyncBaseTransport):
+    """The same rule awaited: ``Replicas.first_answer``'s loop, with ``await`` where it calls out."""
+
     def __init__(self, urls: list[str], **transport_options) -> None:
         self.replicas = _Replicas(urls)
         self.inner = httpx.AsyncHTTPTransport(**transport_options)
@@ -96,7 +73,7 @@ class AsyncFailoverTransport(httpx.AsyncBaseTransport):
                 continue
             if n + 1 < len(order) and response.status_code == 503:
                 await response.aread()
-                if _not_leader(response):
+                if not_leader(response.status_code, response.content):
                     await response.aclose()
                     continue
             self.replicas.current = index

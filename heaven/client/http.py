@@ -2,7 +2,8 @@
 
 Both share one implementation of every call: ``Calls`` builds each request and says how
 its answer is read; the two classes differ only in how they send it (httpx.Client, or
-httpx.AsyncClient, whose methods return awaitables of the same values). Every non-2xx
+httpx.AsyncClient, whose methods return awaitables of the same values; httpx is imported
+when one is made, so heaven.client.quick can answer simple GETs without it). Every non-2xx
 answer becomes a ``ClientError`` carrying the API's ``{"error", "message", "field"}``,
 so callers print the message, not a traceback. Without an explicit token they send the
 one ``heaven login`` stored for this URL. docs/client.md has examples.
@@ -10,13 +11,14 @@ one ``heaven login`` stored for this URL. docs/client.md has examples.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from heaven.client import credentials
 from heaven.client.errors import ClientError
-from heaven.client.failover import AsyncFailoverTransport, FailoverTransport, split_urls
+from heaven.client.replicas import split_urls
+
+if TYPE_CHECKING:
+    import httpx
 
 PAGE_HEADER = "X-Continue"  # heaven.control.pages: the next page's token
 LISTS = {"jobs": "/api/v1/jobs", "events": "/api/v1/events", "nodes": "/api/v1/nodes",
@@ -24,6 +26,7 @@ LISTS = {"jobs": "/api/v1/jobs", "events": "/api/v1/events", "nodes": "/api/v1/n
 
 
 def raise_for(response: httpx.Response) -> httpx.Response:
+    """``response``, or its ClientError (also for heaven.client.quick's answers, which read alike)."""
     if response.is_success:
         return response
     try:
@@ -60,22 +63,21 @@ def controller_urls(url: str) -> list[str]:
         raise ClientError(0, "invalid_url", "no controller URL given (HEAVEN_URL)") from None
 
 
-def _transport(kind: type, failover: type, url: str, timeout: float, token: str | None, use_stored: bool):
-    """An httpx.Client or AsyncClient for ``url`` (``failover``'s transport when it names several
+def _transport(asynchronous: bool, url: str, timeout: float, token: str | None, use_stored: bool):
+    """An httpx.Client (AsyncClient) for ``url`` (a failover transport when it names several
     replicas); a URL httpx cannot use is a ClientError. The stored token is the one ``heaven
     login`` kept for that same string of URLs."""
+    import httpx
+
+    from heaven.client.failover import AsyncFailoverTransport, FailoverTransport
+
+    kind, failover = (httpx.AsyncClient, AsyncFailoverTransport) if asynchronous else (httpx.Client, FailoverTransport)
     urls = url.split(",")
     try:
-        return kind(base_url=urls[0], timeout=timeout, headers=_headers(url, token, use_stored),
+        return kind(base_url=urls[0], timeout=timeout, headers=credentials.authorization(url, token, use_stored),
                     transport=failover(urls) if len(urls) > 1 else None)
     except httpx.InvalidURL as exc:
         raise ClientError(0, "invalid_url", f"{url!r} is not a controller URL (HEAVEN_URL): {exc}") from None
-
-
-def _headers(url: str, token: str | None, use_stored: bool) -> dict[str, str]:
-    if token is None and use_stored:
-        token = (credentials.stored(url) or {}).get("token")
-    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def page_params(params: dict | None, token: str | None, limit: int) -> dict:
@@ -210,9 +212,11 @@ class Calls:
 class Client(Calls):
     def __init__(self, url: str, timeout: float = 30.0, token: str | None = None, use_stored: bool = True) -> None:
         self.url = ",".join(controller_urls(url))
-        self.http = _transport(httpx.Client, FailoverTransport, self.url, timeout, token, use_stored)
+        self.http = _transport(False, self.url, timeout, token, use_stored)
 
     def _response(self, method: str, path: str, **kw) -> httpx.Response:
+        import httpx  # imported when self.http was made: a look-up
+
         try:
             return raise_for(self.http.request(method, path, **kw))
         except (httpx.TransportError, httpx.InvalidURL) as exc:
@@ -246,9 +250,11 @@ class AsyncClient(Calls):
 
     def __init__(self, url: str, timeout: float = 30.0, token: str | None = None, use_stored: bool = True) -> None:
         self.url = ",".join(controller_urls(url))
-        self.http = _transport(httpx.AsyncClient, AsyncFailoverTransport, self.url, timeout, token, use_stored)
+        self.http = _transport(True, self.url, timeout, token, use_stored)
 
     async def _response(self, method: str, path: str, **kw) -> httpx.Response:
+        import httpx  # imported when self.http was made: a look-up
+
         try:
             return raise_for(await self.http.request(method, path, **kw))
         except (httpx.TransportError, httpx.InvalidURL) as exc:
