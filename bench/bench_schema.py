@@ -287,7 +287,8 @@ def main() -> int:
     console.print(f"load average: {' '.join(load)}")
     report(tally)
     if not args.quick:
-        md = (f"A stateful schemathesis run over every operation of the OpenAPI (`{COMMAND}`): "
+        md = (f"## API conformance: a long stateful schemathesis run (`bench/bench_schema.py`)\n\n"
+              f"A stateful schemathesis run over every operation of the OpenAPI (`{COMMAND}`): "
               f"{args.seconds} s, seed {args.seed}, up to {args.max_examples} examples per operation and pass, "
               f"checks {', '.join(CHECKS)}; see docs/api-conformance.md. The target is 0 server errors and "
               f"0 conformance failures. Load average at the end: {' '.join(load)}.\n\n{table}\n\n"
