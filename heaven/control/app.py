@@ -93,7 +93,7 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     generated = app.openapi
 
     def openapi() -> dict:  # once, as FastAPI's own: with the bodies /register dispatches on
-        return app.openapi_schema or root_api.document(generated())
+        return app.openapi_schema or errors.errors_are_json(root_api.document(generated()))
 
     app.openapi = openapi
 

@@ -46,6 +46,17 @@ def answers(*statuses: int) -> dict[int, dict]:
     return {status: {"model": ErrorOut, "description": MEANING[status]} for status in statuses}
 
 
+def errors_are_json(schema: dict) -> dict:
+    """Every error answer is JSON, whatever the route's own answer is: FastAPI documents the
+    ``answers(...)`` of a route whose 200 is plain text or a stream under that media type."""
+    for operation in (op for ops in schema.get("paths", {}).values() for op in ops.values() if isinstance(op, dict)):
+        for status, answer in operation.get("responses", {}).items():
+            content = answer.get("content", {})
+            if status[:1] in "45" and content and "application/json" not in content:
+                answer["content"] = {"application/json": next(iter(content.values()))}
+    return schema
+
+
 def not_found(what: str, key) -> ApiError:
     return ApiError(404, "not_found", f"{what} {key} does not exist", what)
 

@@ -8,7 +8,7 @@ import secrets
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from heaven.store import events
-from heaven.store.tables import clusters, jobs, memberships, nodes, organizations, people
+from heaven.store.tables import clusters, jobs, join_tokens, memberships, nodes, organizations, people
 
 ROLES = ("owner", "admin", "member")  # strongest first
 
@@ -90,6 +90,8 @@ def holdings(conn: Connection, org_id: int) -> dict[str, int]:
 
 
 def delete_org(conn: Connection, org_id: int, now: float, actor: str) -> None:
+    # Its join tokens go with it (as a cluster's do): with no nodes left, they admit to nothing.
+    conn.execute(delete(join_tokens).where(join_tokens.c.org_id == org_id))
     conn.execute(delete(memberships).where(memberships.c.org_id == org_id))
     conn.execute(delete(organizations).where(organizations.c.id == org_id))
     events.record(conn, now, "org_delete", f"organization {org_id}", actor=actor, org_id=org_id)

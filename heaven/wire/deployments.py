@@ -12,7 +12,6 @@ the conversions between their words live here, once:
 """
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -157,7 +156,9 @@ class RootDeploymentOut(BaseModel):
     id: int
     status: Status
     user_id: int | None
-    created_at: datetime
-    started_at: datetime | None
+    # UTC without an offset, as that service answered (heaven.wire.people.iso): not an
+    # RFC 3339 date-time, so not documented as one.
+    created_at: str
+    started_at: str | None
     dependencies: list[RootLink]
     dependents: list[RootLink]

@@ -107,6 +107,18 @@ def test_only_the_owner_deletes_and_only_an_empty_organization(three):
     assert api.get(ORGS, headers=h["bob"]).json() == []
 
 
+@pytest.mark.parametrize("path", [ORGS, "/organizations"])
+def test_deleting_an_organization_takes_its_join_tokens_with_it(three, path):
+    """They admitted to nothing once it had no nodes; their foreign key made the delete a 500."""
+    api, acme, h = three
+    made = api.post(f"{ORGS}/{acme['id']}/join-tokens", json={"name": "rack-1"}, headers=h["alice"])
+    assert made.status_code == 201, made.text
+    assert api.delete(f"{path}/{acme['id']}", headers=h["alice"]).status_code in (200, 204)
+    joined = api.post("/api/v1/agents/register", json={"name": "n9", "local_cores": [0], "memory_mb": 100},
+                      headers={"Authorization": f"Bearer {made.json()['token']}"})
+    assert joined.status_code == 401, joined.text
+
+
 def test_an_organization_that_holds_jobs_is_not_deleted(three):
     api, acme, h = three
     job = api.post("/api/v1/jobs", json={"command": ["true"], "org": "acme"}, headers=h["bob"])

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -30,6 +29,7 @@ from heaven.store.deployments import dependency_ids
 from heaven.wire.deployments import (ROOT_PRIORITIES, RootDeploymentIn, RootDeploymentOut,
                                      RootDeploymentUpdate, RootLink, root_priority)
 from heaven.wire.fields import ROOT_RAM_MB, Id
+from heaven.wire.people import iso
 
 router = APIRouter(prefix="/deployments", tags=["deployment service (root)"])
 Ctl = Annotated[Controller, Depends(controller)]
@@ -56,11 +56,6 @@ def as_root_errors() -> Iterator[None]:
         raise ApiError(status, exc.error, message, field, exc.extra, exc.headers) from None
 
 
-def _when(ts: float | None) -> datetime | None:
-    # UTC without an offset, as that service's rows answered their timestamps.
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).replace(tzinfo=None)
-
-
 def _link(row: dict) -> RootLink:
     return RootLink(id=row["id"], name=row["name"], status=service.status_of(row, books=True))
 
@@ -72,8 +67,8 @@ def root_out(conn, row: dict) -> RootDeploymentOut:
         name=row["name"], docker_image=row["docker_image"], required_ram=row["memory_mb"] // ROOT_RAM_MB,
         required_cpu=row["cores"], required_gpu=row["gpus"], priority=root_priority(row["priority"]),
         cluster_id=cluster_id, dependency_ids=dependency_ids(row), id=row["id"],
-        status=service.status_of(row, books=True), user_id=row["owner_id"], created_at=_when(row["submitted_at"]),
-        started_at=_when(row["released_at"] if row["started_at"] is None else row["started_at"]),
+        status=service.status_of(row, books=True), user_id=row["owner_id"], created_at=iso(row["submitted_at"]),
+        started_at=iso(row["released_at"] if row["started_at"] is None else row["started_at"]),
         dependencies=[_link(d) for d in deps], dependents=[_link(d) for d in dependents],
     )
 
