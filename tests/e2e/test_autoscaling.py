@@ -5,12 +5,10 @@ with its reason. The ``local`` provider's agents are this machine's processes; t
 import json
 import os
 import re
-import signal
-import sys
-import textwrap
 
 import pytest
 
+from tests.control.pools.agent_scripts import stop_leftovers, write_scripts
 from tests.live import alive, wait_for
 
 pytestmark = pytest.mark.slow
@@ -66,52 +64,11 @@ def test_local_pool_grows_for_waiting_jobs_and_shrinks_when_they_are_done(live, 
     assert cluster.http.get("/api/v1/nodes").json() == []
 
 
-CREATE = """\
-#!/bin/sh
-# create: start an agent for $HEAVEN_NODE_NAME, detached, and print its id (the pid)
-set -e
-number=${{HEAVEN_NODE_NAME##*-}}
-cpu=$(( number % {cpus} ))
-setsid {python} -m heaven.launch agent --name "$HEAVEN_NODE_NAME" --cluster "$HEAVEN_CLUSTER" \\
-    --controller "$HEAVEN_CONTROLLER" --cores "$cpu" --workdir "{root}/agents" \\
-    >"{root}/$HEAVEN_NODE_NAME.log" 2>&1 </dev/null &
-echo $! >"{root}/$HEAVEN_NODE_NAME.pid"
-echo "pid-$!"
-"""
-
-DELETE = """\
-#!/bin/sh
-# delete: stop the agent of $HEAVEN_NODE_NAME (harmless when it is gone) and wait for it
-pidfile="{root}/$HEAVEN_NODE_NAME.pid"
-[ -f "$pidfile" ] || exit 0
-pid=$(cat "$pidfile")
-echo "$HEAVEN_NODE_NAME $HEAVEN_NODE_ID" >>"{root}/deleted"
-kill "$pid" 2>/dev/null || true
-for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-kill -9 "$pid" 2>/dev/null || true
-rm -f "$pidfile"
-"""
-
-
 @pytest.fixture
 def scripts(tmp_path):
     root = tmp_path / "cloud"
-    root.mkdir()
-    paths = {}
-    for name, text in (("create", CREATE), ("delete", DELETE)):
-        path = root / f"{name}.sh"
-        path.write_text(textwrap.dedent(text).format(python=sys.executable, root=root, cpus=len(CPUS)))
-        path.chmod(0o755)
-        paths[name] = str(path)
-    yield root, paths
-    for pidfile in root.glob("*.pid"):  # whatever the pool left running: the command provider's nodes outlive it
-        pid = int(pidfile.read_text())
-        if alive(pid):
-            os.kill(pid, signal.SIGTERM)
-            try:
-                wait_for(lambda: not alive(pid), 15, what=f"agent {pid} to stop")
-            except AssertionError:
-                os.kill(pid, signal.SIGKILL)
+    yield root, write_scripts(root, len(CPUS))
+    stop_leftovers(root)
 
 
 def test_command_pool_runs_the_operators_scripts(live, scripts):
