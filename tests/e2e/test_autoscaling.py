@@ -1,7 +1,8 @@
 """Node pools on a real controller: jobs no node can hold start agents that join and run
 them; idle nodes are drained and stopped after the cool-down; every decision an event
 with its reason. The ``local`` provider's agents are this machine's processes; the
-``command`` provider runs a real shell script that starts one (no mock)."""
+``command`` provider runs a real shell script that starts one (no mock); the ``docker``
+provider's are containers of the suite's own engine, and the job runs inside one."""
 import json
 import os
 import re
@@ -97,3 +98,36 @@ def test_command_pool_runs_the_operators_scripts(live, scripts):
     assert deleted[0] == gone and deleted[1].startswith("pid-")
     assert not (root / f"{gone}.pid").exists()
     assert (cluster.node(*kept) or {}).get("state") == "up" and not retired(cluster, *kept)
+
+
+# What PID 1 of the job's PID namespace is (the container's init, not this machine's) and its CPUs.
+WHERE_AM_I = ["sh", "-c", "tr '\\0' ' ' </proc/1/cmdline; echo; grep Cpus_allowed_list /proc/self/status"]
+
+
+def test_docker_pool_runs_a_waiting_job_in_a_container_node_and_removes_it_when_idle(live, tmp_path, docker_engine,
+                                                                                     agent_image):
+    cpu = CPUS[-1]
+    spec = {"name": "boxes", "provider": "docker", "docker_host": docker_engine.host, "image": agent_image,
+            "min_nodes": 0, "max_nodes": 1, "node_cores": 1, "cpus": [cpu], "SCALE_IN_COOLDOWN": 3,
+            "workdir": str(tmp_path / "pool")}
+    cluster = live(pools=json.dumps([spec]), autoscale_interval=0.3)
+    cluster.start_controller()
+    assert cluster.http.get("/api/v1/nodes").json() == []
+    job = cluster.submit(WHERE_AM_I, cores=1)
+
+    done = cluster.wait_state(job["id"], "succeeded", timeout=60)
+    assert done["node"] == "boxes-1"
+    out = cluster.http.get(f"/api/v1/jobs/{job['id']}/logs").text
+    assert "docker-init -- " in out and "heaven.launch agent --name boxes-1 " in out, out  # it ran in the box
+    assert f"Cpus_allowed_list:\t{cpu}\n" in out
+    [started] = [e for e in pool_events(cluster, "boxes") if e["action"] == "scale_out"]
+    assert started["node"] == "boxes-1" and f"on CPUs {cpu}" in started["detail"]
+    short_id = re.search(r"container ([0-9a-f]{12})", started["detail"]).group(1)
+    [box] = docker_engine.client.containers.list(filters={"label": "heaven.node=boxes-1"})
+    assert box.short_id == short_id and box.attrs["HostConfig"]["CpusetCpus"] == str(cpu)
+
+    wait_retired(cluster, "boxes-1")
+    actions = [(e["action"], e["node"]) for e in pool_events(cluster, "boxes")]
+    assert actions.index(("scale_in", "boxes-1")) < actions.index(("node_retired", "boxes-1"))
+    assert not docker_engine.client.containers.list(all=True, filters={"label": "heaven.node=boxes-1"})
+    assert cluster.http.get("/api/v1/nodes").json() == []
