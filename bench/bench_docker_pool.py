@@ -110,8 +110,10 @@ def main() -> None:
         "event, and to the job's start on it. `local`: the agent as a process; `docker`: the agent in a "
         "container of a local engine (image from local files, host's trees mounted read-only).",
         md_table(headers, rows),
-        f"Both include the agent's own start (a Python interpreter and its imports) and registration; the "
-        f"difference is the engine's create and start of the container. {load} (2 CPUs shared with other work).",
+        f"Both include the agent's own start (a Python interpreter and its imports) and registration; a docker "
+        f"node adds the engine's create and start of its container. The kinds run one after the other, local "
+        f"first, on a machine others load too, so one run compares them only as far as the load held still: "
+        f"{load} (2 CPUs shared with other work).",
         machine_md(COMMAND),
     ])
     write_section("docker_pool", body)
