@@ -22,7 +22,8 @@ class PoolSpec(BaseModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,39}$", description="its nodes are named NAME-1, NAME-2, ...")
     org: str = Field("default", min_length=1, max_length=100, description="the organization owning the cluster")
     cluster: str = Field("default", min_length=1, max_length=100)
-    provider: str = Field("local", pattern=r"^[a-z][a-z0-9_-]{0,39}$", description="local | command (more by plug-in)")
+    provider: str = Field("local", pattern=r"^[a-z][a-z0-9_-]{0,39}$",
+                          description="local | command | docker (more by plug-in)")
     min_nodes: int = Field(0, ge=0, le=1000)
     max_nodes: int = Field(1, ge=1, le=1000)
     initial_workers: int = Field(0, ge=0, le=1000, validation_alias=AliasChoices("INITIAL_WORKERS", "initial_workers"))
@@ -35,9 +36,15 @@ class PoolSpec(BaseModel):
     launch_timeout: float = Field(60.0, gt=0, le=3600, description="seconds a started node may take to join")
     node_cores: int = Field(1, ge=1, le=4096, description="cores of each node the pool starts")
     controller_url: str | None = Field(None, description="what its agents call (default: this controller)")
-    # local provider: the CPUs its agents split among them (default: every CPU this process may use)
+    # local and docker providers: the CPUs their agents split among them (default: every CPU this
+    # process may use), and the agents' work directory (a docker node's only writable mount)
     cpus: list[int] | None = None
     workdir: str = "var/agents"
+    # docker provider: the engine (default: DOCKER_HOST, else /var/run/docker.sock; loopback only)
+    # and the image its agents run in (built locally, never pulled: docs/autoscaling.md)
+    docker_host: str | None = Field(None, pattern=r"^(unix:///\S+|tcp://(127\.0\.0\.1|localhost|\[::1\]):\d{1,5})$",
+                                    description="unix:///PATH or tcp://127.0.0.1:PORT")
+    image: str = Field("heaven/agent-host:1", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$")
     # command provider: the operator's scripts (argv lists, run without a shell)
     create: list[str] | None = None
     delete: list[str] | None = None

@@ -1,5 +1,5 @@
 """Shared fixtures: the store URL is parametrized over SQLite and a real PostgreSQL; a real,
-ephemeral Docker engine for the container runtime's tests."""
+ephemeral Docker engine for the container runtime's and the docker pools' tests."""
 from __future__ import annotations
 
 import pytest
@@ -37,6 +37,15 @@ def docker_engine():
         yield engine
     finally:
         engine.stop()
+
+
+@pytest.fixture(scope="session")
+def agent_image(docker_engine) -> str:
+    """The image docker pools run their agents in, made in the suite's engine as the operator
+    makes it (heaven.control.pools.docker.import_host_image: the host's trees are mounted)."""
+    from heaven.control.pools.docker import import_host_image
+
+    return import_host_image(docker_engine.client, "heaven-test/agent-host:1")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

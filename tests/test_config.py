@@ -24,6 +24,8 @@ def test_a_pool_takes_the_original_gateways_names():
     ({"name": "P!"}, "should match pattern"),
     ({"name": "p", "MAX_CPU_THRESHOLD": 120}, "less than or equal to 100"),
     ({"name": "p", "colour": "red"}, "Extra inputs are not permitted"),
+    ({"name": "p", "provider": "docker", "docker_host": "tcp://10.1.2.3:2375"}, "docker_host\n  String should match"),
+    ({"name": "p", "provider": "docker", "image": "--privileged"}, "image\n  String should match"),
 ])
 def test_a_pool_that_cannot_work_is_refused(bad, words):
     with pytest.raises(ValidationError, match=words):
@@ -38,7 +40,9 @@ def test_two_pools_of_one_name_are_refused():
 @pytest.mark.parametrize("pools, words", [
     ('[{"name": "p", "max_nodes": 0}]', "pools.0.max_nodes: Input should be greater than or equal to 1"),
     ('[{"name": ', 'error parsing value for field "pools"'),
-    (json.dumps([{"name": "p", "provider": "nope"}]), "no provider 'nope' (known: command, local)"),
+    (json.dumps([{"name": "p", "provider": "nope"}]), "no provider 'nope' (known: command, docker, local)"),
+    (json.dumps([{"name": "p", "provider": "docker", "docker_host": "tcp://192.0.2.1:2375"}]),
+     "pools.0.docker_host: String should match pattern"),
 ])
 def test_the_controller_names_a_bad_pool_setting(tmp_path, monkeypatch, pools, words):
     monkeypatch.setenv("HEAVEN_POOLS", pools)

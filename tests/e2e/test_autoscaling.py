@@ -1,16 +1,15 @@
 """Node pools on a real controller: jobs no node can hold start agents that join and run
 them; idle nodes are drained and stopped after the cool-down; every decision an event
 with its reason. The ``local`` provider's agents are this machine's processes; the
-``command`` provider runs a real shell script that starts one (no mock)."""
+``command`` provider runs a real shell script that starts one (no mock); the ``docker``
+provider's are containers of the suite's own engine, and the job runs inside one."""
 import json
 import os
 import re
-import signal
-import sys
-import textwrap
 
 import pytest
 
+from tests.control.pools.agent_scripts import stop_leftovers, write_scripts
 from tests.live import alive, wait_for
 
 pytestmark = pytest.mark.slow
@@ -66,52 +65,11 @@ def test_local_pool_grows_for_waiting_jobs_and_shrinks_when_they_are_done(live, 
     assert cluster.http.get("/api/v1/nodes").json() == []
 
 
-CREATE = """\
-#!/bin/sh
-# create: start an agent for $HEAVEN_NODE_NAME, detached, and print its id (the pid)
-set -e
-number=${{HEAVEN_NODE_NAME##*-}}
-cpu=$(( number % {cpus} ))
-setsid {python} -m heaven.launch agent --name "$HEAVEN_NODE_NAME" --cluster "$HEAVEN_CLUSTER" \\
-    --controller "$HEAVEN_CONTROLLER" --cores "$cpu" --workdir "{root}/agents" \\
-    >"{root}/$HEAVEN_NODE_NAME.log" 2>&1 </dev/null &
-echo $! >"{root}/$HEAVEN_NODE_NAME.pid"
-echo "pid-$!"
-"""
-
-DELETE = """\
-#!/bin/sh
-# delete: stop the agent of $HEAVEN_NODE_NAME (harmless when it is gone) and wait for it
-pidfile="{root}/$HEAVEN_NODE_NAME.pid"
-[ -f "$pidfile" ] || exit 0
-pid=$(cat "$pidfile")
-echo "$HEAVEN_NODE_NAME $HEAVEN_NODE_ID" >>"{root}/deleted"
-kill "$pid" 2>/dev/null || true
-for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-kill -9 "$pid" 2>/dev/null || true
-rm -f "$pidfile"
-"""
-
-
 @pytest.fixture
 def scripts(tmp_path):
     root = tmp_path / "cloud"
-    root.mkdir()
-    paths = {}
-    for name, text in (("create", CREATE), ("delete", DELETE)):
-        path = root / f"{name}.sh"
-        path.write_text(textwrap.dedent(text).format(python=sys.executable, root=root, cpus=len(CPUS)))
-        path.chmod(0o755)
-        paths[name] = str(path)
-    yield root, paths
-    for pidfile in root.glob("*.pid"):  # whatever the pool left running: the command provider's nodes outlive it
-        pid = int(pidfile.read_text())
-        if alive(pid):
-            os.kill(pid, signal.SIGTERM)
-            try:
-                wait_for(lambda: not alive(pid), 15, what=f"agent {pid} to stop")
-            except AssertionError:
-                os.kill(pid, signal.SIGKILL)
+    yield root, write_scripts(root, len(CPUS))
+    stop_leftovers(root)
 
 
 def test_command_pool_runs_the_operators_scripts(live, scripts):
@@ -140,3 +98,36 @@ def test_command_pool_runs_the_operators_scripts(live, scripts):
     assert deleted[0] == gone and deleted[1].startswith("pid-")
     assert not (root / f"{gone}.pid").exists()
     assert (cluster.node(*kept) or {}).get("state") == "up" and not retired(cluster, *kept)
+
+
+# What PID 1 of the job's PID namespace is (the container's init, not this machine's) and its CPUs.
+WHERE_AM_I = ["sh", "-c", "tr '\\0' ' ' </proc/1/cmdline; echo; grep Cpus_allowed_list /proc/self/status"]
+
+
+def test_docker_pool_runs_a_waiting_job_in_a_container_node_and_removes_it_when_idle(live, tmp_path, docker_engine,
+                                                                                     agent_image):
+    cpu = CPUS[-1]
+    spec = {"name": "boxes", "provider": "docker", "docker_host": docker_engine.host, "image": agent_image,
+            "min_nodes": 0, "max_nodes": 1, "node_cores": 1, "cpus": [cpu], "SCALE_IN_COOLDOWN": 3,
+            "workdir": str(tmp_path / "pool")}
+    cluster = live(pools=json.dumps([spec]), autoscale_interval=0.3)
+    cluster.start_controller()
+    assert cluster.http.get("/api/v1/nodes").json() == []
+    job = cluster.submit(WHERE_AM_I, cores=1)
+
+    done = cluster.wait_state(job["id"], "succeeded", timeout=60)
+    assert done["node"] == "boxes-1"
+    out = cluster.http.get(f"/api/v1/jobs/{job['id']}/logs").text
+    assert "docker-init -- " in out and "heaven.launch agent --name boxes-1 " in out, out  # it ran in the box
+    assert f"Cpus_allowed_list:\t{cpu}\n" in out
+    [started] = [e for e in pool_events(cluster, "boxes") if e["action"] == "scale_out"]
+    assert started["node"] == "boxes-1" and f"on CPUs {cpu}" in started["detail"]
+    short_id = re.search(r"container ([0-9a-f]{12})", started["detail"]).group(1)
+    [box] = docker_engine.client.containers.list(filters={"label": "heaven.node=boxes-1"})
+    assert box.short_id == short_id and box.attrs["HostConfig"]["CpusetCpus"] == str(cpu)
+
+    wait_retired(cluster, "boxes-1")
+    actions = [(e["action"], e["node"]) for e in pool_events(cluster, "boxes")]
+    assert actions.index(("scale_in", "boxes-1")) < actions.index(("node_retired", "boxes-1"))
+    assert not docker_engine.client.containers.list(all=True, filters={"label": "heaven.node=boxes-1"})
+    assert cluster.http.get("/api/v1/nodes").json() == []

@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 from heaven.config import PoolSpec
+from heaven.control.pools.cpus import pool_cpus, take_free
 from heaven.control.pools.providers import LaunchFailed, Launched, LaunchRequest
 
 STOP_GRACE = 15.0  # seconds: the agent's own stop grace for its jobs is 5 s
@@ -26,18 +27,14 @@ class LocalProvider:
     kind = "local"
 
     def __init__(self, spec: PoolSpec) -> None:
-        self.cpus = sorted(spec.cpus if spec.cpus is not None else os.sched_getaffinity(0))
+        self.cpus = pool_cpus(spec)
         self.workdir = spec.workdir
         self._procs: dict[str, tuple[subprocess.Popen, tuple[int, ...]]] = {}
         self._lock = threading.Lock()
 
     def _free_cpus(self, count: int) -> tuple[int, ...]:
-        held = {c for proc, cpus in self._procs.values() if proc.poll() is None for c in cpus}
-        free = [c for c in self.cpus if c not in held]
-        if len(free) < count:
-            raise LaunchFailed(f"the local provider has {len(free)} free CPUs of {len(self.cpus)}, "
-                               f"a node needs {count}")
-        return tuple(free[:count])
+        held = (c for proc, cpus in self._procs.values() if proc.poll() is None for c in cpus)
+        return take_free(self.cpus, held, count, self.kind)
 
     def launch(self, request: LaunchRequest) -> Launched:
         with self._lock:

@@ -3,9 +3,9 @@
 A provider starts a node that runs ``heaven agent`` and joins the pool's cluster with the
 join token it is handed, and stops it again. It knows nothing of scheduling: the loop
 decides, the provider only carries a launch or a stop out (both may block; the loop runs
-them in a worker thread). A provider kind is added by ``register`` (a ``docker`` or
-``qemu`` provider does exactly what ``local`` does here, with a container or a guest
-around the agent).
+them in a worker thread). A provider kind is added by ``register`` (``docker`` does
+exactly what ``local`` does, with a container around the agent; a ``qemu`` one would put
+a guest there).
 """
 from __future__ import annotations
 
@@ -64,15 +64,16 @@ _KINDS: dict[str, ProviderFactory] = {}
 
 
 def register(kind: str, factory: ProviderFactory) -> None:
-    """Make provider ``kind`` available to pools (``docker`` and ``qemu`` go here)."""
+    """Make provider ``kind`` available to pools (a ``qemu`` one goes here)."""
     _KINDS[kind] = factory
 
 
 def make(spec: PoolSpec) -> NodeProvider:
-    from heaven.control.pools import command, local  # the built-in kinds, imported on first use
+    from heaven.control.pools import command, docker, local  # the built-in kinds, imported on first use
 
     _KINDS.setdefault("local", local.LocalProvider)
     _KINDS.setdefault("command", command.CommandProvider)
+    _KINDS.setdefault("docker", docker.DockerProvider)
     factory = _KINDS.get(spec.provider)
     if factory is None:
         raise ValueError(f"pool {spec.name}: no provider {spec.provider!r} (known: {', '.join(sorted(_KINDS))})")
