@@ -19,6 +19,8 @@ import httpx
 from tests.identity import Identity
 
 LAUNCH = [sys.executable, "-m", "heaven.launch"]
+# Events that are no transition of their job: a changed reason, what a run used when it ended.
+NOT_TRANSITIONS = ("wait", "usage")
 
 
 def free_port() -> int:
@@ -232,5 +234,5 @@ class LiveCluster:
             store.dispose()
 
     def actions(self, job_id: int) -> list[str]:
-        """A job's events, minus ``wait`` (a changed reason, not a transition)."""
-        return [e["action"] for e in self.events(job=job_id) if e["action"] != "wait"]
+        """A job's transitions: its events minus those that are none (NOT_TRANSITIONS)."""
+        return [e["action"] for e in self.events(job=job_id) if e["action"] not in NOT_TRANSITIONS]

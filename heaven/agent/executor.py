@@ -63,6 +63,7 @@ class Executor:
         # (job, run) of processes collected here, newest last: a run that ended is never started
         # again, even before the agent's loop has booked its exit (see ended_runs).
         self._ended_runs: dict[tuple[int, int], None] = {}
+        self.usages: dict[int, dict] = {}  # ended job -> what it consumed, until usage() reads it
         # The shims' lease (shim.py): {"path", "grace", "stop_grace", "cause"}, set by an agent
         # that has a disconnect grace; None: jobs never stop for lack of contact.
         self.lease: dict | None = None
@@ -149,9 +150,11 @@ class Executor:
 
     def recover(self) -> tuple[dict[int, int], list[tuple[int, int, int, str | None]]]:
         """Take over the jobs an earlier agent started in this workdir: ({job: run} of live ones,
-        now held as if started here, [(job, run, exit code, cause)] of those that ended meanwhile)."""
+        now held as if started here, [(job, run, exit code, cause)] of those that ended meanwhile;
+        what those consumed is usage()'s to tell)."""
         with self._lock:
-            live, ended = shims.recover(self.statedir, self.placement.reopen)
+            live, ended, usages = shims.recover(self.statedir, self.placement.reopen)
+            self.usages.update(usages)
             if self.engine is not None:
                 in_containers, ended_there = self.engine.recover(str(self.workdir), self.logdir)
                 live, ended = [*live, *in_containers], [*ended, *ended_there]
@@ -237,6 +240,8 @@ class Executor:
             if code is not None:
                 if getattr(job, "cause", None):
                     self.causes[job_id] = job.cause
+                if getattr(job, "usage", None):
+                    self.usages[job_id] = job.usage
                 self._forget(job)
             return code
 
@@ -244,6 +249,13 @@ class Executor:
         """Why a job just reaped ended, beyond its exit code ("out of memory"), once."""
         with self._lock:
             return self.causes.pop(job_id, None)
+
+    def usage(self, job_id: int) -> dict:
+        """What a job that just ended consumed, once: {"cpu_seconds", "peak_memory_mb"} as its
+        shim measured them (shims.recorded_usage); {} when nothing was measured (a container,
+        an adopted process, a shim that died without a record)."""
+        with self._lock:
+            return self.usages.pop(job_id, {})
 
     def poll(self, without_pidfd: bool = False) -> list[tuple[int, int]]:
         """Collect every job that has ended: [(job_id, exit_code)]. `without_pidfd`: only

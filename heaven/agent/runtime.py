@@ -112,8 +112,8 @@ class Agent:
         recovered = self.executor.jobs()
         self.outbox: dict[str, list] = {
             "started": [{"job": j, "run": r, "pid": recovered[j].pid} for j, r in self.recovered.items()],
-            "exits": [{"job": j, "run": r, "exit_code": c, **({"cause": why} if why else {})}
-                      for j, r, c, why in self.ended_away],
+            "exits": [{"job": j, "run": r, "exit_code": c, **({"cause": why} if why else {}),
+                       **self.executor.usage(j)} for j, r, c, why in self.ended_away],
             "failed_to_start": []}
         self._send_lock = asyncio.Lock()
         self._flush_pending = False
@@ -272,7 +272,8 @@ class Agent:
         self.telemetry.forget(job_id)
         self.finished.add((job_id, run))
         cause = self.executor.cause(job_id)
-        self.outbox["exits"].append({"job": job_id, "run": run, "exit_code": code, **({"cause": cause} if cause else {})})
+        self.outbox["exits"].append({"job": job_id, "run": run, "exit_code": code, **({"cause": cause} if cause else {}),
+                                     **self.executor.usage(job_id)})
         self.flush_soon()
 
     # -- reporting ------------------------------------------------------------------------
@@ -394,7 +395,7 @@ class Agent:
         ended = await self.blocking(self._stop_all)
         for job_id, code in ended:
             self.outbox["exits"].append({"job": job_id, "run": self.runs.pop(job_id, 0), "exit_code": code,
-                                         "cause": DRAINED})
+                                         "cause": DRAINED, **self.executor.usage(job_id)})
         if self.credential is not None and not await self.report(with_telemetry=False, leaving=True):
             log.warning("the controller did not hear of the drain; it requeues the jobs once the node is down")
 

@@ -12,7 +12,9 @@ What it holds, per job:
   reap it, so a signal it sends can never hit a recycled PID;
 - the job's log files (opened here, inherited by the job);
 - the exit status: written to `<id>.exit` before the shim exits, so an agent
-  that was away when the job ended still reports the real code;
+  that was away when the job ended still reports the real code; with it what
+  the job consumed (`cpu_seconds`, user+system, and `peak_memory_mb`), see
+  _usage();
 - `<id>.json`, the record a new agent finds it by, and `<id>.sock`, a unix
   socket (mode 0600, so only the agent's account) that takes one JSON line
   per connection: {"op": "signal", "sig": N} or {"op": "status"}.
@@ -34,6 +36,7 @@ cut off, frozen or dead.
 import ctypes
 import json
 import os
+import resource
 import select
 import signal
 import socket
@@ -200,6 +203,44 @@ def _exit_code(status: int) -> int:
     return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
 
 
+def _cgroup_counter(dirs: list, name: str, key: str | None = None) -> int | None:
+    """A counter of the job's own group: the whole file (`key` None) or one `key value` line."""
+    for path in dirs:
+        try:
+            with open(f"{path}/{name}") as fh:
+                text = fh.read()
+        except OSError:
+            continue
+        if key is None:
+            return int(text)
+        for line in text.splitlines():
+            field, _, value = line.partition(" ")
+            if field == key:
+                return int(value)
+    return None
+
+
+def _usage(join_files: list) -> dict:
+    """What the ended job consumed, read after every process of it was reaped. The job's own
+    cgroup counts its whole tree, so it is preferred (v2: cpu.stat usage_usec, memory.peak;
+    v1: cpuacct.usage where that controller is in the job's group, memory.max_usage_in_bytes).
+    Otherwise our children's rusage: we are a subreaper, so the leader and every orphan of its
+    tree were reaped by us and their times are summed there (a fork starts with these at zero);
+    ru_maxrss is the largest single process, in KiB. A counter a kernel lacks is skipped."""
+    dirs = [os.path.dirname(path) for path in join_files]
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        usec = _cgroup_counter(dirs, "cpu.stat", "usage_usec")
+        nsec = _cgroup_counter(dirs, "cpuacct.usage") if usec is None else None
+        peak = _cgroup_counter(dirs, "memory.peak")
+        peak = _cgroup_counter(dirs, "memory.max_usage_in_bytes") if peak is None else peak
+    except ValueError:  # an unreadable counter: the rusage still holds
+        usec = nsec = peak = None
+    cpu = usec / 1e6 if usec is not None else nsec / 1e9 if nsec is not None else used.ru_utime + used.ru_stime
+    return {"cpu_seconds": round(cpu, 6),
+            "peak_memory_mb": round(peak / 2**20 if peak is not None else used.ru_maxrss / 1024, 3)}
+
+
 def run(spec: dict) -> None:
     """Be the shim of one job (see the module's docstring); returns once the job has ended."""
     for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGPIPE):
@@ -269,6 +310,7 @@ def run(spec: dict) -> None:
     _, status = os.waitpid(pid, 0)
     _reap_orphans()
     _atomic_write(state, f"{job}.exit", {"exit_code": _exit_code(status), "run": record["run"],
+                                         **_usage(spec["join_files"]),
                                          **({"cause": lease.cause} if lease.cause else {})})
     os.unlink(f"{state}/{sock_name}")
 

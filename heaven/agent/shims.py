@@ -12,7 +12,8 @@ reached the controller.
 
 A new agent calls recover(): every `<id>.json` in the state directory is a job
 an earlier agent started. A live shim is re-adopted (same PID, same cgroup);
-a dead one left `<id>.exit` with the real exit code to report. A shim that died
+a dead one left `<id>.exit` with the real exit code (and what the job consumed,
+recorded_usage()) to report. A shim that died
 without one (killed itself) leaves its job unsupervised: what is left of it is
 killed, so it can neither run twice nor hold cores nobody accounts for.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import signal
 import socket
@@ -31,7 +33,8 @@ from pathlib import Path
 
 from heaven.agent import affinity
 from heaven.agent.processes import ExecError, RunningJob, _Held, gone, pidfd_of
-from heaven.wire.agent import OUT_OF_MEMORY
+from heaven.wire.agent import MAX_CPU_SECONDS, OUT_OF_MEMORY
+from heaven.wire.fields import MAX_MB
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +99,7 @@ class Started(_Held):
         self.shim_pid, self.run = shim_pid, run
         self.ended_code: int | None = None
         self.cause: str | None = None  # why it ended, beyond its code (OUT_OF_MEMORY)
+        self.usage: dict = {}  # what it consumed, as the shim measured it (recorded_usage)
 
     def _file(self, suffix: str) -> Path:
         return self.statedir / f"{self.running.job_id}.{suffix}"
@@ -141,6 +145,7 @@ class Started(_Held):
         if not self._gone():
             return None
         recorded = recorded_cause(self.statedir, self.running.job_id)
+        self.usage = recorded_usage(self.statedir, self.running.job_id)
         self.ended_code = finish(self.statedir, self.running.job_id, self.running.pid, self.slot)
         # Read before the group goes: the kernel's count of kills for the memory limit.
         self.cause = recorded or (OUT_OF_MEMORY if self.ended_code != 0 and self.slot.oom_kills() > 0 else None)
@@ -155,12 +160,32 @@ class Started(_Held):
         self.close()
 
 
+def _exit_record(statedir: Path, job_id: int) -> dict:
+    try:
+        record = json.loads((statedir / f"{job_id}.exit").read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
 def recorded_cause(statedir: Path, job_id: int) -> str | None:
     """Why the shim says the job ended, beyond its code (it stopped it: the lease ran out)."""
-    try:
-        return json.loads((statedir / f"{job_id}.exit").read_text()).get("cause")
-    except (OSError, ValueError, AttributeError):
-        return None
+    return _exit_record(statedir, job_id).get("cause")
+
+
+USAGE_LIMITS = {"cpu_seconds": MAX_CPU_SECONDS, "peak_memory_mb": MAX_MB}
+
+
+def recorded_usage(statedir: Path, job_id: int) -> dict:
+    """What the shim measured when the job ended ({"cpu_seconds", "peak_memory_mb"}), as the
+    exit report carries it. Only values the controller takes (finite, within the wire's
+    bounds): a bad one must not get the whole report refused. {} from an older shim."""
+    record, usage = _exit_record(statedir, job_id), {}
+    for name, limit in USAGE_LIMITS.items():
+        value = record.get(name)
+        if isinstance(value, (int, float)) and math.isfinite(value) and 0 <= value <= limit:
+            usage[name] = float(value)
+    return usage
 
 
 def finish(statedir: Path, job_id: int, pid: int, slot) -> int:
@@ -214,10 +239,11 @@ def records(statedir: Path) -> list[dict]:
 
 
 def recover(statedir: Path, reopen: Callable[[dict | None], object]
-            ) -> tuple[list[Started], list[tuple[int, int, int, str | None]]]:
+            ) -> tuple[list[Started], list[tuple[int, int, int, str | None]], dict[int, dict]]:
     """Jobs an earlier agent started here: (live ones re-adopted, [(job, run, exit code, cause)]
-    of ended ones; the cause is the shim's, e.g. stopped while disconnected)."""
-    live, ended = [], []
+    of ended ones, the cause the shim's, e.g. stopped while disconnected, {job: usage} of the
+    ended ones the shim measured, see recorded_usage)."""
+    live, ended, usages = [], [], {}
     for record in records(statedir):
         job_id, pid, shim_pid, run = record["job_id"], record["pid"], record["shim"], record.get("run", 0)
         slot = reopen(record.get("slot"))
@@ -229,7 +255,9 @@ def recover(statedir: Path, reopen: Callable[[dict | None], object]
             continue
         if pidfd is not None:
             os.close(pidfd)
-        cause = recorded_cause(statedir, job_id)
+        cause, usage = recorded_cause(statedir, job_id), recorded_usage(statedir, job_id)
         ended.append((job_id, run, finish(statedir, job_id, pid, slot), cause))
+        if usage:
+            usages[job_id] = usage
         slot.release(timeout=1.0)
-    return live, ended
+    return live, ended, usages

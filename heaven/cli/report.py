@@ -2,7 +2,9 @@
 
 ``--since``/``--until`` take a date (2026-12-01), a date and time (2026-12-01T08:00, local
 time), epoch seconds, or a span back from now (90m, 12h, 7d). ``--format`` table, csv or json;
-``--by`` organization, person or job (table and csv; json always has all three).
+``--by`` organization, person or job (table and csv; json always has all three). Used
+core-seconds and peak memory are those of the measured runs (``MEASURED RUNS``): "-" in
+the table, empty in csv and null in json where no run was measured.
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ from heaven.cli.common import client, out, reports_errors
 SPAN = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 COLUMNS = [("requested_core_seconds", "REQ CORE-S"), ("allocated_core_seconds", "ALLOC CORE-S"),
-           ("used_core_seconds", "USED CORE-S"), ("requested_mb_seconds", "REQ MB-S"),
+           ("used_core_seconds", "USED CORE-S"), ("measured_runs", "MEASURED RUNS"),
+           ("peak_memory_mb", "PEAK MB"), ("requested_mb_seconds", "REQ MB-S"),
            ("allocated_mb_seconds", "ALLOC MB-S"), ("lent_core_seconds", "LENT CORE-S"),
            ("borrowed_core_seconds", "BORROWED CORE-S"), ("given_back_cores", "GIVEN BACK"),
            ("elapsed_seconds", "ELAPSED S")]
@@ -77,7 +80,8 @@ def table(doc: dict, by: By) -> Table:
     names, lines = rows(doc, by)
     span = " - ".join(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) for t in (doc["since"], doc["until"]))
     headers = [n.upper().replace("_", " ") for n in names[:-len(COLUMNS)]] + [h for _, h in COLUMNS]
-    t = Table(*headers, title=f"Usage by {by.value}, {span} (used core-seconds are not recorded)", title_justify="left")
+    t = Table(*headers, title=f"Usage by {by.value}, {span} (used: the measured runs only; - none measured)",
+              title_justify="left")
     for line in lines:
         t.add_row(*(_cell(v) for v in line))
     total = doc["totals"]
@@ -92,7 +96,7 @@ def report(
     by: Annotated[By, typer.Option(help="one line per organization, person or job")] = By.organization,
     fmt: Annotated[Format, typer.Option("--format", help="table, csv or json")] = Format.table,
 ) -> None:
-    """Accounting: requested vs allocated core-seconds and memory, lending and give-back."""
+    """Accounting: requested vs allocated vs used core-seconds, memory, lending and give-back."""
     now = time.time()
     doc = client().report(moment(since, now), moment(until, now))
     if fmt is Format.json:

@@ -18,8 +18,14 @@ and allocated MB-seconds are equal (memory × nodes × time); a run an out-of-me
 ended counts at the memory it ran with (its ``requeue`` event says it). Only the part of
 each interval inside [since, until) counts.
 
-Used core-seconds are not in the log: agents report CPU% samples, not cumulative CPU time,
-so there is nothing exact to sum. The report says ``null`` rather than an estimate.
+What runs really used comes from their ``usage`` events, one per run and node, written with
+the run's exit (see usage_detail): the CPU time (user + system) and the peak memory its shim
+measured once every process of it had ended. ``used_core_seconds`` sums them, ``peak_memory_mb``
+is the largest, ``measured_runs`` counts the runs that had one. A measurement is a run's total,
+so it counts whole in the period in which the run ended (where the run began before the
+period, used core-seconds may exceed the allocated ones). A run without one (a container, an
+adopted process, an agent from before) adds nothing: with no measured run, the figures are
+``null``, never an estimate.
 """
 from __future__ import annotations
 
@@ -30,7 +36,19 @@ CORE_LIST = re.compile(r"cores \[([\d,\s]*)\]")
 BORROWED = re.compile(r"\((\d+) taken from idle jobs")
 RAN_WITH = re.compile(r" at (\d+) MB: requeued")
 HOLDS = {"assign", "start", "shrink", "grow"}  # every other job transition ends a holding
-NOT_TRANSITIONS = {"submit", "wait", "release", "update", "delete"}
+USAGE = "usage"  # a run's measured consumption (usage_detail), not a transition
+NOT_TRANSITIONS = {"submit", "wait", "release", "update", "delete", USAGE}
+USAGE_RUN = re.compile(r"^run (\d+):")
+USAGE_CPU = re.compile(r"([\d.]+) cpu-seconds")
+USAGE_PEAK = re.compile(r"peak ([\d.]+) MB")
+
+
+def usage_detail(run: int, cpu_seconds: float | None, peak_memory_mb: float | None) -> str:
+    """The detail of a ``usage`` event, as job_figures reads it back: "run 3: 12.345 cpu-seconds,
+    peak 512.5 MB" (either part "not measured")."""
+    cpu = f"{cpu_seconds:.3f} cpu-seconds" if cpu_seconds is not None else "cpu-seconds not measured"
+    peak = f"peak {peak_memory_mb:.1f} MB" if peak_memory_mb is not None else "peak memory not measured"
+    return f"run {run}: {cpu}, {peak}"
 
 
 @dataclass
@@ -46,7 +64,9 @@ class JobFigures:
     elapsed_seconds: float = 0.0  # time holding cores, inside the period
     requested_core_seconds: float = 0.0
     allocated_core_seconds: float = 0.0
-    used_core_seconds: float | None = None  # not recorded (see the module docstring)
+    used_core_seconds: float | None = None  # measured CPU time of its runs (None: none measured)
+    peak_memory_mb: float | None = None  # the largest peak of a measured run (on one node)
+    measured_runs: int = 0  # runs ended in the period with a measurement
     requested_mb_seconds: float = 0.0
     allocated_mb_seconds: float = 0.0
     lent_core_seconds: float = 0.0  # given up to waiting jobs while this job held the rest
@@ -56,7 +76,9 @@ class JobFigures:
 
 
 SUMMED = ("elapsed_seconds", "requested_core_seconds", "allocated_core_seconds", "requested_mb_seconds",
-          "allocated_mb_seconds", "lent_core_seconds", "borrowed_core_seconds", "given_back_cores", "runs")
+          "allocated_mb_seconds", "lent_core_seconds", "borrowed_core_seconds", "given_back_cores", "runs",
+          "measured_runs")
+MEASURED = ("used_core_seconds", "peak_memory_mb")  # null until a measured run adds to them
 
 
 @dataclass
@@ -64,7 +86,7 @@ class Totals:
     key: str  # the organization's name, or the person's username
     org: str | None = None  # for a person: the organization these jobs belong to
     jobs: int = 0
-    figures: dict = field(default_factory=lambda: {name: 0 for name in SUMMED})
+    figures: dict = field(default_factory=lambda: {**{name: 0 for name in SUMMED}, **dict.fromkeys(MEASURED)})
 
 
 def _cores(detail: str) -> int:
@@ -105,14 +127,28 @@ class _Holding:
         self.f.allocated_mb_seconds += mb * span
 
 
+def _measured(f: JobFigures, detail: str, runs: set[int]) -> None:
+    """Add one ``usage`` event (usage_detail) to the job's figures."""
+    run, cpu, peak = USAGE_RUN.search(detail), USAGE_CPU.search(detail), USAGE_PEAK.search(detail)
+    if run:
+        runs.add(int(run[1]))
+    if cpu:
+        f.used_core_seconds = (f.used_core_seconds or 0.0) + float(cpu[1])
+    if peak:
+        f.peak_memory_mb = max(f.peak_memory_mb or 0.0, float(peak[1]))
+
+
 def job_figures(job: dict, events: list[dict], since: float, until: float, org: str, owner: str | None) -> JobFigures:
     """``job``: its row; ``events``: its events in sequence order (any period: clipped here)."""
     nodes = job.get("nodes") or 1
     f = JobFigures(id=job["id"], name=job["name"], org_id=job["org_id"], org=org, owner=owner, state=job["state"],
                    cores_requested=job["cores"] * nodes, memory_mb=job["memory_mb"] * nodes)
     run: _Holding | None = None
+    measured: set[int] = set()  # runs with a usage event in the period (a gang's parts share one)
     for e in events:
         action, ts, detail = e["action"], e["ts"], e["detail"] or ""
+        if action == USAGE and since <= ts < until:
+            _measured(f, detail, measured)
         if action in NOT_TRANSITIONS:
             continue
         if action == "assign":
@@ -147,6 +183,7 @@ def job_figures(job: dict, events: list[dict], since: float, until: float, org: 
             run = None
     if run is not None:  # still holding: counted up to the end of the period
         run.end(until)
+    f.measured_runs = len(measured)
     return f
 
 
@@ -154,6 +191,10 @@ def _add(totals: Totals, f: JobFigures) -> None:
     totals.jobs += 1
     for name in SUMMED:
         totals.figures[name] += getattr(f, name)
+    if f.used_core_seconds is not None:
+        totals.figures["used_core_seconds"] = (totals.figures["used_core_seconds"] or 0.0) + f.used_core_seconds
+    if f.peak_memory_mb is not None:
+        totals.figures["peak_memory_mb"] = max(totals.figures["peak_memory_mb"] or 0.0, f.peak_memory_mb)
 
 
 def report(jobs: list[JobFigures], since: float, until: float, org_names: list[str]) -> dict:
@@ -172,8 +213,7 @@ def report(jobs: list[JobFigures], since: float, until: float, org_names: list[s
 
     def flat(t: Totals) -> dict:
         return {"name": t.key, **({"org": t.org} if t.org is not None else {}), "jobs": t.jobs,
-                **{k: round(v, 3) if isinstance(v, float) else v for k, v in t.figures.items()},
-                "used_core_seconds": None}
+                **{k: round(v, 3) if isinstance(v, float) else v for k, v in t.figures.items()}}
 
     return {
         "since": since, "until": until,

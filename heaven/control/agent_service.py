@@ -4,19 +4,20 @@ from __future__ import annotations
 from sqlalchemy import bindparam, func, select, update
 
 from heaven.control import deployment_service
+from heaven.control.accounting import USAGE, usage_detail
 from heaven.control.errors import ApiError, not_found
 from heaven.control.node_auth import Joining
 from heaven.control.runtime import Controller
 from heaven.core.states import JobState, NodeState
 from heaven.control.tokens import NODE_CREDENTIAL_PREFIX, new_api_token
-from heaven.store import clusters, join_tokens, jobs, nodes
+from heaven.store import clusters, events, join_tokens, jobs, nodes
 from heaven.store.apply import lock_core_map
 from heaven.store.engine import default_org_id
 from heaven.store.tables import core_claims, people
 from heaven.store.tables import events as event_table
 from heaven.store.tables import jobs as job_table
+from heaven.wire.agent import OUT_OF_MEMORY, REQUEUED_CAUSES, AgentRegister, AgentReport, Assignment, Exited
 from heaven.wire.fields import retry_memory_factors
-from heaven.wire.agent import OUT_OF_MEMORY, REQUEUED_CAUSES, AgentRegister, AgentReport, Assignment
 
 
 def register_node(ctl: Controller, values: dict, requested_offset: int | None, actor: str,
@@ -92,6 +93,7 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
             else:  # already running: another part of a gang, or a restarted agent ran it afresh
                 conn.execute(update(job_table).where(*_this_run(node, s.job, s.run)).values(pid=s.pid, pids=[s.pid]))
         for e in body.exits:
+            _record_measured(conn, node, e, now, actor)  # what the run used, however it ended
             if _is_this_run(conn, node, e.job, e.run):
                 if e.cause in REQUEUED_CAUSES:  # stopped by its own side, not failed: it runs again
                     parts = jobs.nodes_of(conn, e.job)
@@ -127,6 +129,23 @@ def report(ctl: Controller, node: str, body: AgentReport) -> None:
         ctl.notifier.touch(others)
     if freed or came_back:
         ctl.wake()
+
+
+def _record_measured(conn, node: str, e: Exited, now: float, actor: str) -> None:
+    """The run's ``usage`` event (accounting.py reads it), in the exit's transaction: one per
+    run and node, and none when the agent measured nothing (a container, an older agent).
+    Also for an exit that comes after the run was ended here (a cancel, a preemption, a
+    walltime: the agent stops the job once it is no longer assigned), as long as the job has
+    had no later run and ran on this node: its row's node, or cores it still holds here (a
+    gang's other parts are only known while they hold them)."""
+    if e.cpu_seconds is None and e.peak_memory_mb is None:
+        return
+    row = conn.execute(select(job_table.c.org_id, job_table.c.runs, job_table.c.node)
+                       .where(job_table.c.id == e.job)).first()
+    if row is None or row.runs != e.run or (row.node != node and not _is_this_run(conn, node, e.job, e.run)):
+        return
+    events.record_once(conn, now, USAGE, usage_detail(e.run, e.cpu_seconds, e.peak_memory_mb), actor=actor,
+                       job=e.job, node=node, org_id=row.org_id)
 
 
 def _retry_with_more_memory(conn, default_steps: str, job_id: int, now: float, actor: str) -> bool:

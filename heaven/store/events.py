@@ -22,6 +22,18 @@ def record(conn: Connection, ts: float, action: str, detail: str = "", *, actor:
     _mark(conn)
 
 
+def record_once(conn: Connection, ts: float, action: str, detail: str, *, actor: str, job: int, node: str | None,
+                org_id: int | None) -> bool:
+    """Record an event unless its job already has the same one (action, node, detail): for a
+    fact an agent may report twice (a report whose answer it never got is sent again)."""
+    same = select(events.c.seq).where(events.c.job == job, events.c.action == action, events.c.detail == detail,
+                                      events.c.node.is_(None) if node is None else events.c.node == node)
+    if conn.execute(same.limit(1)).first() is not None:
+        return False
+    record(conn, ts, action, detail, actor=actor, job=job, node=node, org_id=org_id)
+    return True
+
+
 def record_many(conn: Connection, rows: list[dict]) -> None:
     if rows:
         conn.execute(_INSERT, rows)

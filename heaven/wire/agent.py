@@ -19,6 +19,8 @@ DISCONNECTED = "stopped while disconnected"
 # An exit's cause: its agent was drained (it stops its jobs and leaves); requeued too.
 DRAINED = "stopped by a drain of its agent"
 REQUEUED_CAUSES = (DISCONNECTED, DRAINED)
+# CPU seconds one run may report having used: every core a node may have, busy for ten years.
+MAX_CPU_SECONDS = MAX_CORES * 10 * 366 * 86400.0
 # Seconds: an agent's grace (at most a week, heaven/config.py) plus its stop grace.
 MAX_GRACE = 8 * 24 * 3600.0
 
@@ -64,12 +66,19 @@ class Started(Strict):
 
 
 class Exited(Strict):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
     job: Id
     run: Run  # which attempt ended: an old run's exit must not end a newer one
     exit_code: ExitCode
     # What the agent knows beyond the code: "out of memory" when its cgroup's OOM counter rose;
     # for a job that could not start, why not (a missing container image, a missing program).
     cause: str | None = Field(None, max_length=CAUSE_MAX)
+    # What the run consumed, as its shim measured it once every process of it had ended: CPU
+    # time (user + system) and peak memory. None: not measured (a container, an adopted process,
+    # an agent from before these fields); the report then counts the run as unmeasured.
+    cpu_seconds: float | None = Field(None, ge=0, le=MAX_CPU_SECONDS)
+    peak_memory_mb: float | None = Field(None, ge=0, le=MAX_MB)
 
 
 class JobSample(Strict):

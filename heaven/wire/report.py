@@ -8,7 +8,11 @@ class Figures(BaseModel):
     elapsed_seconds: float  # time holding cores, inside the period
     requested_core_seconds: float
     allocated_core_seconds: float
-    used_core_seconds: float | None  # not recorded: agents report CPU% samples, not CPU time
+    # Measured by the runs' shims (heaven.control.accounting): summed CPU time, the largest
+    # peak memory, and how many runs had a measurement; null while none had one.
+    used_core_seconds: float | None
+    peak_memory_mb: float | None
+    measured_runs: int
     requested_mb_seconds: float
     allocated_mb_seconds: float
     lent_core_seconds: float  # idle cores this job (these jobs) lent to waiting ones

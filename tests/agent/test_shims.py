@@ -69,8 +69,35 @@ def test_an_exit_while_no_executor_runs_is_kept_on_disk(make, tmp_path):
     first.shutdown(kill=False)
     wait_for(lambda: gone(shim), "the job and its shim to end")
     assert (tmp_path / "shims" / "3.exit").exists()
-    live, ended = make().recover()
+    second = make()
+    live, ended = second.recover()
     assert live == {} and ended == [(3, 1, 9, None)]
+    usage = second.usage(3)
+    assert set(usage) == {"cpu_seconds", "peak_memory_mb"}, "what it consumed is kept with the code"
+    assert usage["cpu_seconds"] >= 0 and usage["peak_memory_mb"] > 0
+    assert second.usage(3) == {}, "told once"
+
+
+BURN = "import time\nend = time.process_time() + 0.5\nwhile time.process_time() < end: pass\n"
+FILL = "b = bytearray(100 * 2**20)\nfor i in range(0, len(b), 4096): b[i] = 1\n"
+
+
+def test_the_shim_measures_the_cpu_time_and_peak_memory_of_its_job(make, tmp_path):
+    """Half a second of CPU burnt by an orphan (its shell left it behind) still counts: the
+    job's group counts it, or, as a subreaper, the shim reaped it. Peak memory is the job's."""
+    import sys
+    ex = make()
+    done = tmp_path / "burnt"
+    ex.start(8, ["sh", "-c", f"({sys.executable} -c '{BURN}'; touch {done}) & "
+                             f"while [ ! -e {done} ]; do sleep 0.02; done"], [int(ONE)])
+    assert reaped(ex, 8, timeout=30) == 0
+    usage = ex.usage(8)
+    assert 0.4 < usage["cpu_seconds"] < 5, usage
+    assert usage["peak_memory_mb"] > 0, usage
+    assert ex.usage(8) == {}, "told once"
+    ex.start(9, [sys.executable, "-c", FILL], [int(ONE)])
+    assert reaped(ex, 9, timeout=30) == 0
+    assert 95 < ex.usage(9)["peak_memory_mb"] < 1000, "it touched 100 MB"
 
 
 def test_signals_go_through_the_shim(make):

@@ -46,3 +46,46 @@ def test_a_leaving_agent_s_node_takes_nothing_new(controller_app):
     assert _job(client, job["id"])["state"] == "pending"
     register(client, "n1", 1)  # its agent registers again: up, and the job is placed
     wait_for(lambda: _job(client, job["id"])["state"] == "assigned", what="placement after the return")
+
+
+def _usage_events(client, job_id: int) -> list[tuple[str, str]]:
+    return [(e["node"], e["detail"]) for e in client.get("/api/v1/events", params={"job": job_id}).json()
+            if e["action"] == "usage"]
+
+
+def test_an_exit_s_measurement_is_one_usage_event_per_run_and_the_report_sums_it(controller_app):
+    client = controller_app(scheduler_interval=0.2)
+    register(client, "n1", 1)
+    job = _running(client)
+    ended = {"exits": [{"job": job["id"], "run": 1, "exit_code": 0, "cpu_seconds": 1.25, "peak_memory_mb": 20.5}]}
+    assert client.post("/api/v1/agents/n1/report", json=ended).status_code == 200
+    assert client.post("/api/v1/agents/n1/report", json=ended).status_code == 200  # sent again: its answer was lost
+    assert _usage_events(client, job["id"]) == [("n1", "run 1: 1.250 cpu-seconds, peak 20.5 MB")]
+    assert _job(client, job["id"])["state"] == "succeeded"
+    [line] = [j for j in client.get("/api/v1/report").json()["jobs"] if j["id"] == job["id"]]
+    assert (line["used_core_seconds"], line["peak_memory_mb"], line["measured_runs"]) == (1.25, 20.5, 1)
+
+    unmeasured = _running(client)  # an agent from before the measurement: no event, null figures
+    quiet = {"exits": [{"job": unmeasured["id"], "run": 1, "exit_code": 0}]}
+    assert client.post("/api/v1/agents/n1/report", json=quiet).status_code == 200
+    assert _usage_events(client, unmeasured["id"]) == []
+    [line] = [j for j in client.get("/api/v1/report").json()["jobs"] if j["id"] == unmeasured["id"]]
+    assert (line["used_core_seconds"], line["peak_memory_mb"], line["measured_runs"]) == (None, None, 0)
+
+
+def test_a_cancelled_run_s_late_exit_is_measured_but_not_another_node_s(controller_app):
+    """A cancel ends the run at once; the agent's exit, with what the run used, comes after."""
+    client = controller_app(scheduler_interval=0.2)
+    register(client, "n1", 1)
+    job = _running(client)
+    register(client, "n2", 1)  # after the placement: the job is n1's
+    assert client.post(f"/api/v1/jobs/{job['id']}/cancel").status_code == 200
+    stranger = {"exits": [{"job": job["id"], "run": 1, "exit_code": -15, "cpu_seconds": 9.0}]}
+    assert client.post("/api/v1/agents/n2/report", json=stranger).status_code == 200
+    wrong_run = {"exits": [{"job": job["id"], "run": 2, "exit_code": -15, "cpu_seconds": 9.0}]}
+    assert client.post("/api/v1/agents/n1/report", json=wrong_run).status_code == 200
+    assert _usage_events(client, job["id"]) == []
+    late = {"exits": [{"job": job["id"], "run": 1, "exit_code": -15, "cpu_seconds": 0.5}]}
+    assert client.post("/api/v1/agents/n1/report", json=late).status_code == 200
+    assert _usage_events(client, job["id"]) == [("n1", "run 1: 0.500 cpu-seconds, peak memory not measured")]
+    assert _job(client, job["id"])["state"] == "cancelled"

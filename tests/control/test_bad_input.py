@@ -68,6 +68,9 @@ BAD = [
     ("POST", "/api/v1/agents/n1/report", {"exits": [{"job": 9999999999999999999, "run": 1, "exit_code": 0}]}, 422, "exits.0.job", ["2147483647"]),
     ("POST", "/api/v1/agents/n1/report", {"exits": [{"job": 1, "run": 2**40, "exit_code": 0}]}, 422, "exits.0.run", ["2147483647"]),
     ("POST", "/api/v1/agents/n1/report", {"exits": [{"job": 1, "run": 1, "exit_code": 2**40}]}, 422, "exits.0.exit_code", ["255"]),
+    ("POST", "/api/v1/agents/n1/report", {"exits": [{"job": 1, "run": 1, "exit_code": 0, "cpu_seconds": -0.5}]}, 422, "exits.0.cpu_seconds", ["greater than or equal to 0"]),
+    ("POST", "/api/v1/agents/n1/report", {"exits": [{"job": 1, "run": 1, "exit_code": 0, "cpu_seconds": 1e15}]}, 422, "exits.0.cpu_seconds", ["less than or equal to"]),
+    ("POST", "/api/v1/agents/n1/report", {"exits": [{"job": 1, "run": 1, "exit_code": 0, "peak_memory_mb": -1}]}, 422, "exits.0.peak_memory_mb", ["greater than or equal to 0"]),
     ("POST", "/api/v1/agents/n1/report", {"started": [{"job": 1, "run": 1, "pid": 2**40}]}, 422, "started.0.pid", ["4194304"]),
     ("POST", "/api/v1/agents/n1/report", {"jobs": {"1": {"cpu_percent": 1, "rss_mb": 1, "pids": [2**40]}}}, 422, "jobs.1.pids.0", ["4194304"]),
     ("POST", "/api/v1/agents/n1/report", {"jobs": {str(2**40): {"cpu_percent": 1, "rss_mb": 1}}}, 422, f"jobs.{2**40}.[key]", ["2147483647"]),
@@ -115,6 +118,18 @@ def test_bad_input_is_refused_clearly_and_changes_nothing(api, method, path, bod
     after = _state(api)
     assert after[0] == before[0] and after[1] == before[1]
     assert [n["telemetry"] for n in after[2]] == [n["telemetry"] for n in before[2]]
+
+
+@pytest.mark.parametrize("field, value", [("cpu_seconds", "Infinity"), ("cpu_seconds", "1e999"),
+                                          ("peak_memory_mb", "NaN"), ("peak_memory_mb", "-Infinity")])
+def test_a_measurement_that_is_not_finite_is_refused(api, field, value):
+    """JSON clients cannot send these (httpx refuses), but the parser takes them: refused all the same."""
+    before = _state(api)
+    body = f'{{"exits": [{{"job": 1, "run": 1, "exit_code": 0, "{field}": {value}}}]}}'.encode()
+    answer = api.post("/api/v1/agents/n1/report", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"] == f"exits.0.{field}" and "finite" in answer.json()["message"]
+    assert _state(api)[:2] == before[:2]
 
 
 def test_invalid_json_is_a_422_not_a_500(api):

@@ -61,3 +61,33 @@ def test_every_transition_writes_exactly_one_event(live, store_url):
     again = cluster.http.post(f"/api/v1/jobs/{slow['id']}/cancel")
     assert again.status_code == 409 and again.json()["field"] == "id"
     assert cluster.actions(slow["id"]) == ["submit", "assign", "start", "cancel"]
+
+
+BURN = "import time\nend = time.process_time() + 0.5\nwhile time.process_time() < end: pass\n"
+
+
+def test_the_report_says_what_real_runs_used(live):
+    """A job burns half a second of CPU; another is cancelled while it sleeps. Each run's shim
+    measures it, the exit carries it, and the report sums it: one usage event per run."""
+    import sys
+    cluster = live()
+    cluster.start_controller()
+    cluster.start_agent("n1", "0-1", "auto")
+    busy = cluster.submit([sys.executable, "-c", BURN], cores=1)
+    idle = cluster.submit(["sleep", "30"], cores=1)
+    cluster.wait_state(busy["id"], "succeeded", timeout=30)
+    cluster.wait_pid(idle["id"])
+    cluster.http.post(f"/api/v1/jobs/{idle['id']}/cancel")
+
+    def usage_events(job_id):
+        return [e for e in cluster.events(job=job_id) if e["action"] == "usage"]
+    wait_for(lambda: usage_events(idle["id"]), what="the cancelled run's late exit and its measurement")
+    assert len(usage_events(busy["id"])) == 1 and len(usage_events(idle["id"])) == 1
+    lines = {j["id"]: j for j in cluster.http.get("/api/v1/report").json()["jobs"]}
+    used = lines[busy["id"]]
+    assert 0.3 < used["used_core_seconds"] < 5 and used["peak_memory_mb"] > 0 and used["measured_runs"] == 1
+    slept = lines[idle["id"]]
+    assert 0 <= slept["used_core_seconds"] < 0.3 and slept["measured_runs"] == 1
+    totals = cluster.http.get("/api/v1/report").json()["totals"]
+    assert totals["used_core_seconds"] == pytest.approx(used["used_core_seconds"] + slept["used_core_seconds"], abs=2e-3)
+    assert totals["peak_memory_mb"] == max(used["peak_memory_mb"], slept["peak_memory_mb"])

@@ -8,7 +8,7 @@ import pytest
 
 from tests.e2e.netns import Network, unavailable
 from tests.e2e.test_agent_restart import parent_of
-from tests.live import LiveCluster, alive, wait_for
+from tests.live import NOT_TRANSITIONS, LiveCluster, alive, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -150,7 +150,7 @@ def test_past_the_grace_the_shim_stops_it_and_only_then_it_runs_elsewhere(networ
     first_end, second_start = float(lines[1][1]), float(lines[2][1])
     assert first_end < second_start
 
-    events = [e for e in cluster.every_event() if e["job"] == job["id"] and e["action"] != "wait"]
+    events = [e for e in cluster.every_event() if e["job"] == job["id"] and e["action"] not in NOT_TRANSITIONS]
     assert [e["action"] for e in events] == ["submit", "assign", "start", "lose", "requeue", "assign", "start", "fail"]
     lose = events[3]
     assert lose["node"] == cut and first_end < lose["ts"], "requeued only after its shim had stopped it"

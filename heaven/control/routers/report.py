@@ -21,8 +21,9 @@ Epoch = Annotated[float | None, Query(ge=0, le=1e11, allow_inf_nan=False, descri
 
 @router.get("", response_model=ReportOut, responses=answers(401, 422))
 def report(ctl: Ctl, scope: Scope, since: Epoch = None, until: Epoch = None) -> dict:
-    """Requested vs allocated core-seconds and MB-seconds, lending and give-back, per job,
-    person and organization, over [since, until) (default: from the start until now)."""
+    """Requested vs allocated vs used core-seconds, MB-seconds and peak memory, lending and
+    give-back, per job, person and organization, over [since, until) (default: from the start
+    until now). Used figures are those of the measured runs (``measured_runs``), null if none."""
     until = ctl.clock() if until is None else until
     since = 0.0 if since is None else since
     if since > until:
