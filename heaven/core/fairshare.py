@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 from heaven.core.config import DEFAULT_CLUSTER, FairShare, SchedulerConfig
 from heaven.core.model import Job, Node
-from heaven.core.preemption import SAMPLE, evict_for
+from heaven.core.preemption import SAMPLE, evict_for, shape_of
 from heaven.core.snapshot import Snapshot
 from heaven.core.states import NodeState
 
@@ -124,6 +124,8 @@ class LendBack:
         self.entitled: dict[tuple[int, str], float] | None = None
         self.held: dict[tuple[int, str], int] = {}
         self._seen: tuple[int, int, int, int] | None = None
+        # Request shapes (of an organization) that found no borrower enough since the plan last changed.
+        self.hopeless: set[tuple] = set()
 
     def attempt(self, cycle: Cycle, job: Job) -> bool:
         if job.org is None or cycle.config.fair_share is None:
@@ -132,8 +134,14 @@ class LendBack:
         clusters = {c for (org, c) in self.entitled if org == job.org and self._within(job.org, c, job.cores)}
         if not clusters:
             return False  # at or over its entitlement everywhere: it borrows only what is free
+        shape = shape_of(job)
+        if shape in self.hopeless:
+            return False
         shared = [cap for cap in cycle.caps.values() if cap.node.org is None and cap.node.cluster in clusters]
-        return evict_for(cycle, job, shared, SAMPLE, rule=self)
+        if evict_for(cycle, job, shared, SAMPLE, rule=self):
+            return True
+        self.hopeless.add(shape)  # nothing changed: the same request finds the same borrowers
+        return False
 
     # The eviction rule (preemption.py asks it of every running job on a candidate node).
     def may_evict(self, job: Job, victim: Job, node: Node) -> bool:
@@ -157,6 +165,7 @@ class LendBack:
         if seen == self._seen:
             return
         self._seen = seen
+        self.hopeless.clear()
         if self.entitled is None:
             self.entitled = entitlements(cycle.snapshot, cycle.config.fair_share)
         self.held = held(cycle)
