@@ -112,6 +112,18 @@ class ControllerSettings(BaseSettings):
     # Node pools that scale (docs/autoscaling.md): a JSON list of PoolSpec.
     pools: list[PoolSpec] = Field(default_factory=list)
     autoscale_interval: float = Field(1.0, gt=0, le=3600, description="seconds between two looks of the autoscaler")
+    # Fair share between organizations sharing a cluster (docs/fair-share.md).
+    fairshare: bool = Field(False, description="order the queue across organizations by decayed usage over weight")
+    fairshare_half_life: float = Field(7 * 24 * 3600.0, gt=0, description="seconds for past usage to count half "
+                                       "(Slurm's PriorityDecayHalfLife)")
+    fairshare_weights: dict[str, float] = Field(default_factory=dict, description='JSON {"ORG_ID/CLUSTER": weight}; '
+                                                "1 where not given")
+
+    @field_validator("fairshare_weights")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        fairshare_weights(value)
+        return value
 
     @field_validator("retry_memory")
     @classmethod
@@ -125,6 +137,19 @@ class ControllerSettings(BaseSettings):
         if len(names) != len(set(names)):
             raise ValueError(f"pools: two pools share a name ({', '.join(sorted(names))})")
         return self
+
+
+def fairshare_weights(value: dict[str, float]) -> tuple[tuple[tuple[int, str], float], ...]:
+    """HEAVEN_FAIRSHARE_WEIGHTS as the core's pairs: each key "ORG_ID/CLUSTER", each weight > 0."""
+    pairs = []
+    for key, weight in value.items():
+        org, sep, cluster = key.partition("/")
+        if not sep or not org.strip().isdigit() or not cluster.strip():
+            raise ValueError(f"fairshare_weights: key {key!r} is not ORG_ID/CLUSTER (e.g. \"1/default\")")
+        if not weight > 0:
+            raise ValueError(f"fairshare_weights: weight of {key!r} must be > 0, not {weight:g}")
+        pairs.append(((int(org), cluster.strip()), float(weight)))
+    return tuple(pairs)
 
 
 class AgentSettings(BaseSettings):

@@ -60,3 +60,21 @@ def test_memory_retry_steps_that_would_not_raise_the_request_are_refused(steps):
 
 def test_memory_retry_steps_that_raise_the_request_are_taken():
     assert ControllerSettings(retry_memory="1.5x,4x").retry_memory == "1.5x,4x"
+
+
+def test_fair_share_settings_become_the_cores_value(monkeypatch):
+    from heaven.config import fairshare_weights
+    monkeypatch.setenv("HEAVEN_FAIRSHARE", "on")
+    monkeypatch.setenv("HEAVEN_FAIRSHARE_WEIGHTS", '{"1/default": 3, "2/gpu": 0.5}')
+    settings = ControllerSettings()
+    assert settings.fairshare is True and settings.fairshare_half_life == 7 * 24 * 3600
+    assert fairshare_weights(settings.fairshare_weights) == (((1, "default"), 3.0), ((2, "gpu"), 0.5))
+
+
+@pytest.mark.parametrize("weights, words", [('{"default": 1}', "is not ORG_ID/CLUSTER"),
+                                            ('{"1/default": 0}', "must be > 0")])
+def test_a_bad_fair_share_weight_is_refused_naming_the_setting(weights, words, monkeypatch):
+    monkeypatch.setenv("HEAVEN_FAIRSHARE_WEIGHTS", weights)
+    with pytest.raises(ValidationError, match="fairshare_weights") as err:
+        ControllerSettings()
+    assert words in str(err.value)

@@ -42,6 +42,11 @@ class Order(str, Enum):
     priority = "priority"
 
 
+class OrgsFrom(str, Enum):
+    user = "user"
+    group = "group"
+
+
 class Protocol(str, Enum):
     whole = "whole"
     rlscheduler = "rlscheduler"
@@ -68,6 +73,10 @@ def sim(
     cores: Annotated[int | None, typer.Option(min=1, help="machine size (default: MaxProcs/MaxNodes of the header)")] = None,
     headroom: Annotated[float, typer.Option(min=0.0, help="stealing leaves a donor ceil(used × (1 + headroom)) cores")] = HEADROOM,
     usage_noise: Annotated[float, typer.Option(min=0.0, max=0.99, help="error of measured use: × (1 ± U(0, noise))")] = 0.0,
+    orgs_from: Annotated[OrgsFrom | None, typer.Option("--orgs-from", help="fair share between organizations: "
+                                                       "SWF field 12 (user) or 13 (group) names each job's")] = None,
+    half_life: Annotated[float, typer.Option(min=1.0, help="fair share: seconds for past usage to count half")] = 7 * 86400.0,
+    share_window: Annotated[float, typer.Option(min=1.0, help="fair share: seconds per window of the shares report")] = 86400.0,
 ) -> None:
     """Replay TRACE through the same scheduling core the controller uses, and measure it."""
     # The simulator (and matplotlib, for --plot) load only when this command runs: every other
@@ -84,8 +93,13 @@ def sim(
     try:
         if from_events is not None:
             trace = _exported(from_events)
-        workload = prepare(read_swf(trace), protocol.value, cores)
-        config = config_for(policy.value, order.value, steal, protocol.value, headroom, preempt=preempt)
+        workload = prepare(read_swf(trace), protocol.value, cores, orgs_from.value if orgs_from else None)
+        fair = None
+        if orgs_from is not None:
+            from heaven.core.config import FairShare
+
+            fair = FairShare(half_life=half_life)
+        config = config_for(policy.value, order.value, steal, protocol.value, headroom, preempt=preempt, fair_share=fair)
     except (SwfError, OSError, ValueError) as exc:
         err.print(f"[red]error:[/red] {_message(exc, trace)}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
@@ -94,7 +108,7 @@ def sim(
                   disable=not err.is_terminal) as progress:
         task = progress.add_task(workload.name, total=workload.jobs)
         result = simulate(workload, config, seed, usage_noise,
-                          on_progress=lambda done: progress.update(task, completed=done))
+                          on_progress=lambda done: progress.update(task, completed=done), share_window=share_window)
     if plot is not None:
         title = f"{workload.name}: {policy.value}, {order.value}{' + steal' if steal else ''} ({protocol.value})"
         from heaven.sim.plot import plot_runs  # matplotlib: 1.4 s, only when a plot is asked for
@@ -102,12 +116,18 @@ def sim(
         plot_runs([(f"{policy.value} {order.value}{' +steal' if steal else ''}", result.outcomes)], plot, title)
     if json_out:
         data = result.as_dict()
+        if orgs_from is not None:
+            from heaven.sim.metrics import org_shares
+
+            data["org_shares"] = [[{str(k): v for k, v in w.items()} for w in org_shares(o)] for o in result.outcomes]
         published = _published(result)
         if published is not None:
             data["published_mean_bounded_slowdown"] = published
         sys.stdout.write(json.dumps(_finite(data), indent=2) + "\n")
         return
     Console().print(_table(result))
+    if orgs_from is not None:
+        Console().print(_shares(result, share_window))
     if plot is not None:
         Console().print(f"plot written to {plot}")
 
@@ -188,6 +208,21 @@ def _table(result: Result) -> Table:
         table.add_row(label, value)
     if w.dropped:
         table.caption = "dropped: " + ", ".join(f"{n} ({why})" for why, n in w.dropped.items())
+    return table
+
+
+def _shares(result: Result, window: float) -> Table:
+    """Each organization's share of the core-seconds held, per window (the first sequence)."""
+    from heaven.sim.metrics import org_shares
+
+    windows = org_shares(result.outcomes[0]) if result.outcomes else []
+    orgs = sorted({org for w in windows for org in w})
+    table = Table(title=f"share by organization, {window:g} s windows", title_justify="left")
+    table.add_column("window")
+    for org in orgs[:12]:
+        table.add_column(str(org), justify="right")
+    for i, shares in enumerate(windows[:50]):
+        table.add_row(str(i), *(f"{shares.get(org, 0.0):.3f}" for org in orgs[:12]))
     return table
 
 

@@ -31,7 +31,8 @@ def run_cycle(conn: Connection, config: SchedulerConfig, now: float, rng: random
     ``pending_limit`` to its head, read in the core's own order. ``fence``: the leader's
     epoch, stamped on the plan (apply_plan refuses it once another replica took over)."""
     lock_core_map(conn)
-    snapshot = load_snapshot(conn, now, usage, reservation, pending_after, pending_limit, config.order)
+    half_life = config.fair_share.half_life if config.fair_share is not None else None
+    snapshot = load_snapshot(conn, now, usage, reservation, pending_after, pending_limit, config.order, half_life)
     plan = schedule(snapshot, now, rng, config)
     recommended: list = []
     if recommend_only and (plan.shrinks or plan.grows):

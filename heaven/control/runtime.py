@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from heaven.config import ControllerSettings
+from heaven.config import ControllerSettings, fairshare_weights
 from heaven.control.cycle import requeue_unstarted, run_cycle, stop_overdue, sweep_silent_nodes
 from heaven.control.errors import ApiError
 from heaven.control.leadership import Leadership
@@ -32,6 +32,7 @@ from heaven.control.changes import ChangeBell
 from heaven.control.notifier import NodeNotifier
 from heaven.control.watchers import JobWatchers
 from heaven.core import Plan, SchedulerConfig
+from heaven.core.config import FairShare
 from heaven.core.queue import FIELD_KEYS
 from heaven.core.reasons import Reason
 from heaven.store.apply import Applied, lock_core_map
@@ -82,6 +83,8 @@ class Controller:
             policy=settings.policy, order=settings.order, placement=settings.placement,
             steal=settings.steal != "off", headroom=settings.steal_headroom, cooldown=settings.steal_cooldown,
             min_cores=settings.min_cores_per_job, preempt=settings.preempt, victim_order=settings.victim_order,
+            fair_share=FairShare(settings.fairshare_half_life, fairshare_weights(settings.fairshare_weights))
+            if settings.fairshare else None,
         )
         self.usage = UsagePolicy(warmup=settings.steal_warmup)
         self.reservation = None  # what the last plan promised the blocked head
@@ -149,7 +152,9 @@ class Controller:
         now = self.clock()
         greedy = self.config.policy == "greedy"
         seen = jobs.newest_id(conn)
-        head = None if whole_queue or not greedy or self.config.order not in FIELD_KEYS else EVENT_CYCLE_HEAD
+        # The head read in a plain ordering is not fair share's head: with it on, every cycle reads the whole queue.
+        head = None if whole_queue or not greedy or self.config.order not in FIELD_KEYS \
+            or self.config.fair_share is not None else EVENT_CYCLE_HEAD
         plan, applied, recommended = run_cycle(conn, self.config, now, self.rng(), self.usage, self.reservation,
                                                recommend_only=self.settings.steal == "recommend",
                                                pending_after=self._seen if not full and greedy else None,

@@ -27,6 +27,8 @@ from heaven.core import queue
 from heaven.core.ranking import BEST_FIT, LEAST_LOADED
 
 NEWEST_FIRST = "newest-first"
+WEEK = 7 * 24 * 3600.0  # Slurm's PriorityDecayHalfLife default
+DEFAULT_CLUSTER = "default"  # the cluster of a job that names none, as a join token without one
 OLDEST_FIRST = "oldest-first"
 VICTIM_ORDERS = (NEWEST_FIRST, OLDEST_FIRST)
 
@@ -59,6 +61,28 @@ BACKFILLING = tuple(p.value for p in Policy if p.backfills)
 
 
 @dataclass(frozen=True, slots=True)
+class FairShare:
+    """Fair share between organizations (fairshare.py): how fast past usage is forgotten, and
+    each organization's weight per cluster as ((org, cluster), weight) pairs (1 where not given)."""
+
+    half_life: float = WEEK
+    weights: tuple[tuple[tuple[int, str], float], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.half_life > 0:
+            raise ValueError("the fair-share half-life must be > 0 seconds")
+        for key, weight in self.weights:
+            if not weight > 0:
+                raise ValueError(f"fair-share weight of {key[0]}/{key[1]} must be > 0, not {weight:g}")
+
+    def weight(self, org: int, cluster: str) -> float:
+        for key, weight in self.weights:
+            if key == (org, cluster):
+                return weight
+        return 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class SchedulerConfig:
     policy: Policy | str = Policy.GREEDY
     order: str = "priority"
@@ -74,6 +98,8 @@ class SchedulerConfig:
     min_cores: int = 1
     preempt: bool = False
     victim_order: str = NEWEST_FIRST
+    # None: no fair share (the queue is the ordering alone, nothing is lent back).
+    fair_share: FairShare | None = None
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:

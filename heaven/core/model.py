@@ -87,8 +87,9 @@ def cluster_key(org: int | None, cluster: str) -> str:
 
 
 def in_org(job: Job, node: Node) -> bool:
-    """Whether ``node`` belongs to ``job``'s organization (or no organizations are in play)."""
-    return job.org is None or node.org == job.org
+    """Whether ``node`` belongs to ``job``'s organization, or is shared: a node of no organization
+    (the simulator's machine, where organizations share a cluster under fair share) takes anyone's."""
+    return job.org is None or node.org is None or node.org == job.org
 
 
 def in_home(job: Job, node: Node) -> bool:
@@ -130,6 +131,15 @@ class Quota:
     cores: int | None = None
     memory_mb: int | None = None
     gpus: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """An organization's past use of a cluster for fair share: core-seconds, each second
+    decayed by its age (fairshare.py), as they stood at time ``at``."""
+
+    core_seconds: float = 0.0
+    at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,10 @@ where evictions would make it fit, the most free cores first (every node in a
 small cluster; see ``SAMPLE``). Nodes whose free plus evictable cores cannot
 cover the request are skipped before any check (reach.py).
 
+Who may be evicted for whom is a ``rule``: preemption's own is ``LOWER_PRIORITY``;
+fair share (fairshare.py) brings another (a lender takes back what borrowers hold)
+and reuses everything else here: victim order, minimal set, feasibility.
+
 Victim orders (lowest priority first in both):
 - ``newest-first`` (default): the most recently started first: loses the least work;
 - ``oldest-first``: the original deployment scheduler's rule.
@@ -20,14 +24,27 @@ from typing import TYPE_CHECKING
 
 from heaven.core.config import NEWEST_FIRST, OLDEST_FIRST, VICTIM_ORDERS
 from heaven.core.feasibility import Probe, Resources, feasible
-from heaven.core.model import Allocation, Job, may_run_on
+from heaven.core.model import Allocation, Job, Node, may_run_on
 from heaven.core.plan import Preempt
 from heaven.core.reach import Reach
 
 if TYPE_CHECKING:
     from heaven.core.cycle import Cycle
 
-__all__ = ["NEWEST_FIRST", "OLDEST_FIRST", "VICTIM_ORDERS", "Evict", "evict_for", "minimal_set"]
+__all__ = ["LOWER_PRIORITY", "NEWEST_FIRST", "OLDEST_FIRST", "VICTIM_ORDERS", "Evict", "evict_for", "minimal_set"]
+
+
+class LowerPriority:
+    """Preemption's rule: a victim of strictly lower priority than the waiting job."""
+
+    def may_evict(self, job: Job, victim: Job, node: Node) -> bool:
+        return victim.priority < job.priority
+
+    def reason(self, job: Job, victim: Job) -> str:
+        return f"evicted for job {job.id} (priority {job.priority} > {victim.priority})"
+
+
+LOWER_PRIORITY = LowerPriority()
 
 
 class Evict:
@@ -87,13 +104,13 @@ def shape_of(job: Job) -> tuple:
     return (job.cores, job.memory_mb, job.storage_mb, job.gpus, job.node, job.cluster, job.org)
 
 
-def _victims(cycle: Cycle, job: Job, node: str) -> list[tuple[Allocation, Job]]:
+def _victims(cycle: Cycle, job: Job, node: Node, rule=LOWER_PRIORITY) -> list[tuple[Allocation, Job]]:
     out = []
     jobs = cycle.jobs
-    for alloc in cycle.allocations_on(node):
+    for alloc in cycle.allocations_on(node.name):
         victim = jobs.get(alloc.job_id)
-        if victim is not None and victim.priority < job.priority \
-                and victim.nodes == 1 and alloc.job_id not in cycle.touched:
+        if victim is not None and victim.nodes == 1 and alloc.job_id not in cycle.touched \
+                and rule.may_evict(job, victim, node):
             out.append((alloc, victim))
     newest = cycle.config.victim_order == NEWEST_FIRST
     out.sort(key=lambda av: (av[1].priority, -av[0].started_at if newest else av[0].started_at, av[0].job_id))
@@ -128,8 +145,9 @@ def minimal_set(job: Job, cap, victims: list[tuple[Allocation, Job]], ledger) ->
     return chosen
 
 
-def evict_for(cycle: Cycle, job: Job, candidates=None, sample: int | None = None) -> bool:
-    """Evict the fewest lower-priority jobs that make ``job`` fit, and place it. False: no change.
+def evict_for(cycle: Cycle, job: Job, candidates=None, sample: int | None = None, rule=LOWER_PRIORITY) -> bool:
+    """Evict the fewest jobs ``rule`` lets go (lower-priority ones) that make ``job`` fit, and place it.
+    False: no change.
 
     ``candidates``: the nodes to compare (every node unless given); ``sample``: stop after that
     many nodes where evictions would make it fit."""
@@ -139,7 +157,7 @@ def evict_for(cycle: Cycle, job: Job, candidates=None, sample: int | None = None
         node = cap.node
         if not may_run_on(job, node) or not cap.ready:
             continue
-        chosen = minimal_set(job, cap, _victims(cycle, job, node.name), cycle.ledger)
+        chosen = minimal_set(job, cap, _victims(cycle, job, node, rule), cycle.ledger)
         if chosen is None:
             continue
         cost = (len(chosen), sum(len(a.cores) for a, _ in chosen), node.name)
@@ -153,6 +171,6 @@ def evict_for(cycle: Cycle, job: Job, candidates=None, sample: int | None = None
     _, cap, chosen = best
     for alloc, victim in chosen:
         cycle.release(alloc)
-        cycle.plan.preemptions.append(Preempt(victim.id, alloc.node, f"evicted for job {job.id} (priority {job.priority} > {victim.priority})"))
+        cycle.plan.preemptions.append(Preempt(victim.id, alloc.node, rule.reason(job, victim)))
     cycle.place(job, cap)
     return True

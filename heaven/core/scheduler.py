@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import random
 
-from heaven.core import backfill, dependencies, gang, giveback, queue, reasons
+from heaven.core import backfill, dependencies, fairshare, gang, giveback, queue, reasons
 from heaven.core.actions import Action
 from heaven.core.config import BACKFILLING, POLICIES, Policy, SchedulerConfig
 from heaven.core.cycle import Cycle
@@ -53,6 +53,8 @@ def actions_for(config: SchedulerConfig) -> tuple[Action, ...]:
         stack.append(Steal())
     if config.preempt:
         stack.append(Evict())
+    if config.fair_share is not None:
+        stack.append(fairshare.LendBack())
     return tuple(stack)
 
 
@@ -63,7 +65,7 @@ def schedule(snapshot: Snapshot, now: float, rng: random.Random, config: Schedul
     del rng
     cycle = Cycle(snapshot, now, config)
     plan = cycle.plan
-    ordered = _ordered(snapshot, config)
+    ordered = _ordered(snapshot, now, config)
     if config.explain:
         plan.positions = {job.id: position for position, job in enumerate(ordered, start=1)}
     if config.steal:
@@ -176,9 +178,9 @@ def _count_higher_priority_ahead(ordered: list[Job], plan: Plan) -> None:
             ahead[job.priority] = ahead.get(job.priority, 0) + 1
 
 
-def _ordered(snapshot: Snapshot, config: SchedulerConfig) -> list[Job]:
-    """The pending jobs in queue order, the held head first."""
-    ordered = queue.order(snapshot.pending(), config.order)
+def _ordered(snapshot: Snapshot, now: float, config: SchedulerConfig) -> list[Job]:
+    """The pending jobs in queue order (fair share across organizations, if on), the held head first."""
+    ordered = fairshare.reorder(queue.order(snapshot.pending(), config.order), snapshot, now, config)
     held = snapshot.reservation
     if held is None or not config.holds_head or not ordered:
         return ordered

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from heaven.core.model import Allocation, Job, Node, Quota, Reservation
+from heaven.core.model import Allocation, Job, Node, Quota, Reservation, Usage
 from heaven.core.states import JobState, NodeState
 
 
@@ -18,6 +18,8 @@ class Snapshot:
     ended: dict[int, JobState] = field(default_factory=dict)
     # Cluster name -> quota.
     quotas: dict[str, Quota] = field(default_factory=dict)
+    # (organization, cluster) -> its decayed past usage, for fair share (empty: none recorded).
+    usage: dict[tuple[int, str], Usage] = field(default_factory=dict)
 
     def pending(self) -> list[Job]:
         return [j for j in self.jobs if j.state == JobState.PENDING]

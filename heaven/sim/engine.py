@@ -18,6 +18,11 @@ use the scheduler sees is the job's parallelism × (1 + U(-noise, +noise)), draw
 once per job, capped at the cores it holds), from a second stream seeded from
 the same seed. Same jobs, config and
 seed give the same numbers, always.
+
+Organizations (fair share, jobs with ``SimJob.org``): the engine keeps each
+organization's decayed usage as the store does (core-seconds held, decayed with
+the core's own ``fairshare`` functions) and hands it to the core in the snapshot;
+it also records the core-seconds each organization held per ``share_window``.
 """
 from __future__ import annotations
 
@@ -27,8 +32,10 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from heaven.core import fairshare
 from heaven.core.cluster import ClusterState
-from heaven.core.model import Allocation, Job, Node
+from heaven.core.config import DEFAULT_CLUSTER, WEEK
+from heaven.core.model import Allocation, Job, Node, Usage
 from heaven.core.plan import Plan
 from heaven.core.scheduler import SchedulerConfig, schedule
 from heaven.core.snapshot import Snapshot
@@ -66,6 +73,8 @@ class Outcome:
     busy_core_seconds: float  # cores held by jobs, integrated over time
     used_core_seconds: float  # cores really kept busy (the usage model), integrated
     cycles: int
+    # Core-seconds held per organization in each window of ``share_window`` seconds from the first submit.
+    org_windows: list[dict[int, float]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -94,6 +103,7 @@ class Replay:
         usage_noise: float = 0.0,
         check: bool = False,
         on_progress: Callable[[int], None] | None = None,
+        share_window: float = 86400.0,
     ) -> None:
         self.jobs = jobs
         self.node = Node(NODE, 0, tuple(range(cores)))
@@ -121,6 +131,12 @@ class Replay:
         self.busy: list[int] = []
         self.used: list[float] = []
         self.cycles = 0
+        self.share_window = share_window
+        self.half_life = config.fair_share.half_life if config.fair_share is not None else WEEK
+        self.org_held: dict[int, int] = {}  # cores each organization holds now
+        self.org_usage: dict[int, float] = {}  # decayed core-seconds, as of ``last_t``
+        self.org_windows: list[dict[int, float]] = []
+        self.start = self.now
 
     def run(self) -> Outcome:
         jobs, n, i = self.jobs, len(self.jobs), 0
@@ -144,7 +160,7 @@ class Replay:
             self.on_progress(done)
         self.records.sort(key=lambda r: r.id)
         return Outcome(self.node.total_cores, self.records, self.times, self.queued, self.busy, self.used,
-                       self.busy_area, self.used_area, self.cycles)
+                       self.busy_area, self.used_area, self.cycles, self.org_windows)
 
     # --- events -----------------------------------------------------------------
 
@@ -159,17 +175,43 @@ class Replay:
         return math.inf
 
     def _advance(self, t: float) -> None:
+        if self.org_held or self.org_usage:
+            self._charge(self.last_t, t)
         self.busy_area += self.busy_cores * (t - self.last_t)
         self.used_area += self.used_now * (t - self.last_t)
         self.last_t = self.now = t
 
+    def _charge(self, t0: float, t1: float) -> None:
+        """Each organization's usage from ``t0`` to ``t1``: decayed, and per window."""
+        h = self.half_life
+        for org in set(self.org_usage) | set(self.org_held):
+            held = self.org_held.get(org, 0)
+            self.org_usage[org] = fairshare.decay(self.org_usage.get(org, 0.0), t0, t1, h) + \
+                fairshare.core_seconds(held, t0, t1, t1, h)
+        t = t0
+        while t < t1:
+            window = int((t - self.start) // self.share_window)
+            end = min(t1, self.start + (window + 1) * self.share_window)
+            while len(self.org_windows) <= window:
+                self.org_windows.append({})
+            row = self.org_windows[window]
+            for org, held in self.org_held.items():
+                if held:
+                    row[org] = row.get(org, 0.0) + held * (end - t)
+            t = end
+
+    def _hold(self, job: Job, delta: int) -> None:
+        self.busy_cores += delta
+        if job.org is not None:
+            self.org_held[job.org] = self.org_held.get(job.org, 0) + delta
+
     def _arrive(self, sim: SimJob) -> None:
-        self.pending[sim.id] = Job(sim.id, cores=sim.cores, submitted_at=sim.submit, walltime=sim.estimate)
+        self.pending[sim.id] = Job(sim.id, cores=sim.cores, submitted_at=sim.submit, walltime=sim.estimate, org=sim.org)
 
     def _complete(self, job_id: int) -> None:
         state = self.running.pop(job_id)
         state.record.end = self.now
-        self.busy_cores -= len(state.alloc.cores)
+        self._hold(state.job, -len(state.alloc.cores))
         self.used_now -= state.use
         self.records.append(state.record)
 
@@ -182,6 +224,7 @@ class Replay:
             (*self.pending.values(), *(r.job for r in running)),
             tuple(r.alloc for r in running),
             self.reservation,
+            usage={(org, DEFAULT_CLUSTER): Usage(u, self.now) for org, u in self.org_usage.items()},
         )
         plan = schedule(snapshot, self.now, self.core_rng, self.config)
         self.cycles += 1
@@ -203,7 +246,7 @@ class Replay:
         after = before.apply(plan, now).parts
         for p in plan.preemptions:  # back to the queue: it starts again from the beginning
             state = self.running.pop(p.job_id)
-            self.busy_cores -= len(state.alloc.cores)
+            self._hold(state.job, -len(state.alloc.cores))
             self._set_use(state, 0)
             self.pending[p.job_id] = replace(state.job, state=JobState.PENDING)
         for change in (*plan.shrinks, *plan.grows):
@@ -216,7 +259,7 @@ class Replay:
             state.alloc = replace(after[change.job_id][0], used_cores=self._measure(len(cores), state))
             if len(cores) < old:
                 state.record.shrinks.append((now, old - len(cores)))
-            self.busy_cores += len(cores) - old
+            self._hold(state.job, len(cores) - old)
             self._schedule_end(state)
         for place in plan.placements:
             job = self.pending.pop(place.job_id)
@@ -229,7 +272,7 @@ class Replay:
             self._set_use(state, len(place.cores))
             state.work_left, state.since = sim.run, now
             self.running[place.job_id] = state
-            self.busy_cores += len(place.cores)
+            self._hold(state.job, len(place.cores))
             self._schedule_end(state)
         if self.check:
             self._check()

@@ -112,3 +112,12 @@ def _protocol_utilization(outcome: Outcome) -> float:
     span = max(r.start for r in outcome.records) - min(r.submit for r in outcome.records)
     work = sum(r.run * r.cores for r in outcome.records)
     return work / (outcome.cores * span) if span > 0 else math.nan
+
+
+def org_shares(outcome: Outcome) -> list[dict[int, float]]:
+    """Each organization's share of the core-seconds held, window by window (fair share replays)."""
+    out = []
+    for row in outcome.org_windows:
+        total = sum(row.values())
+        out.append({org: held / total for org, held in sorted(row.items())} if total > 0 else {})
+    return out

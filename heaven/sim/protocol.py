@@ -21,6 +21,9 @@ The usage model for stealing: a job's real parallelism is SWF field 6 (average
 CPU time per processor) ÷ run time × allocated processors, capped at its size.
 With at least that many cores it runs its recorded run time; with fewer it
 stretches in proportion. Without field 6 it uses every core it holds.
+
+Organizations (fair share): ``orgs_from="user"`` or ``"group"`` makes SWF field 12
+(user) or 13 (group) each job's organization; -1 (unknown) is one organization too.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from dataclasses import dataclass, field
 from heaven.sim.reader import SwfError, Trace
 
 PROTOCOLS = ("whole", "rlscheduler")
+ORGS_FROM = ("user", "group")
 RLSCHEDULER_STARTS = (1981, 2756, 4299, 8850, 3316, 2714, 5228, 7762, 4022, 7085)
 RLSCHEDULER_LENGTH = 1024
 NEGATIVE_RUN_TIME = 10.0
@@ -44,6 +48,7 @@ class SimJob:
     cores: int  # what it asks for and is granted
     estimate: float  # what the scheduler is told (Job.walltime)
     parallelism: float | None = None  # cores it keeps busy; None = all it holds
+    org: int | None = None  # its organization for fair share (None: organizations not in play)
 
 
 @dataclass(slots=True)
@@ -59,14 +64,17 @@ class Workload:
         return sum(len(s) for s in self.sequences)
 
 
-def prepare(trace: Trace, protocol: str = "whole", cores: int | None = None) -> Workload:
-    """The sequences to replay for ``protocol``; ``cores`` overrides the header."""
+def prepare(trace: Trace, protocol: str = "whole", cores: int | None = None, orgs_from: str | None = None) -> Workload:
+    """The sequences to replay for ``protocol``; ``cores`` overrides the header; ``orgs_from``: the
+    SWF field (``user`` or ``group``) that names each job's organization."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    if orgs_from is not None and orgs_from not in ORGS_FROM:
+        raise ValueError(f"unknown organization field {orgs_from!r}; choose one of {', '.join(ORGS_FROM)}")
     machine = cores or trace.machine_cores
     if not machine or machine <= 0:
         raise SwfError(trace.path, None, "the header has neither MaxProcs nor MaxNodes; give the machine size (--cores)")
-    jobs, dropped = job_list(trace, machine)
+    jobs, dropped = job_list(trace, machine, orgs_from)
     name = trace.path.rsplit("/", 1)[-1]
     if protocol == "whole":
         jobs.sort(key=lambda j: (j.submit, j.id))
@@ -79,7 +87,7 @@ def prepare(trace: Trace, protocol: str = "whole", cores: int | None = None) -> 
     return Workload(name, protocol, machine, sequences, dropped)
 
 
-def job_list(trace: Trace, machine: int) -> tuple[list[SimJob], dict[str, int]]:
+def job_list(trace: Trace, machine: int, orgs_from: str | None = None) -> tuple[list[SimJob], dict[str, int]]:
     """Every usable job of the trace (in trace order) and how many were dropped, by reason."""
     jobs: list[SimJob] = []
     dropped = {"zero run time": 0, "no processors": 0, "larger than the machine": 0}
@@ -96,7 +104,8 @@ def job_list(trace: Trace, machine: int) -> tuple[list[SimJob], dict[str, int]]:
             dropped["larger than the machine"] += 1
             continue
         estimate = raw.requested_time if raw.requested_time != -1 else raw.run_time
-        jobs.append(SimJob(raw.job_number, raw.submit_time, run, size, estimate, _parallelism(raw, size)))
+        org = None if orgs_from is None else (raw.user_id if orgs_from == "user" else raw.group_id)
+        jobs.append(SimJob(raw.job_number, raw.submit_time, run, size, estimate, _parallelism(raw, size), org))
     return jobs, {k: v for k, v in dropped.items() if v}
 
 

@@ -55,6 +55,7 @@ class SwfJob:
     requested_time: float
     status: int = -1
     user_id: int = -1
+    group_id: int = -1
     queue: int = -1
     line: int = 0  # where it was read, for messages
 
@@ -115,7 +116,7 @@ def parse_line(text: str, number: int, path: str | Path = "<trace>") -> SwfJob:
     return SwfJob(
         job_number=int(v[0]), submit_time=v[1], wait_time=v[2], run_time=v[3],
         allocated_processors=int(v[4]), average_cpu_time=v[5], requested_processors=int(v[7]),
-        requested_time=v[8], status=int(v[10]), user_id=int(v[11]), queue=int(v[14]), line=number,
+        requested_time=v[8], status=int(v[10]), user_id=int(v[11]), group_id=int(v[12]), queue=int(v[14]), line=number,
     )
 
 

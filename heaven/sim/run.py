@@ -65,6 +65,7 @@ def simulate(
     usage_noise: float = 0.0,
     on_progress: Callable[[int], None] | None = None,
     check: bool = False,
+    share_window: float = 86400.0,
 ) -> Result:
     """Replay every sequence of ``workload``; ``on_progress`` gets jobs finished so far."""
     outcomes: list[Outcome] = []
@@ -75,13 +76,13 @@ def simulate(
             def report(done: int, before: int = finished) -> None:
                 on_progress(before + done)
         outcomes.append(Replay(jobs, workload.cores, config, seed=f"{seed}/{number}", usage_noise=usage_noise,
-                               check=check, on_progress=report).run())
+                               check=check, on_progress=report, share_window=share_window).run())
         finished += len(jobs)
     return Result(workload, config, seed, usage_noise, summarize(outcomes), outcomes)
 
 
 def simulate_file(path: str | Path, policy: str = "easy", order: str = "fifo", steal: bool = False,
                   protocol: str = "whole", seed: int = 0, usage_noise: float = 0.0,
-                  cores: int | None = None, check: bool = False, **extra) -> Result:
-    workload = prepare(read_swf(path), protocol, cores)
+                  cores: int | None = None, check: bool = False, orgs_from: str | None = None, **extra) -> Result:
+    workload = prepare(read_swf(path), protocol, cores, orgs_from)
     return simulate(workload, config_for(policy, order, steal, protocol, **extra), seed, usage_noise, check=check)

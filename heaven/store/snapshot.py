@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Text, or_, select, type_coerce
 
 from heaven.core import Allocation, Job, Node, Snapshot
-from heaven.core.model import Quota, Reservation, cluster_key
+from heaven.core.config import DEFAULT_CLUSTER
+from heaven.core.fairshare import core_seconds
+from heaven.core.model import Quota, Reservation, Usage, cluster_key
 from heaven.core.queue import FIELD_KEYS
 from heaven.core.states import TERMINAL_JOB_STATES, JobState, NodeState
 from heaven.store.jobs import HOLDING_STATE_VALUES
@@ -83,12 +85,14 @@ def load_nodes(conn: Connection) -> list[Node]:
 
 def load_snapshot(conn: Connection, now: float | None = None, usage: UsagePolicy = UsagePolicy(),
                   reservation: Reservation | None = None, pending_after: int | None = None,
-                  pending_limit: int | None = None, order: str = "priority") -> Snapshot:
+                  pending_limit: int | None = None, order: str = "priority",
+                  half_life: float | None = None) -> Snapshot:
     """Everything active, as the core sees it. Without ``now`` no usage is
     trusted (nothing can be stolen): verification does not need it.
     ``pending_after``: only pending jobs with a larger id (a cycle for new submissions);
     ``pending_limit``: only the head of the queue in the core's ``order`` (one of FIELD_KEYS).
-    Held jobs and jobs in a crash back-off are left out (``schedulable``)."""
+    Held jobs and jobs in a crash back-off are left out (``schedulable``).
+    ``half_life``: fair share is on; each organization's decayed usage comes too (``fair_usage``)."""
     node_rows = conn.execute(select(nodes)).all()
     query = select(*_JOB_FIELDS).where(*schedulable(now))
     if pending_after is not None:
@@ -138,7 +142,28 @@ def load_snapshot(conn: Connection, now: float | None = None, usage: UsagePolicy
     return Snapshot(
         tuple(to_core_node(r) for r in node_rows), core_jobs, tuple(allocations), reservation,
         _ended_dependencies(conn, core_jobs), _quotas(conn),
+        fair_usage(conn, now, half_life) if half_life is not None and now is not None else {},
     )
+
+
+# Older than this many half-lives, an attempt weighs under 1e-6 of what it did: it is not read.
+_FORGOTTEN = 20
+
+
+def fair_usage(conn: Connection, now: float, half_life: float) -> dict[tuple[int, str], Usage]:
+    """Each (organization, cluster)'s decayed core-seconds as of ``now``, from the jobs table: every
+    job's latest attempt, its requested cores from its start to its end (or now), in the cluster of
+    the node it ran on. Earlier attempts of a requeued job and live resizes are not counted."""
+    query = (select(jobs.c.org_id, nodes.c.cluster, jobs.c.cores, jobs.c.nodes, jobs.c.started_at, jobs.c.finished_at)
+             .join(nodes, nodes.c.name == jobs.c.node)
+             .where(jobs.c.started_at.is_not(None),
+                    or_(jobs.c.finished_at.is_(None), jobs.c.finished_at > now - _FORGOTTEN * half_life)))
+    out: dict[tuple[int, str], float] = {}
+    for org, cluster, cores, parts, started, finished in conn.execute(query):
+        key = (org, cluster or DEFAULT_CLUSTER)
+        end = finished if finished is not None else now
+        out[key] = out.get(key, 0.0) + core_seconds(cores * (parts or 1), started, end, now, half_life)
+    return {key: Usage(value, now) for key, value in out.items()}
 
 
 def _ended_dependencies(conn: Connection, active: tuple[Job, ...]) -> dict[int, JobState]:

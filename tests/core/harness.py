@@ -21,9 +21,9 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 
-from heaven.core import queue
+from heaven.core import fairshare, queue
 from heaven.core.cluster import ClusterState, by_job
-from heaven.core.model import Allocation, Job, Node, Quota, Reservation
+from heaven.core.model import Allocation, Job, Node, Quota, Reservation, Usage
 from heaven.core.plan import Place, Plan
 from heaven.core.snapshot import Snapshot
 from heaven.core.states import (
@@ -68,6 +68,7 @@ class Model:
     jobs: dict[int, Job] = field(default_factory=dict)  # every job ever accepted, in its current state
     allocs: dict[int, list[Allocation]] = field(default_factory=dict)  # job id -> its parts, one per node
     quotas: dict[str, Quota] = field(default_factory=dict)
+    usage: dict[tuple[int, str], Usage] = field(default_factory=dict)  # fair share's past usage, as the store reads it
     reservation: Reservation | None = None
     now: float = 0.0
     events: list[Event] = field(default_factory=list)
@@ -80,7 +81,7 @@ class Model:
     def of(cls, snapshot: Snapshot, now: float = 0.0) -> "Model":
         """A model holding what ``snapshot`` holds (ended dependencies become finished jobs)."""
         m = cls(nodes={n.name: n for n in snapshot.nodes}, quotas=dict(snapshot.quotas),
-                reservation=snapshot.reservation, now=now)
+                reservation=snapshot.reservation, now=now, usage=dict(snapshot.usage))
         for job_id, state in snapshot.ended.items():
             m.jobs[job_id] = Job(job_id, state=state)
         for j in snapshot.jobs:
@@ -105,7 +106,8 @@ class Model:
         ended = {d: self.jobs[d].state for d in wanted
                  if d in self.jobs and self.jobs[d].state not in ACTIVE_JOB_STATES}
         allocs = tuple(a for j in active if j.state in HOLDS_CORES for a in self.allocs[j.id])
-        return Snapshot(tuple(self.nodes.values()), active, allocs, self.reservation, ended, dict(self.quotas))
+        return Snapshot(tuple(self.nodes.values()), active, allocs, self.reservation, ended, dict(self.quotas),
+                        dict(self.usage))
 
     def running(self) -> list[int]:
         return sorted(self.allocs)
@@ -242,7 +244,7 @@ class Model:
                 _expect(a.node == job.node, f"job {job.id} pinned to {job.node} runs on {a.node}")
             if job.cluster is not None:
                 _expect(node.cluster == job.cluster, f"job {job.id} of cluster {job.cluster} runs in {node.cluster}")
-            if job.org is not None:
+            if job.org is not None and node.org is not None:  # a node of no organization is shared
                 _expect(node.org == job.org, f"job {job.id} of organization {job.org} runs on {node.name} of {node.org}")
         for j in self.jobs.values():
             _expect(j.state in ACTIVE_JOB_STATES or j.state in TERMINAL_JOB_STATES,
@@ -281,6 +283,7 @@ def _expect(ok: bool, message: str) -> None:
 
 EVICTED_FOR = re.compile(r"evicted for job (\d+)")
 TAKEN_BACK = re.compile(r"job (\d+) took back")
+FAIR_SHARE = re.compile(r"organization (\d+) takes back its fair share for job (\d+)")
 
 
 def check_plan(snapshot: Snapshot, plan: Plan, now: float, config) -> None:
@@ -320,7 +323,7 @@ def check_plan(snapshot: Snapshot, plan: Plan, now: float, config) -> None:
     if config.policy == "fcfs" and not config.hold_head:
         # Strict: once a job free to start (its dependencies met) stays pending, nothing behind it starts.
         blocked = None
-        for job in queue.order(snapshot.pending(), config.order):
+        for job in fairshare.reorder(queue.order(snapshot.pending(), config.order), snapshot, now, config):
             if job.id in placed:
                 _expect(blocked is None, f"fcfs started job {job.id} behind job {blocked}, which could not start")
             elif blocked is None and all(_met(dep, kind, snapshot.ended) for dep, kind in job.depends_on):
@@ -334,8 +337,16 @@ def check_plan(snapshot: Snapshot, plan: Plan, now: float, config) -> None:
 
     for p in plan.preemptions:
         victim, alloc = jobs[p.job_id], allocs[p.job_id]
-        m, back = EVICTED_FOR.search(p.reason), TAKEN_BACK.search(p.reason)
-        if m:
+        m, back, lender = EVICTED_FOR.search(p.reason), TAKEN_BACK.search(p.reason), FAIR_SHARE.search(p.reason)
+        if lender:  # fair share: a job of another organization, on a shared node, whatever the priorities
+            winner = jobs[int(lender.group(2))]
+            _expect(winner.org == int(lender.group(1)) and victim.org is not None and victim.org != winner.org,
+                    f"job {victim.id} of organization {victim.org} lent back to job {winner.id} of {winner.org}")
+            _expect(config.fair_share is not None and nodes[alloc.node].org is None,
+                    f"job {victim.id} lent back on {alloc.node} without fair share or on an organization's node")
+            _expect(winner.id in placed and placed[winner.id].node == alloc.node,
+                    f"job {victim.id} evicted for job {winner.id}, which is not placed on {alloc.node}")
+        elif m:
             winner = jobs[int(m.group(1))]
             _expect(winner.priority > victim.priority,
                     f"job {victim.id} (priority {victim.priority}) evicted for job {winner.id} "

@@ -15,7 +15,9 @@ but the tight-quota one submit gangs):
 - quotas with preemption but no stealing (random quotas of cores, memory and
   GPUs, or quotas just short of the clusters' capacity in all three);
 - quotas with stealing and give-back (these once overran quotas);
-- the backfilling policies (these once started jobs whose dependencies had not ended).
+- the backfilling policies (these once started jobs whose dependencies had not ended);
+- fair share: jobs of two organizations on shared nodes, weights 2:1, usage charged as
+  the clock advances, so the lend-back evicts alongside preemption and stealing.
 """
 from __future__ import annotations
 
@@ -26,7 +28,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from heaven.core.feasibility import never_fits
-from heaven.core.model import Job, Node, Quota
+from heaven.core import fairshare
+from heaven.core.config import FairShare
+from heaven.core.model import Job, Node, Quota, Usage
 from heaven.core.scheduler import SchedulerConfig, schedule
 from heaven.core.states import JobState, NodeState
 from heaven.core.verify import verify
@@ -87,6 +91,8 @@ class ClusterHistory(RuleBasedStateMachine):
     # just short of its capacity.
     QUOTAS: bool | str = False
     GANGS = True  # False: every job is on one node (a spec's "nodes" is still drawn, then ignored)
+    # Fair share on, and each job of organization 1 or 2 (read off its pin draw: the other machines' draws stay).
+    FAIR_SHARE: FairShare | None = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -129,7 +135,7 @@ class ClusterHistory(RuleBasedStateMachine):
             cores = s["cores"]
             job = Job(0, cores=cores, min_cores=max(1, round(s["min_share"] * cores)), memory_mb=s["memory_mb"],
                       gpus=s["gpus"], priority=s["priority"], node=node, cluster=cluster, walltime=s["walltime"],
-                      depends_on=depends_on, nodes=nodes)
+                      depends_on=depends_on, nodes=nodes, org=1 + s["pin"] % 2 if self.FAIR_SHARE else None)
             if never_fits(job, list(self.m.nodes.values())) is None:  # admission, as the API does at submit
                 self.m.submit(job)
         self.wake(wake)
@@ -205,8 +211,11 @@ class ClusterHistory(RuleBasedStateMachine):
             return
         config = SchedulerConfig(policy=self.POLICIES[args["policy"] % len(self.POLICIES)], steal=self.STEAL,
                                  preempt=True, victim_order=args["victim_order"], cooldown=args["cooldown"],
-                                 headroom=args["headroom"], min_cores=args["floor"], explain=args["explain"])
+                                 headroom=args["headroom"], min_cores=args["floor"], explain=args["explain"],
+                                 fair_share=self.FAIR_SHARE)
         self.m.now += args["dt"]
+        if self.FAIR_SHARE is not None:
+            self.charge_usage(args["dt"])
         snap = self.m.snapshot()
         doomed = {j.id for j in snap.pending()
                   if any(kind == "afterok" and snap.ended.get(dep) not in (None, JobState.SUCCEEDED)
@@ -228,6 +237,16 @@ class ClusterHistory(RuleBasedStateMachine):
             # snapshot (a chain is cancelled one link per cycle: waiting is always safe).
             left = doomed & set(self.m.pending())
             assert not left, f"jobs {sorted(left)} still pending though an afterok dependency failed"
+
+    def charge_usage(self, dt: float) -> None:
+        """What each organization's jobs held over the last ``dt`` seconds, decayed as the store reads it."""
+        half_life, now = self.FAIR_SHARE.half_life, self.m.now
+        usage = {key: fairshare.decay(u.core_seconds, u.at, now, half_life) for key, u in self.m.usage.items()}
+        for job_id, parts in self.m.allocs.items():
+            for part in parts:
+                key = (self.m.jobs[job_id].org, self.m.nodes[part.node].cluster)
+                usage[key] = usage.get(key, 0.0) + fairshare.core_seconds(len(part.cores), now - dt, now, now, half_life)
+        self.m.usage = {key: Usage(value, now) for key, value in usage.items()}
 
     # -- after every step -----------------------------------------------------------------------
     @invariant()
@@ -270,6 +289,10 @@ class BackfillHistories(ClusterHistory):
     POLICIES = ("easy", "rl-backfill")
 
 
+class FairShareHistories(ClusterHistory):
+    FAIR_SHARE = FairShare(half_life=60.0, weights=(((1, "a"), 2.0),))
+
+
 TestGreedyHistories = GreedyHistories.TestCase
 TestGreedyHistories.settings = FAST
 
@@ -283,3 +306,7 @@ class TestQuotaHistories(QuotaHistories.TestCase):
 
 class TestBackfillHistories(BackfillHistories.TestCase):
     settings = FIXED
+
+
+TestFairShareHistories = FairShareHistories.TestCase
+TestFairShareHistories.settings = settings(FAST, max_examples=50)

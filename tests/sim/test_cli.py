@@ -78,3 +78,19 @@ def test_preempt_reaches_the_core_and_evicts_nothing_in_a_trace_without_prioriti
 def test_the_rlscheduler_protocol_needs_a_long_trace(tiny_trace):
     result = run(tiny_trace, "--protocol", "rlscheduler")
     assert result.exit_code == 1 and "needs 9874 usable jobs" in result.output
+
+
+def test_orgs_from_group_reports_each_groups_share_per_window(tmp_path):
+    from tests.sim.test_fairshare import flood_trace
+    result = run(flood_trace(tmp_path, 40), "--policy", "greedy", "--orgs-from", "group", "--share-window", "100",
+                 "--json")
+    assert result.exit_code == 0, result.output
+    windows = json.loads(result.stdout)["org_shares"][0]
+    assert windows[1] == {"1": pytest.approx(0.5, abs=0.05), "2": pytest.approx(0.5, abs=0.05)}
+    table = run(flood_trace(tmp_path, 40), "--policy", "greedy", "--orgs-from", "group")
+    assert table.exit_code == 0 and "share by organization" in table.output
+
+
+def test_an_unknown_org_field_is_refused(tiny_trace):
+    result = run(tiny_trace, "--orgs-from", "queue")
+    assert result.exit_code == 2 and "Traceback" not in result.output

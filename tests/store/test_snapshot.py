@@ -95,3 +95,27 @@ def _statements_of_a_read(engine) -> int:
         event.listen(conn, "after_cursor_execute", lambda *_: count.append(1))
         load_snapshot(conn)
     return len(count)
+
+
+def test_fair_share_usage_is_each_organizations_decayed_core_seconds(engine):
+    from tests.builders import stored_node
+    with engine.begin() as conn:
+        stored_node(conn, "n1", 4, 0)
+        ended = _job(conn, "ended", 0, 1.0, cores=2)
+        jobs.set_fields(conn, ended, state=JobState.SUCCEEDED.value, node="n1", started_at=0.0, finished_at=3600.0)
+        live = _job(conn, "live", 0, 1.0, cores=1)
+        jobs.set_fields(conn, live, state=JobState.RUNNING.value, node="n1", started_at=3600.0)
+        _job(conn, "waiting", 0, 1.0, cores=4)  # never started: counts nothing
+    with engine.begin() as conn:
+        usage = load_snapshot(conn, now=7200.0, half_life=3600.0).usage
+        assert load_snapshot(conn, now=7200.0).usage == {}  # fair share off: not read
+    org = default_org_id_of(engine)
+    # 2 cores over the first half-life, 1 over the second, decayed to t=7200 (h/ln2 × (2^-a - 2^-b)).
+    h, ln2 = 3600.0, 0.6931471805599453
+    want = 2 * h / ln2 * (0.5 - 0.25) + 1 * h / ln2 * (1.0 - 0.5)
+    assert usage[org, "default"].core_seconds == pytest.approx(want) and usage[org, "default"].at == 7200.0
+
+
+def default_org_id_of(engine) -> int:
+    with engine.begin() as conn:
+        return default_org_id(conn)
