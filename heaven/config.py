@@ -12,6 +12,10 @@ from heaven.client.settings import ClientSettings  # noqa: F401 (re-exported)
 from heaven.wire.fields import retry_memory_factors
 
 
+# A container engine this machine's own: its socket, or a TCP port on loopback (nothing leaves).
+LOOPBACK_ENGINE = r"^(unix:///\S+|tcp://(127\.0\.0\.1|localhost|\[::1\]):\d{1,5})$"
+
+
 class PoolSpec(BaseModel):
     """One node pool (docs/autoscaling.md): which cluster it feeds, through which provider,
     and its rules. Given in HEAVEN_POOLS as a JSON list; the threshold settings also take
@@ -42,7 +46,7 @@ class PoolSpec(BaseModel):
     workdir: str = "var/agents"
     # docker provider: the engine (default: DOCKER_HOST, else /var/run/docker.sock; loopback only)
     # and the image its agents run in (built locally, never pulled: docs/autoscaling.md)
-    docker_host: str | None = Field(None, pattern=r"^(unix:///\S+|tcp://(127\.0\.0\.1|localhost|\[::1\]):\d{1,5})$",
+    docker_host: str | None = Field(None, pattern=LOOPBACK_ENGINE,
                                     description="unix:///PATH or tcp://127.0.0.1:PORT")
     image: str = Field("heaven/agent-host:1", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$")
     # command provider: the operator's scripts (argv lists, run without a shell)

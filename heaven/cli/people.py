@@ -33,7 +33,7 @@ def login(
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from standard input")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Log in and keep an API token for this controller (HEAVEN_URL)."""
+    """Log in and keep an API token for this controller (--controller, else HEAVEN_URL)."""
     url = settings().url
     username = username or typer.prompt("username")
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else typer.prompt("password", hide_input=True)

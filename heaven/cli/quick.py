@@ -98,4 +98,10 @@ def answer(argv: list[str]) -> int | None:
         red = sys.stderr.isatty() and "NO_COLOR" not in os.environ
         sys.stderr.write(f"{RED_ERROR if red else 'error:'} {exc.message}\n")  # as reports_errors
         return 1
+    except BrokenPipeError:  # `heaven jobs | head`: the reader left, as Click ends it (quietly, 1)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C: Click's "Aborted!", never a traceback
+        sys.stderr.write("\nAborted!\n")
+        return 1
     return 0

@@ -40,6 +40,17 @@ def _refused(response: httpx.Response) -> bool:
     return True
 
 
+async def _refused_async(response: httpx.Response) -> bool:
+    """``_refused`` for an answer that is read by awaiting."""
+    if response.status_code != 503:
+        return False
+    await response.aread()
+    if not not_leader(response.status_code, response.content):
+        return False
+    await response.aclose()
+    return True
+
+
 class FailoverTransport(httpx.BaseTransport):
     def __init__(self, urls: list[str], **transport_options) -> None:
         self.replicas = _Replicas(urls)
@@ -55,7 +66,7 @@ class FailoverTransport(httpx.BaseTransport):
 
 
 class AsyncFailoverTransport(httpx.AsyncBaseTransport):
-    """The same rule awaited: ``Replicas.first_answer``'s loop, with ``await`` where it calls out."""
+    """The same rule awaited (``Replicas.first_answer_async``)."""
 
     def __init__(self, urls: list[str], **transport_options) -> None:
         self.replicas = _Replicas(urls)
@@ -63,22 +74,8 @@ class AsyncFailoverTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await request.aread()
-        last: Exception | None = None
-        order = self.replicas.order()
-        for n, index in enumerate(order):
-            try:
-                response = await self.inner.handle_async_request(self.replicas.aimed(request, index))
-            except UNREACHED as exc:
-                last = exc
-                continue
-            if n + 1 < len(order) and response.status_code == 503:
-                await response.aread()
-                if not_leader(response.status_code, response.content):
-                    await response.aclose()
-                    continue
-            self.replicas.current = index
-            return response
-        raise last
+        return await self.replicas.first_answer_async(
+            lambda index: self.inner.handle_async_request(self.replicas.aimed(request, index)), UNREACHED, _refused_async)
 
     async def aclose(self) -> None:
         await self.inner.aclose()

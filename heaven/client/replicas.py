@@ -9,7 +9,7 @@ was written). The last replica's answer is returned whatever it is. No HTTP libr
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 Answer = TypeVar("Answer")
@@ -59,4 +59,23 @@ class Replicas:
             self.current = index
             return answer
         assert last is not None  # only unreached replicas get here
+        raise last
+
+    async def first_answer_async(self, send: Callable[[int], Awaitable[Answer]],
+                                 unreached: tuple[type[BaseException], ...],
+                                 passed_on: Callable[[Answer], Awaitable[bool]]) -> Answer:
+        """``first_answer`` awaited: the same loop, line for line, with ``await`` where it calls out."""
+        last: BaseException | None = None
+        order = self.order()
+        for n, index in enumerate(order):
+            try:
+                answer = await send(index)
+            except unreached as exc:
+                last = exc
+                continue
+            if n + 1 < len(order) and await passed_on(answer):
+                continue
+            self.current = index
+            return answer
+        assert last is not None
         raise last

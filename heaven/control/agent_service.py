@@ -154,7 +154,10 @@ def _retry_with_more_memory(conn, default_steps: str, job_id: int, now: float, a
     no step is left (the job then fails)."""
     row = jobs.get(conn, job_id)
     steps = default_steps if row["retry_memory"] is None else row["retry_memory"]
-    factors = retry_memory_factors(steps)
+    try:
+        factors = retry_memory_factors(steps)
+    except ValueError:  # stored before steps had to rise (0.5x, 1x): such a retry would fail again
+        return False
     if not factors or row["kind"] != "batch" or row["nodes"] != 1 or not row["memory_mb"]:
         return False
     done = conn.execute(select(func.count()).select_from(event_table).where(

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from heaven.wire.api import ErrorOut
@@ -25,7 +26,8 @@ MEANING = {
     429: "too many requests from this address; Retry-After says when to try again",
     502: "the node's agent did not answer",
     413: "the request body is over HEAVEN_MAX_BODY_BYTES; it was not read",
-    503: "the store could not be written, or (not_leader) only the leading replica can answer; nothing was written",
+    503: "the store could not be reached (a write whose commit was cut off may still have been recorded), "
+         "or (not_leader) only the leading replica can answer (nothing was written)",
 }
 
 
@@ -62,7 +64,8 @@ def not_found(what: str, key) -> ApiError:
 
 
 STORE_UNAVAILABLE = {"error": "store_unavailable", "field": None,
-                     "message": "the database cannot be reached right now; nothing was written, try again"}
+                     "message": "the database cannot be reached right now; try again (a write whose commit "
+                                "was cut off may still have been recorded: list before submitting again)"}
 
 
 INVALID_JSON = {"error": "invalid_json", "message": "the request body is not valid JSON", "field": None}
@@ -91,11 +94,14 @@ def install(app: FastAPI) -> None:
     async def _invalid(_: Request, exc: RequestValidationError):
         return JSONResponse(_validation_body(exc), status_code=422)
 
-    @app.exception_handler(OperationalError)
-    async def _store_down(_: Request, exc: OperationalError):
-        # PostgreSQL restarting, or a connection cut: the transaction rolled back. A 503 the
-        # client may retry (agents do), not a 500 and a traceback (seen in the chaos test).
+    async def _store_down(_: Request, exc: Exception):
+        # PostgreSQL restarting, a connection cut, or every pooled connection stuck on a hung
+        # server: a 503 the client may retry (agents do), not a 500 and a traceback (seen in
+        # the chaos test).
         return JSONResponse(STORE_UNAVAILABLE, status_code=503, headers={"Retry-After": "1"})
+
+    app.add_exception_handler(OperationalError, _store_down)
+    app.add_exception_handler(PoolTimeout, _store_down)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException):

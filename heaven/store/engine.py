@@ -1,6 +1,7 @@
 """Engine factory and migrations. Nothing is created at import time."""
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +13,8 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, insert, select, text
 
 from heaven.store.events import RECORDED
+
+log = logging.getLogger(__name__)
 from heaven.store.organizations import new_invite_code
 from heaven.store.tables import organizations
 
@@ -85,8 +88,9 @@ class Store:
     sleep-and-retry (which costs milliseconds per collision).
 
     ``after_events`` is called after every commit of a unit of work that recorded an
-    event (heaven.store.events): every change the dashboard shows records one, so this
-    one place tells its streams (heaven.control.changes.ChangeBell) of all of them.
+    event (heaven.store.events): every change of state the dashboard shows records one, so
+    this one place tells its streams (heaven.control.changes.ChangeBell) of them. Measured
+    figures (CPU%, RSS) record none: the streams read them again every few seconds.
     """
 
     def __init__(self, url: str) -> None:
@@ -102,7 +106,10 @@ class Store:
             yield conn
             recorded = conn.info.pop(RECORDED, False)
         if recorded and self.after_events is not None:  # committed (an exception skips this)
-            self.after_events()
+            try:
+                self.after_events()
+            except Exception:  # the write is committed: a bell that cannot ring (shutting down) must not fail it
+                log.exception("after-commit hook failed")
 
     @contextmanager
     def _writer(self) -> Iterator[Connection]:

@@ -154,13 +154,14 @@ class _Replay:
                 self.flag("run_twice", f"job {job} was placed again after it had succeeded", event)
             elif old in TERMINAL_JOB_STATES:
                 self.flag("run_twice", f"job {job} was placed again after it had ended {old.value}", event)
-        if new not in JOB_TRANSITIONS[old] and not (new == JobState.ASSIGNED and old != JobState.PENDING):
+        flagged_above = new == JobState.ASSIGNED and (old in HOLDING_JOB_STATES or old in TERMINAL_JOB_STATES)
+        if new not in JOB_TRANSITIONS[old] and not flagged_above:
             self.flag("log_mismatch", f"job {job} went {old.value} -> {new.value}, which no transition allows", event)
         if old in HOLDING_JOB_STATES and new not in HOLDING_JOB_STATES:
             self._release(job, event)
         if new == JobState.ASSIGNED:
             self._release(job, event)  # a second run (flagged above) replaces the first's books
-            self._grant(job, _granted(event), event)
+            self._grant(job, self._cores_of(job, event), event)
         if new == JobState.SUCCEEDED:
             self.succeeded_at[job] = event.get("ts", 0.0)
         if new in TERMINAL_JOB_STATES and old not in TERMINAL_JOB_STATES:
@@ -172,15 +173,23 @@ class _Replay:
             self.flag("log_mismatch", f"job {job} was resized ({action}) without a live run", event)
             return
         if action == "grow":
-            self._grant(job, _granted(event), event)
+            self._grant(job, self._cores_of(job, event), event)
             return
         before = self._charge(job, -1)
-        for node, cores in _granted(event).items():
+        for node, cores in self._cores_of(job, event).items():
             mine = self.held[job].get(node, set())
             for core in cores & mine:
                 self.owner.pop((node, core), None)
             mine -= cores
         self._charge(job, +1, before)
+
+    def _cores_of(self, job: int, event: Mapping) -> dict[str, set[int]]:
+        """The cores an assign, grow or shrink names; none read is a mismatch, so that a wording
+        the parser no longer reads cannot pass as "nothing double-booked"."""
+        parts = _granted(event)
+        if not parts:
+            self.flag("log_mismatch", f"job {job}'s {event['action']} event names no cores: {event.get('detail')!r}", event)
+        return parts
 
     def _grant(self, job: int, parts: dict[str, set[int]], event: Mapping) -> None:
         before = self._charge(job, -1)

@@ -88,3 +88,16 @@ def test_shell_completion_still_completes():
     assert done.returncode == 0 and {"--state", "--limit", "--all", "--json"} <= set(done.stdout.split())
     done = run(EXECUTABLE, _HEAVEN_COMPLETE="complete_bash", COMP_WORDS="heaven --con", COMP_CWORD="1")
     assert done.stdout.split() == ["--controller"]
+
+
+@pytest.mark.slow
+def test_a_reader_that_left_ends_the_listing_quietly_as_typer_does(cluster):
+    """`heaven jobs | head`: the pipe's reader is gone before the listing is written."""
+    for argv in (EXECUTABLE, TYPER):
+        read, write = os.pipe()
+        os.close(read)
+        environment = {**os.environ, "HEAVEN_TOKEN": cluster.token, "COLUMNS": "300"}
+        done = subprocess.run([*argv, "--controller", cluster.url, "jobs"], stdout=write, stderr=subprocess.PIPE,
+                              text=True, env=environment, timeout=60)
+        os.close(write)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, (argv, done.stderr)

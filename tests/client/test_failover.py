@@ -79,3 +79,21 @@ def test_every_replica_unreachable_says_so():
         Client(",".join(dead), token="t").health()
     assert refused.value.error == "unreachable" and dead[0] in refused.value.message
     assert split_urls(" http://a:1/ ,http://b:2") == ["http://a:1", "http://b:2"]
+
+
+def test_the_async_client_follows_the_same_rule(servers):
+    import asyncio
+
+    from heaven.client.http import AsyncClient
+
+    follower, follower_seen = servers(503, {"error": "not_leader", "message": "ask the leader", "field": None})
+    leader, leader_seen = servers(201, {"id": 7})
+    dead = f"http://127.0.0.1:{free_port()}"
+
+    async def submit():
+        async with AsyncClient(f"{dead},{follower},{leader}", token="t") as client:
+            answer = await client.submit(command=["true"], no_wait=True)
+            return answer, client.http._transport.replicas.current
+
+    assert asyncio.run(submit()) == ({"id": 7}, 2)
+    assert follower_seen == leader_seen == ["POST /api/v1/jobs"]

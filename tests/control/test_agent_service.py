@@ -2,7 +2,7 @@
 was cut off, or that a drain stopped, is requeued (not failed); a leaving agent's node drains."""
 from __future__ import annotations
 
-from heaven.wire.agent import DISCONNECTED, DRAINED
+from heaven.wire.agent import DISCONNECTED, DRAINED, OUT_OF_MEMORY
 from tests.control.conftest import register
 from tests.live import wait_for
 
@@ -89,3 +89,26 @@ def test_a_cancelled_run_s_late_exit_is_measured_but_not_another_node_s(controll
     assert client.post("/api/v1/agents/n1/report", json=late).status_code == 200
     assert _usage_events(client, job["id"]) == [("n1", "run 1: 0.500 cpu-seconds, peak memory not measured")]
     assert _job(client, job["id"])["state"] == "cancelled"
+
+
+def test_a_stored_memory_step_that_would_not_raise_the_request_fails_the_job_not_the_report(controller_app, tmp_path):
+    """Steps such as 1x were taken before steps had to rise; the job they were stored with ends
+    failed with its reason, and the agent's report still commits (it once answered 500, forever)."""
+    from sqlalchemy import create_engine, update
+
+    from heaven.store.tables import jobs as job_table
+    client = controller_app(scheduler_interval=0.2)
+    register(client, "n1", 1)
+    job = client.post("/api/v1/jobs", json={"command": ["sleep", "30"], "memory_mb": 100, "retry_memory": "2x"}).json()
+    engine = create_engine(f"sqlite:///{tmp_path / 'heaven.db'}")
+    with engine.begin() as conn:
+        conn.execute(update(job_table).where(job_table.c.id == job["id"]).values(retry_memory="1x"))
+    engine.dispose()
+    wait_for(lambda: _job(client, job["id"])["state"] == "assigned", what="placement")
+    started = {"started": [{"job": job["id"], "run": 1, "pid": 4242}]}
+    assert client.post("/api/v1/agents/n1/report", json=started).status_code == 200
+    killed = {"exits": [{"job": job["id"], "run": 1, "exit_code": -9, "cause": OUT_OF_MEMORY}]}
+    answer = client.post("/api/v1/agents/n1/report", json=killed)
+    assert answer.status_code == 200, answer.text
+    ended = _job(client, job["id"])
+    assert ended["state"] == "failed" and ended["runs"] == 1

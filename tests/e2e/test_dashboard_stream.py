@@ -2,6 +2,7 @@
 the token is logged out (revoked) the stream ends instead of serving on; after its first
 whole view it sends patches of only what changed."""
 import json
+import time
 
 import httpx
 import pytest
@@ -52,8 +53,9 @@ def test_after_one_whole_view_a_submitted_job_arrives_as_a_patch_of_only_its_cel
                 kind, view = next(messages)
                 assert kind == "view" and [c["job"] for c in view["cores"]] == [None] * 4
                 job = cluster.submit(["sleep", "60"], cores=1)
-                patches = []
+                patches, deadline = [], time.monotonic() + 30  # keep-alive comments would hold a read open
                 for kind, body in messages:
+                    assert time.monotonic() < deadline, f"the job's cells never came in {len(patches)} patches"
                     assert kind == "patch"  # the same grid: never the whole view again
                     patches.append(body)
                     if any(c["job"] == job["id"] for c in body.get("cores", [])):

@@ -127,6 +127,19 @@ def test_a_log_that_disagrees_with_the_table_is_a_mismatch():
     assert any("pending -> running" in m for m in messages)
 
 
+def test_a_placement_whose_cores_cannot_be_read_is_a_mismatch_not_a_pass():
+    h = History().submit(1).add("assign", 1, "on n1 somewhere", "n1").add("start", 1, "pid 1", "n1")
+    report = check(h.events, _facts(j1="running"))
+    assert any("names no cores" in v.message for v in report.of("log_mismatch"))
+
+
+def test_a_lost_job_placed_again_without_its_requeue_is_a_mismatch():
+    h = History().submit(1).assign(1, "n1", 0).add("start", 1, "pid 1", "n1").add("lose", 1, "node down", "n1")
+    h.assign(1, "n1", 0)
+    report = check(h.events, _facts(j1="assigned"))
+    assert any("lost -> assigned" in v.message for v in report.of("log_mismatch"))
+
+
 def test_the_checker_reads_a_real_store(engine, store_url, capsys):
     """Placements, a start and an end the store itself wrote, then a core booked twice behind
     its back (the log is the evidence, not the claims table): found, and named by the command."""

@@ -18,12 +18,14 @@ The container is the ``local`` provider's agent process with a box around it:
 - the join token in the container's environment, never in its command.
 Scale-in drains the agent (SIGUSR1: its jobs are stopped and requeued, it leaves), keeps
 its log in ``workdir/NODE.log`` and removes the container. Containers are labelled with
-the pool and node; they stop with the controller (``close``), as local agents do.
+the pool and node; they stop with the controller (``close``), as local agents do, and a
+container a killed controller left is found again by them when its node is stopped.
 """
 from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import sys
 import tarfile
@@ -31,7 +33,7 @@ import threading
 from pathlib import Path
 
 import heaven
-from heaven.config import PoolSpec
+from heaven.config import LOOPBACK_ENGINE, PoolSpec
 from heaven.control.pools.cpus import pool_cpus, take_free
 from heaven.control.pools.local import STOP_GRACE
 from heaven.control.pools.providers import LaunchFailed, Launched, LaunchRequest
@@ -106,6 +108,9 @@ def connect(docker_host: str | None):
     import docker
 
     where = docker_host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if not re.fullmatch(LOOPBACK_ENGINE, where):  # DOCKER_HOST is not checked as the setting is
+        raise LaunchFailed(f"the Docker engine {where} is not on this machine: give docker_host as "
+                           f"unix:///PATH or tcp://127.0.0.1:PORT")
     try:
         client = docker.DockerClient(base_url=where, timeout=API_TIMEOUT)
         client.ping()
@@ -157,6 +162,7 @@ class DockerProvider:
                 container = client.containers.create(
                     self.spec.image, argv, init=True, cpuset_cpus=cpu_list, network_mode="host", environment=env,
                     volumes=host_mounts(self.workdir), working_dir=str(self.workdir), detach=True,
+                    read_only=True, tmpfs={"/tmp": "mode=1777"},  # only the workdir (and a private /tmp) writable
                     labels={POOL: request.pool, NODE: request.node})
             except docker.errors.APIError as exc:
                 raise LaunchFailed(f"the Docker engine refused the container: {exc.explanation or exc}") from None
@@ -174,10 +180,15 @@ class DockerProvider:
         with self._lock:
             entry = self._nodes.pop(launched.node, None)
         container_id = entry[0] if entry else launched.handle
-        if not container_id:
-            return
         try:
-            container = self._engine().containers.get(container_id)
+            if container_id:
+                container = self._engine().containers.get(container_id)
+            else:  # an earlier controller's (it was killed): found by the labels it was made with
+                found = self._engine().containers.list(all=True, filters={"label": [
+                    f"{POOL}={self.spec.name}", f"{NODE}={launched.node}"]})
+                if not found:
+                    return
+                container = found[0]
         except docker.errors.NotFound:
             return
         except docker.errors.APIError as exc:
