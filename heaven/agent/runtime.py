@@ -73,8 +73,8 @@ class QuietServer:
 class Agent:
     def __init__(self, settings: AgentSettings) -> None:
         self.settings = settings
-        machine = machine_resources()
-        self.local_cores = parse_cores(settings.cores) if settings.cores else machine["local_cores"]
+        machine = machine_resources(cores=parse_cores(settings.cores) if settings.cores else None)
+        self.local_cores = machine["local_cores"]
         self.memory_mb = settings.memory_mb or machine["memory_mb"]
         self.storage_mb, self.gpus = machine["storage_mb"], machine["gpus"]
         self.name = settings.name or socket.gethostname()

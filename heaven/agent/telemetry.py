@@ -98,13 +98,18 @@ class Telemetry:
         }
 
 
-def machine_resources(path: str | None = None) -> dict:
-    """What this node can offer, for registration: the cores we may use, memory,
-    free disk where jobs run (`path`, default the working directory) and NVIDIA GPUs."""
+def machine_resources(path: str | None = None, cores: list[int] | None = None) -> dict:
+    """What this node can offer, for registration: its cores (``cores``, default those we may
+    use), its share of the memory, free disk where jobs run (`path`, default the working
+    directory) and NVIDIA GPUs. The memory is the share its cores are of the machine's online
+    CPUs: two agents that split one machine's cores (``heaven up``) must not each offer all of
+    it, or the cluster counts its RAM twice."""
     gpus = [d for d in glob.glob("/dev/nvidia*") if re.fullmatch(r"/dev/nvidia[0-9]+", d)]
+    mine = sorted(cores) if cores else sorted(os.sched_getaffinity(0))
+    share = min(1.0, len(mine) / (os.cpu_count() or len(mine)))
     return {
-        "local_cores": sorted(os.sched_getaffinity(0)),
-        "memory_mb": psutil.virtual_memory().total // MIB,
+        "local_cores": mine,
+        "memory_mb": int(psutil.virtual_memory().total // MIB * share),
         "storage_mb": shutil.disk_usage(path or os.getcwd()).free // MIB,
         "gpus": len(gpus),
     }

@@ -114,7 +114,18 @@ def test_node_shape():
 def test_machine_resources(tmp_path):
     res = machine_resources(str(tmp_path))
     assert res["local_cores"] == CPUS
-    assert res["memory_mb"] == psutil.virtual_memory().total // (1024 * 1024)
+    share = len(os.sched_getaffinity(0)) / os.cpu_count()
+    assert res["memory_mb"] == int(psutil.virtual_memory().total // (1024 * 1024) * share)
     assert 0 < res["storage_mb"]
     assert res["gpus"] == len([d for d in glob.glob("/dev/nvidia*") if re.fullmatch(r"/dev/nvidia\d+", d)])
     assert machine_resources()["storage_mb"] > 0  # default: the working directory
+
+
+def test_a_node_of_some_of_the_machines_cores_offers_their_share_of_its_memory(tmp_path):
+    """heaven up's two local agents on this machine: each offers half the RAM, not all of it."""
+    machine_mb = psutil.virtual_memory().total // (1024 * 1024)
+    one = machine_resources(str(tmp_path), cores=[0])
+    assert one["local_cores"] == [0]
+    assert one["memory_mb"] == int(machine_mb / os.cpu_count())
+    every = machine_resources(str(tmp_path), cores=list(range(os.cpu_count())))
+    assert every["memory_mb"] == machine_mb
