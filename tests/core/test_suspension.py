@@ -115,3 +115,14 @@ def test_verify_rejects_a_resume_onto_cores_taken_meanwhile():
     snap = snapshot([node("n1", 1)], [suspended(job(10), "n1")], [running(job(11), "n1", (0,))])
     done = verify(snap, Plan(resumes=[Resume(10, "n1", (0,))]))
     assert done.resumes == [] and "not all free" in done.rejected[0][1]
+
+
+def test_a_pending_job_of_higher_priority_that_fits_the_node_goes_first_instead_of_a_thaw_then_freeze():
+    snap = snapshot([node("n1", 1)], [suspended(job(10, priority=0), "n1"), job(2, priority=5)])
+    plan = run_cycle(snap, SUSPEND, now=5.0)
+    assert plan.resumes == [] and [(p.job_id, p.node) for p in plan.placements] == [(2, "n1")]
+
+
+def test_a_higher_priority_job_too_big_for_the_node_does_not_keep_it_frozen():
+    snap = snapshot([node("n1", 1)], [suspended(job(10, priority=0), "n1"), job(2, cores=4, priority=5)])
+    assert [r.job_id for r in run_cycle(snap, SUSPEND, now=5.0).resumes] == [10]
