@@ -161,6 +161,9 @@ class Executor:
                 live, ended = [*live, *in_containers], [*ended, *ended_there]
             for job in live:
                 self._jobs[job.running.job_id] = job
+                # Suspended under an earlier agent: known as such, so a resume thaws it.
+                if (affinity.status_field(job.running.pid, "State") or "").startswith("T"):
+                    self._frozen.add(job.running.job_id)
             return {job.running.job_id: job.run for job in live}, ended
 
     def adopt(self, job_id: int, pid: int, local_cores: Sequence[int]) -> RunningJob:
