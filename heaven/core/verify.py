@@ -77,7 +77,8 @@ def verify(snapshot: Snapshot, plan: Plan) -> Verified:
     placed: set[int] = set(draft.parts)
     for r in plan.resumes:
         job = jobs.get(r.job_id)
-        problem = None if job is not None and job.suspended_on == r.node else f"job {r.job_id} is not suspended on {r.node}"
+        here = job is not None and job.suspended_on == r.node
+        problem = None if here else f"job {r.job_id} is not suspended on {r.node}"
         problem = problem or _placement_problem(r, jobs, placed, caps, JobState.SUSPENDED)
         problem = problem or _over_quota(draft, snapshot.quotas, ceiling,
                                          [(caps[r.node], len(r.cores), r.memory_mb, len(r.gpu_ids))])
@@ -145,7 +146,8 @@ def _placement_problem(place: Place | Resume, jobs, placed, caps, state: JobStat
     cap = caps.get(place.node)
     if cap is None or cap.node.state != NodeState.UP:
         return f"node {place.node} is not up"
-    if state == JobState.PENDING and not may_run_on(job, cap.node):  # the pin, the organization and the cluster, as the planner asks it
+    # The pin, the organization and the cluster, as the planner asks it (a resume: its own node).
+    if state == JobState.PENDING and not may_run_on(job, cap.node):
         return f"job {job.id} may not run on {place.node} (pinned elsewhere, or another organization or cluster)"
     if len(set(place.cores)) != len(place.cores) or len(place.cores) != job.cores:
         return f"job {job.id} needs {job.cores} distinct cores, plan gives {len(set(place.cores))}"
