@@ -75,3 +75,23 @@ def test_an_exit_of_a_suspended_job_ends_it(engine):
     with engine.begin() as conn:
         assert jobs.finish(conn, low, -9, 12.0, "agent")
         assert jobs.get(conn, low)["state"] == "failed"
+
+
+def test_a_suspended_job_on_a_node_that_goes_down_is_lost_and_requeued(engine):
+    from heaven.control.cycle import sweep_silent_nodes
+    low, high = _running_low_job(engine)
+    _cycle(engine, 10.0)
+    with engine.begin() as conn:
+        assert sweep_silent_nodes(conn, 100.0, 10.0)[1] == {"n1"}  # no grace: disconnected and down at once
+        row = jobs.get(conn, low)
+        assert (row["state"], row["runs"]) == ("pending", 1)
+        assert [e["action"] for e in events.since(conn, job=low)][-3:] == ["suspend", "lose", "requeue"]
+
+
+def test_a_report_of_the_suspended_run_is_taken_from_its_node(engine):
+    from heaven.control.agent_service import _is_this_run
+    low, _ = _running_low_job(engine)
+    _cycle(engine, 10.0)
+    with engine.begin() as conn:
+        assert _is_this_run(conn, "n1", low, 1)
+        assert not _is_this_run(conn, "n2", low, 1) and not _is_this_run(conn, "n1", low, 2)
