@@ -162,12 +162,12 @@ class _Replay:
         if new == JobState.ASSIGNED:
             self._release(job, event)  # a second run (flagged above) replaces the first's books
             self._grant(job, _granted(event), event)
-        if new == JobState.RUNNING and old == JobState.SUSPENDED:
-            self._grant(job, _granted(event), event)
         if new == JobState.SUCCEEDED:
             self.succeeded_at[job] = event.get("ts", 0.0)
         if new in TERMINAL_JOB_STATES and old not in TERMINAL_JOB_STATES:
             self.report.ended += 1
+        if new == JobState.RUNNING and old == JobState.SUSPENDED:  # a resume claims cores, as an assign does
+            self._grant(job, _granted(event), event)
         self.state[job] = new
 
     def _resize(self, job: int, action: str, event: Mapping) -> None:
