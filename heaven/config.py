@@ -82,6 +82,9 @@ class ControllerSettings(BaseSettings):
     order: str = Field("priority", pattern="^(priority|fifo|sjf|f1)$")
     preempt: bool = Field(True, description="a waiting job of strictly higher priority may evict lower ones")
     victim_order: str = Field("newest-first", pattern="^(newest-first|oldest-first)$")
+    giveback: str = Field("requeue", pattern="^(requeue|suspend)$",
+                          description="what a running job evicted for another becomes: requeued (killed), or "
+                                      "suspended (frozen on its node, resumed there when cores free up)")
     # Core stealing: "on" moves idle cores live, "recommend" only records what it would move, "off".
     steal: str = Field("on", pattern="^(on|recommend|off)$")
     steal_headroom: float = Field(0.25, ge=0, description="a donor keeps ceil(used x (1 + headroom)) cores")

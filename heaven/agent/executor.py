@@ -56,6 +56,7 @@ class Executor:
         self.scope = scope
         self._lock = threading.RLock()
         self._jobs: dict[int, Held] = {}
+        self._frozen: set[int] = set()  # jobs suspended (SIGSTOP) until resume()
         # Slots the kernel still called busy when their job ended; retried by poll().
         self._unremoved: list = []
         self.spawner = shims.Spawner()
@@ -160,6 +161,9 @@ class Executor:
                 live, ended = [*live, *in_containers], [*ended, *ended_there]
             for job in live:
                 self._jobs[job.running.job_id] = job
+                # Suspended under an earlier agent: known as such, so a resume thaws it.
+                if (affinity.status_field(job.running.pid, "State") or "").startswith("T"):
+                    self._frozen.add(job.running.job_id)
             return {job.running.job_id: job.run for job in live}, ended
 
     def adopt(self, job_id: int, pid: int, local_cores: Sequence[int]) -> RunningJob:
@@ -219,12 +223,25 @@ class Executor:
                 job.signal(signal.SIGKILL)
 
     def suspend(self, job_id: int) -> None:
+        """Stop every process of the job (SIGSTOP, through its shim: the whole tree); same PIDs.
+        A container is paused by its engine. Its cores may be granted to others meanwhile."""
         with self._lock:
             self._get(job_id).signal(signal.SIGSTOP)
+            self._frozen.add(job_id)
 
-    def resume(self, job_id: int) -> None:
+    def resume(self, job_id: int, local_cores: Sequence[int] | None = None) -> None:
+        """Let a suspended job run again, first pinned to ``local_cores`` when given (the cores
+        it was granted back, which need not be the ones it had)."""
         with self._lock:
+            if local_cores is not None:
+                self._get(job_id).set_cores(self._check_cores(local_cores))
             self._get(job_id).signal(signal.SIGCONT)
+            self._frozen.discard(job_id)
+
+    def suspended(self) -> set[int]:
+        """The jobs suspend() stopped and resume() has not let run again."""
+        with self._lock:
+            return set(self._frozen)
 
     # -- exit -----------------------------------------------------------------
 
@@ -278,6 +295,7 @@ class Executor:
             # never wait for it here (this runs on the exit path); poll() retries.
             self._unremoved.append(slot)
         self._jobs.pop(job.running.job_id, None)
+        self._frozen.discard(job.running.job_id)
         self._ended_runs[(job.running.job_id, getattr(job, "run", 0))] = None
         while len(self._ended_runs) > ENDED_RUNS_KEPT:
             del self._ended_runs[next(iter(self._ended_runs))]

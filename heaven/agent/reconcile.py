@@ -20,6 +20,7 @@ class Desired:
     pid: int | None = None
     owner: str | None = None  # the person who submitted it: whose account it may run as
     image: str | None = None  # a container image: run in a container where the node has an engine
+    suspended: bool = False  # keep its process frozen (it holds no cores meanwhile)
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Held:
     run: int
     local_cores: tuple[int, ...]
     adopted: bool
+    suspended: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,12 +49,25 @@ class Resize:
 
 
 @dataclass(frozen=True)
+class Freeze:
+    """Suspend a running job where it is: same PID, no cores until it is thawed."""
+    id: int
+
+
+@dataclass(frozen=True)
+class Thaw:
+    """Resume a suspended job on these cores (pinned first, then let run)."""
+    id: int
+    local_cores: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Stop:
     id: int
     adopted: bool
 
 
-Instruction = Start | Adopt | Resize | Stop
+Instruction = Start | Adopt | Resize | Freeze | Thaw | Stop
 
 
 def reconcile(desired: list[Desired], held: dict[int, Held], finished: set[tuple[int, int]]) -> list[Instruction]:
@@ -69,7 +84,13 @@ def reconcile(desired: list[Desired], held: dict[int, Held], finished: set[tuple
         if (want.id, want.run) in finished:
             continue
         if have is None or have.run != want.run:
-            steps.append(Adopt(want) if want.kind == "adopted" else Start(want))
+            if not want.suspended:  # a frozen process that is gone is not started afresh: its exit is due
+                steps.append(Adopt(want) if want.kind == "adopted" else Start(want))
+        elif want.suspended:
+            if not have.suspended:
+                steps.append(Freeze(want.id))
+        elif have.suspended:
+            steps.append(Thaw(want.id, want.local_cores))
         elif have.local_cores != want.local_cores:
             steps.append(Resize(want.id, want.local_cores))
     return steps

@@ -38,7 +38,7 @@ import httpx
 from heaven.agent.accounts import AccountError, resolve
 from heaven.agent.capacity import VcpuCapacity
 from heaven.agent.executor import ExecError, Executor
-from heaven.agent.reconcile import Adopt, Desired, Held, Resize, Start, Stop, reconcile
+from heaven.agent.reconcile import Adopt, Desired, Freeze, Held, Resize, Start, Stop, Thaw, reconcile
 from heaven.agent.shims import renew_lease
 from heaven.agent.telemetry import Telemetry, machine_resources
 from heaven.client.failover import AsyncFailoverTransport, split_urls
@@ -169,13 +169,15 @@ class Agent:
                 data = answer.json()
                 generation = data["generation"]
                 await self.apply([Desired(j["id"], j["run"], j["kind"], tuple(j["command"]), tuple(j["local_cores"]),
-                                    j["memory_mb"], j["pid"], j.get("owner"), j.get("image")) for j in data["jobs"]])
+                                    j["memory_mb"], j["pid"], j.get("owner"), j.get("image"), j.get("suspended", False))
+                                    for j in data["jobs"]])
             except (httpx.HTTPError, ValueError, KeyError) as exc:
                 log.warning("assignments failed (%s); retrying", exc)
                 await asyncio.sleep(0.5)
 
     def held(self, runs: dict[int, int]) -> dict[int, Held]:
-        return {job_id: Held(job_id, runs.get(job_id, 0), tuple(r.local_cores), r.adopted)
+        frozen = self.executor.suspended()
+        return {job_id: Held(job_id, runs.get(job_id, 0), tuple(r.local_cores), r.adopted, job_id in frozen)
                 for job_id, r in self.executor.jobs().items() if job_id > 0}
 
     async def apply(self, desired: list[Desired]) -> None:
@@ -237,6 +239,14 @@ class Agent:
         if isinstance(step, Resize):
             self.executor.set_cores(step.id, step.local_cores)
             log.info("job %s now on cores %s", step.id, list(step.local_cores))
+            return None
+        if isinstance(step, Freeze):
+            self.executor.suspend(step.id)
+            log.info("job %s suspended", step.id)
+            return None
+        if isinstance(step, Thaw):
+            self.executor.resume(step.id, step.local_cores)
+            log.info("job %s resumed on cores %s", step.id, list(step.local_cores))
             return None
         if isinstance(step, Stop):
             self.executor.stop(step.id, self.settings.stop_grace)

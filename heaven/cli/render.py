@@ -8,7 +8,8 @@ from rich.table import Table
 from heaven.cli.listing import JOB_COLUMNS, clock as _ago, cores_text, job_cells  # noqa: F401 (cores_text: re-exported)
 
 STATE_STYLE = {"assigned": "blue", "running": "green", "pending": "yellow", "succeeded": "cyan", "failed": "red",
-               "cancelled": "magenta", "preempted": "yellow", "lost": "red"}
+               "cancelled": "magenta", "preempted": "yellow", "lost": "red",
+               "suspended": "yellow"}
 
 
 def jobs_table(jobs: list[dict]) -> Table:

@@ -9,6 +9,8 @@ Each job's holding of cores is replayed from its own events, in sequence order:
     shrink   "gave up cores [..]": a borrower gives borrowed cores back first; any other
              job lends idle ones (to the job whose assign names it)
     grow     "got back cores [..]": what stealing gave back to the job
+    suspend  the run holds no cores until its ``resume`` "on NODE cores [..]" (HEAVEN_GIVEBACK=suspend):
+             one run still, and the suspended time counts in no figure (as walltime skips it)
     succeed, fail, cancel, preempt, lose, requeue, ...: the holding ends (cores free)
 
 Requested core-seconds are the cores the job asked for (per node × nodes) over the time
@@ -35,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 CORE_LIST = re.compile(r"cores \[([\d,\s]*)\]")
 BORROWED = re.compile(r"\((\d+) taken from idle jobs")
 RAN_WITH = re.compile(r" at (\d+) MB: requeued")
-HOLDS = {"assign", "start", "shrink", "grow"}  # every other job transition ends a holding
+HOLDS = {"assign", "start", "shrink", "grow", "suspend", "resume"}  # every other job transition ends a holding
 USAGE = "usage"  # a run's measured consumption (usage_detail), not a transition
 NOT_TRANSITIONS = {"submit", "wait", "release", "update", "delete", USAGE}
 USAGE_RUN = re.compile(r"^run (\d+):")
@@ -102,6 +104,8 @@ class _Holding:
         self.held = self.borrowed = self.lent = 0
         self.at: float | None = None
         self.started: float | None = None
+        self.paused = 0.0  # seconds suspended inside the period, so far
+        self.paused_at: float | None = None
 
     def _clip(self, a: float, b: float) -> float:
         return max(0.0, min(b, self.until) - max(a, self.since))
@@ -117,14 +121,29 @@ class _Holding:
     def end(self, ts: float, memory: int | None = None) -> None:
         """``memory``: what this run had (all nodes), when the job's row has since changed it."""
         self.advance(ts)
+        if self.paused_at is not None:
+            self.resume(ts, 0)
         span = self._clip(self.started, ts)
         if span > 0 or self.since <= self.started < self.until:
             self.f.runs += 1
+        span -= self.paused
         self.f.elapsed_seconds += span
         self.f.requested_core_seconds += self.f.cores_requested * span
         mb = self.memory if memory is None else memory
         self.f.requested_mb_seconds += mb * span
         self.f.allocated_mb_seconds += mb * span
+
+
+    def suspend(self, ts: float) -> None:
+        self.advance(ts)
+        self.held = self.borrowed = self.lent = 0  # a suspended job's cores are freed, lent ones too
+        self.paused_at = ts
+
+    def resume(self, ts: float, cores: int) -> None:
+        self.advance(ts)
+        self.paused += self._clip(self.paused_at, ts)
+        self.paused_at = None
+        self.held = cores
 
 
 def _measured(f: JobFigures, detail: str, runs: set[int]) -> None:
@@ -170,6 +189,10 @@ def job_figures(job: dict, events: list[dict], since: float, until: float, org: 
             run.held -= gave
             run.borrowed -= returned
             run.lent += gave - returned
+        elif action == "suspend":
+            run.suspend(ts)
+        elif action == "resume":
+            run.resume(ts, _cores(detail))
         elif action == "grow":
             run.advance(ts)
             got = _cores(detail)

@@ -1,7 +1,7 @@
 """Use cases for the controller's own agents: register, report, assignments."""
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from heaven.control import deployment_service
 from heaven.control.accounting import USAGE, usage_detail
@@ -191,7 +191,10 @@ def _this_run(node: str, job_id: int, run: int) -> tuple:
     """Conditions naming one attempt of a job holding a part on one node: a report
     about an earlier attempt (the job was requeued meanwhile) must not touch it."""
     on_node = select(core_claims.c.job_id).where(core_claims.c.job_id == job_id, core_claims.c.node == node).exists()
-    return (job_table.c.id == job_id, on_node, job_table.c.runs == run, job_table.c.state.in_(jobs.HOLDING_STATE_VALUES))
+    # A suspended job holds no cores: its process is on the node it ran on.
+    frozen_here = and_(job_table.c.state == JobState.SUSPENDED.value, job_table.c.node == node)
+    return (job_table.c.id == job_id, job_table.c.runs == run,
+            or_(and_(on_node, job_table.c.state.in_(jobs.HOLDING_STATE_VALUES)), frozen_here))
 
 
 def _is_this_run(conn, node: str, job_id: int, run: int) -> bool:
@@ -209,12 +212,13 @@ def assignments(ctl: Controller, node: str) -> list[Assignment]:
         for job_id, core in conn.execute(claims):
             held.setdefault(job_id, []).append(core)
         # Every job with cores here (a gang has a part on several nodes), adopted PIDs included.
-        holding = conn.execute(select(job_table).where(job_table.c.id.in_(list(held)),
-                                                       job_table.c.state.in_(jobs.HOLDING_STATE_VALUES))).all()
+        holding = conn.execute(select(job_table).where(or_(
+            and_(job_table.c.id.in_(list(held)), job_table.c.state.in_(jobs.HOLDING_STATE_VALUES)),
+            and_(job_table.c.node == node, job_table.c.state == JobState.SUSPENDED.value)))).all()
         owner_ids = {j.owner_id for j in holding if j.owner_id is not None}
         owners = dict(conn.execute(select(people.c.id, people.c.username).where(people.c.id.in_(owner_ids))).all()) \
             if owner_ids else {}
     local = row["local_cores"]
     return [Assignment(id=j.id, run=j.runs, kind=j.kind, command=j.command, memory_mb=j.memory_mb, pid=j.pid if j.kind == "adopted" else None, owner=owners.get(j.owner_id),
-                       image=j.docker_image,
+                       image=j.docker_image, suspended=j.state == JobState.SUSPENDED.value,
                        local_cores=[local[c - row["core_offset"]] for c in held.get(j.id, [])]) for j in holding]

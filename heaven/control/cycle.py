@@ -71,7 +71,9 @@ def sweep_silent_nodes(conn: Connection, now: float, timeout: float) -> tuple[se
         on_node = select(core_claims.c.job_id).where(core_claims.c.node == name)
         running = conn.execute(select(job_table.c.id).where(job_table.c.id.in_(on_node),
                                                             job_table.c.state.in_(jobs.HOLDING_STATE_VALUES))).scalars()
-        for job_id in list(running):
+        frozen = conn.execute(select(job_table.c.id).where(job_table.c.node == name,  # suspended: no claims
+                                                           job_table.c.state == JobState.SUSPENDED.value)).scalars()
+        for job_id in [*running, *frozen]:
             jobs.requeue_or_end(conn, job_id, JobState.LOST, now, f"node {name} stopped heartbeating", "controller")
     return disconnected, gone
 

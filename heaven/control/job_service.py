@@ -94,6 +94,8 @@ def cancel(ctl: Controller, scope: JobScope, job_id: int, actor: str = "api") ->
         jobs.transition(conn, job_id, state, JobState.CANCELLED, ctl.clock(), detail="cancelled by request",
                         actor=actor, node=row["node"])
         row = jobs.get(conn, job_id)
+    if state == JobState.SUSPENDED:
+        ctl.notifier.touch([row["node"]])  # its agent thaws and stops the frozen process
     if state in HOLDING_JOB_STATES:
         ctl.notifier.touch(held_on)  # their agents stop the processes
         ctl.wake()  # its cores are free for the queue

@@ -31,7 +31,7 @@ class Metrics:
         """A committed cycle: its time, and what its plan placed, evicted, shrank (steals) and grew."""
         self.cycle_seconds.observe(seconds)
         for change, key in (("placed", "scheduled"), ("preempted", "preempted"), ("shrunk", "shrunk"),
-                            ("grown", "grown")):
+                            ("grown", "grown"), ("suspended", "suspended"), ("resumed", "resumed")):
             if counts.get(key):
                 self.plan_changes.labels(change).inc(counts[key])
 

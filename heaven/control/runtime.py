@@ -83,6 +83,7 @@ class Controller:
             policy=settings.policy, order=settings.order, placement=settings.placement,
             steal=settings.steal != "off", headroom=settings.steal_headroom, cooldown=settings.steal_cooldown,
             min_cores=settings.min_cores_per_job, preempt=settings.preempt, victim_order=settings.victim_order,
+            giveback=settings.giveback,
             fair_share=FairShare(settings.fairshare_half_life, fairshare_weights(settings.fairshare_weights))
             if settings.fairshare else None,
         )

@@ -3,7 +3,8 @@
 Kubernetes calls this extension point PostFilter; Nomad's preemption sits in
 the same place. An action changes running jobs so the waiting one fits:
 stealing shrinks idle donors (reclaim.py), preemption evicts lower-priority
-victims (preemption.py), and suspend would be the next. Each is one class with
+victims (preemption.py; under giveback=suspend the same victims are
+suspended instead, see suspension.py). Each is one class with
 one method, wired in one place (the stack in scheduler.py), so adding one is a
 module and a line, not an edit of every stage.
 

@@ -1,8 +1,9 @@
 """The one applier of plans: what a cluster holds after a plan, as a pure function.
 
 ``ClusterState.apply(plan, now)`` returns the allocations a plan leaves, in
-the order the store applies it: evictions (and cancellations, which hold
-nothing), shrinks, placements, grows — each may use what the previous freed.
+the order the store applies it: evictions and suspensions (and cancellations,
+which hold nothing), shrinks, resumes, placements, grows — each may use what
+the previous freed.
 The simulator replays with it, the core's test harness models the store with
 it, and the verifier (verify.py) walks a plan through the same steps one part
 at a time, asking before each whether it still holds. The store's
@@ -10,7 +11,8 @@ at a time, asking before each whether it still holds. The store's
 
 Bookkeeping, as the store's core-claims table keeps it:
 - a shrink drops the cores and their ``lent`` pairs and stamps ``resized_at``;
-- a placement starts now, its cores sorted, its ``lent`` pairs as planned;
+- a suspension drops the job's allocation as an eviction does;
+- a placement, or a resume, starts now, its cores sorted, its ``lent`` pairs as planned;
 - a grow adds cores and stamps ``resized_at``.
 Measured use (``used_cores``, ``recent_cores``) is the caller's to refresh.
 """
@@ -20,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from heaven.core.model import Allocation, Node
-from heaven.core.plan import Grow, Place, Plan, Preempt, Shrink
+from heaven.core.plan import Grow, Place, Plan, Preempt, Resume, Shrink, Suspend
 from heaven.core.snapshot import NodeCapacity, Snapshot, capacities
 
 
@@ -50,8 +52,12 @@ class ClusterState:
         draft = Draft(self)
         for p in plan.preemptions:
             draft.evict(p)
+        for p in plan.suspensions:
+            draft.evict(p)
         for s in plan.shrinks:
             draft.shrink(s, now)
+        for r in plan.resumes:
+            draft.resume(r, now)
         for places in by_job(plan.placements).values():
             draft.place(places, now)
         for g in plan.grows:
@@ -92,8 +98,8 @@ class Draft:
     def part(self, job_id: int, node: str) -> Allocation | None:
         return next((a for a in self.parts.get(job_id, ()) if a.node == node), None)
 
-    # -- the four changes -------------------------------------------------------------------------
-    def evict(self, p: Preempt) -> None:
+    # -- the changes -------------------------------------------------------------------------
+    def evict(self, p: Preempt | Suspend) -> None:
         for alloc in self.parts.pop(p.job_id, ()):
             self._free(alloc.node, alloc.cores, alloc.memory_mb, alloc.storage_mb, alloc.gpu_ids)
 
@@ -110,6 +116,9 @@ class Draft:
                                               p.gpu_ids, started_at=now, lent=tuple(p.lent)) for p in places)
         for p in places:
             self._take(p.node, p.cores, p.memory_mb, p.storage_mb, p.gpu_ids)
+
+    def resume(self, r: Resume, now: float) -> None:
+        self.place([Place(r.job_id, r.node, r.cores, r.memory_mb, r.storage_mb, r.gpu_ids)], now)
 
     def grow(self, g: Grow, now: float) -> None:
         alloc = self.part(g.job_id, g.node)

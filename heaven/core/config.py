@@ -31,6 +31,11 @@ WEEK = 7 * 24 * 3600.0  # Slurm's PriorityDecayHalfLife default
 DEFAULT_CLUSTER = "default"  # the cluster of a job that names none, as a join token without one
 OLDEST_FIRST = "oldest-first"
 VICTIM_ORDERS = (NEWEST_FIRST, OLDEST_FIRST)
+# What an evicted running job becomes (HEAVEN_GIVEBACK): requeued (its process killed), or
+# suspended (its process frozen on its node until cores free up there again).
+REQUEUE = "requeue"
+SUSPEND = "suspend"
+GIVEBACKS = (REQUEUE, SUSPEND)
 
 
 class Policy(StrEnum):
@@ -98,6 +103,8 @@ class SchedulerConfig:
     min_cores: int = 1
     preempt: bool = False
     victim_order: str = NEWEST_FIRST
+    # What preemption and lend-back do to a running victim: GIVEBACKS.
+    giveback: str = REQUEUE
     # None: no fair share (the queue is the ordering alone, nothing is lent back).
     fair_share: FairShare | None = None
 
@@ -113,6 +120,8 @@ class SchedulerConfig:
             raise ValueError("headroom must be >= 0")
         if self.victim_order not in VICTIM_ORDERS:
             raise ValueError(f"unknown victim order {self.victim_order!r}; choose one of {', '.join(VICTIM_ORDERS)}")
+        if self.giveback not in GIVEBACKS:
+            raise ValueError(f"unknown giveback {self.giveback!r}; choose one of {', '.join(GIVEBACKS)}")
 
     @property
     def holds_head(self) -> bool:

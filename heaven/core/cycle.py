@@ -13,7 +13,7 @@ from heaven.core.config import SchedulerConfig
 from heaven.core.feasibility import Probe, feasible
 from heaven.core.model import Allocation, Job, may_run_on
 from heaven.core.placement import find_node
-from heaven.core.plan import Place, Plan
+from heaven.core.plan import Place, Plan, Resume
 from heaven.core.quotas import QuotaLedger
 from heaven.core.ranking import FreeIndex, choose_cores
 from heaven.core.reasons import Reason
@@ -117,11 +117,21 @@ class Cycle:
     def place(self, job: Job, cap: NodeCapacity, positions: list[int] | None = None,
               lent: tuple[tuple[int, int], ...] = ()) -> Place:
         """Grant ``job`` cores on ``cap`` (its own choice of free cores unless given)."""
+        cores, gpu_ids = self._grant(job, cap, positions)
+        place = Place(job.id, cap.node.name, cores, job.memory_mb, job.storage_mb, gpu_ids, lent)
+        self.plan.placements.append(place)
+        return place
+
+    def resume(self, job: Job, cap: NodeCapacity) -> Resume:
+        """Grant a suspended ``job`` cores again on ``cap``, its own node (suspension.py)."""
+        cores, gpu_ids = self._grant(job, cap, None)
+        resume = Resume(job.id, cap.node.name, cores, job.memory_mb, job.storage_mb, gpu_ids)
+        self.plan.resumes.append(resume)
+        return resume
+
+    def _grant(self, job: Job, cap: NodeCapacity, positions: list[int] | None) -> tuple[tuple[int, ...], tuple]:
         if positions is None:
             positions = choose_cores(cap.free, job.cores)
         gpu_ids = self.take(cap, positions, job.memory_mb, job.storage_mb, job.gpus)
         self.ledger.placed(job, cap.node)
-        cores = cap.node.global_indices(positions)
-        place = Place(job.id, cap.node.name, cores, job.memory_mb, job.storage_mb, gpu_ids, lent)
-        self.plan.placements.append(place)
-        return place
+        return cap.node.global_indices(positions), gpu_ids

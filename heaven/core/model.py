@@ -79,6 +79,8 @@ class Job:
     # A started service holds its request against its cluster's quota while it waits for a
     # node, as the deployment service this product replaces kept its books (store/clusters.booked).
     holds_quota: bool = False
+    # Suspended (states.SUSPENDED): the node its frozen process waits on; it can resume only there.
+    suspended_on: str | None = None
 
 
 def cluster_key(org: int | None, cluster: str) -> str:

@@ -33,6 +33,27 @@ class Preempt:
 
 
 @dataclass(frozen=True, slots=True)
+class Suspend:
+    """Freeze a running job's process on its node (its cores free at once); it resumes there later."""
+
+    job_id: int
+    node: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Thaw a suspended job on the node its process waits on, with these cores (global indices)."""
+
+    job_id: int
+    node: str
+    cores: tuple[int, ...]
+    memory_mb: int = 0
+    storage_mb: int = 0
+    gpu_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Cancel:
     """End a pending job that can never run (a dependency failed)."""
 
@@ -67,6 +88,8 @@ class Counts:
     shrunk: int = 0
     grown: int = 0
     unschedulable: int = 0
+    suspended: int = 0
+    resumed: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -88,6 +111,10 @@ class Plan:
     reservation: Reservation | None = None
     # Applied first of all: evictions free cores that placements in this plan use.
     preemptions: list[Preempt] = field(default_factory=list)
+    # Applied with the evictions (HEAVEN_GIVEBACK=suspend): they free cores too.
+    suspensions: list[Suspend] = field(default_factory=list)
+    # Applied after the shrinks, before the placements: a suspended job was admitted first.
+    resumes: list[Resume] = field(default_factory=list)
     cancellations: list[Cancel] = field(default_factory=list)
     # The fencing token: the epoch of the leader that made the plan. The store refuses a
     # plan whose epoch is no longer the current one (a deposed leader's); None: unfenced
@@ -98,4 +125,4 @@ class Plan:
     def counts(self) -> Counts:
         """Derived from the plan, so no stage can forget to count: a gang is scheduled once."""
         return Counts(len({p.job_id for p in self.placements}), len(self.preemptions), len(self.shrinks),
-                      len(self.grows), self.unschedulable)
+                      len(self.grows), self.unschedulable, len(self.suspensions), len(self.resumes))

@@ -14,6 +14,10 @@ Who may be evicted for whom is a ``rule``: preemption's own is ``LOWER_PRIORITY`
 fair share (fairshare.py) brings another (a lender takes back what borrowers hold)
 and reuses everything else here: victim order, minimal set, feasibility.
 
+What a victim becomes is the policy's ``giveback`` (config.py): requeued (``Preempt``),
+or, under ``suspend``, a running victim is frozen on its node (``Suspend``; suspension.py
+resumes it there). One victim search serves both: ``evict_for`` asks which at the end.
+
 Victim orders (lowest priority first in both):
 - ``newest-first`` (default): the most recently started first: loses the least work;
 - ``oldest-first``: the original deployment scheduler's rule.
@@ -22,10 +26,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from heaven.core.config import NEWEST_FIRST, OLDEST_FIRST, VICTIM_ORDERS
+from heaven.core.config import NEWEST_FIRST, OLDEST_FIRST, SUSPEND, VICTIM_ORDERS
 from heaven.core.feasibility import Probe, Resources, feasible
 from heaven.core.model import Allocation, Job, Node, may_run_on
-from heaven.core.plan import Preempt
+from heaven.core.plan import Preempt, Suspend
+from heaven.core.states import JobState
 from heaven.core.reach import Reach
 
 if TYPE_CHECKING:
@@ -169,8 +174,12 @@ def evict_for(cycle: Cycle, job: Job, candidates=None, sample: int | None = None
     if best is None:
         return False
     _, cap, chosen = best
+    suspends = cycle.config.giveback == SUSPEND
     for alloc, victim in chosen:
         cycle.release(alloc)
-        cycle.plan.preemptions.append(Preempt(victim.id, alloc.node, rule.reason(job, victim)))
+        if suspends and victim.state == JobState.RUNNING:  # an assigned job has no process to freeze yet
+            cycle.plan.suspensions.append(Suspend(victim.id, alloc.node, rule.reason(job, victim)))
+        else:
+            cycle.plan.preemptions.append(Preempt(victim.id, alloc.node, rule.reason(job, victim)))
     cycle.place(job, cap)
     return True

@@ -1,7 +1,7 @@
 """The pipeline: one scheduling cycle from a snapshot to a plan, as a declared stack.
 
-    snapshot ─▶ give-back ─▶ queue order ─▶ for each job:  gate ─▶ fit ─▶ actions (inline)
-               (giveback)    (queue.py)                  (deps)  (placement: ranking + feasibility)
+    snapshot ─▶ give-back ─▶ resume ─▶ queue order ─▶ for each job:  gate ─▶ fit ─▶ actions (inline)
+               (giveback)  (suspension) (queue.py)                 (deps)  (placement: ranking + feasibility)
                                                                     │ blocked head (strict policies)
                                              actions (after the pass) ◀┘
                                                   │
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import random
 
-from heaven.core import backfill, dependencies, fairshare, gang, giveback, queue, reasons
+from heaven.core import backfill, dependencies, fairshare, gang, giveback, queue, reasons, suspension
 from heaven.core.actions import Action
 from heaven.core.config import BACKFILLING, POLICIES, Policy, SchedulerConfig
 from heaven.core.cycle import Cycle
@@ -70,6 +70,7 @@ def schedule(snapshot: Snapshot, now: float, rng: random.Random, config: Schedul
         plan.positions = {job.id: position for position, job in enumerate(ordered, start=1)}
     if config.steal:
         giveback.give_back(cycle)  # a donor whose use climbs is served before anyone waiting
+    suspension.resume_suspended(cycle)  # a suspended job was admitted before anyone waiting
     actions = actions_for(config)
     head_at, unplaced = _pass(cycle, ordered, tuple(a for a in actions if not a.after_pass))
     rescued = 0

@@ -24,6 +24,9 @@ class Snapshot:
     def pending(self) -> list[Job]:
         return [j for j in self.jobs if j.state == JobState.PENDING]
 
+    def suspended(self) -> list[Job]:
+        return [j for j in self.jobs if j.state == JobState.SUSPENDED]
+
 
 @dataclass(slots=True)
 class NodeCapacity:

@@ -18,6 +18,7 @@ class JobState(StrEnum):
     CANCELLED = "cancelled"
     PREEMPTED = "preempted"
     LOST = "lost"
+    SUSPENDED = "suspended"
 
 
 class NodeState(StrEnum):
@@ -58,6 +59,8 @@ JOB_TRANSITIONS: dict[JobState, dict[JobState, str]] = {
                    "memory request raised by that step (HTCondor's retry_request_memory)",
         J.CANCELLED: "cancelled by a user while running; its cores are freed",
         J.PREEMPTED: "evicted for a job of strictly higher priority",
+        J.SUSPENDED: "its cores were taken back for a job of strictly higher priority (HEAVEN_GIVEBACK=suspend): "
+                     "its process stays frozen on its node, holding no cores; walltime stops counting",
         J.LOST: "its node stayed silent past its disconnect grace, or its own side stopped it (its shim, when its "
                 "agent was cut off that long; a drain of its agent); its cores are freed",
     },
@@ -65,6 +68,14 @@ JOB_TRANSITIONS: dict[JobState, dict[JobState, str]] = {
         J.PENDING: "requeued: batch jobs go back to the queue keeping their submit time, services "
                    "(deployments) back to pending",
         J.CANCELLED: "cancelled while evicted",
+    },
+    J.SUSPENDED: {
+        J.RUNNING: "resumed on its own node (its process never left it), with the same PID, once cores "
+                   "free up there; walltime counts again",
+        J.SUCCEEDED: "its frozen process ended with status 0 (it was thawed to act on a stop)",
+        J.FAILED: "its frozen process was killed or ended non-zero",
+        J.CANCELLED: "cancelled by a user while suspended; its process is stopped",
+        J.LOST: "its node stayed silent past its disconnect grace while it was suspended",
     },
     J.LOST: {
         J.PENDING: "requeued: a batch job or a service on a lost node runs again elsewhere",
@@ -79,7 +90,8 @@ JOB_TRANSITIONS: dict[JobState, dict[JobState, str]] = {
 TERMINAL_JOB_STATES = frozenset(s for s, out in JOB_TRANSITIONS.items() if not out)
 # States in which a job holds cores (its claims): leaving them frees the cores.
 HOLDING_JOB_STATES = frozenset({J.ASSIGNED, J.RUNNING})
-ACTIVE_JOB_STATES = frozenset({J.PENDING, *HOLDING_JOB_STATES})
+# A suspended job holds no cores but keeps its process (and its run) on its node: still active.
+ACTIVE_JOB_STATES = frozenset({J.PENDING, *HOLDING_JOB_STATES, J.SUSPENDED})
 
 N = NodeState
 NODE_TRANSITIONS: dict[NodeState, dict[NodeState, str]] = {

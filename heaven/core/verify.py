@@ -3,7 +3,8 @@
 The store's ``apply_plan`` runs this inside its transaction: the parts that
 still hold are committed, the rest come back with the reason and the next cycle
 decides again (Nomad's partial commit). Parts are checked in the order they are
-applied — evictions and cancellations, shrinks, placements, grows — and each
+applied — evictions, suspensions and cancellations, shrinks, resumes,
+placements, grows — and each
 accepted part is carried out on a ``Draft`` of the cluster (cluster.py, the one
 applier), so a later part is judged against what the earlier ones left: a
 placement whose cores a rejected shrink was to free is rejected in turn.
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 
 from heaven.core.cluster import ClusterState, Draft, by_job
 from heaven.core.model import Quota, may_run_on
-from heaven.core.plan import Cancel, Grow, Place, Plan, Preempt, Shrink
+from heaven.core.plan import Cancel, Grow, Place, Plan, Preempt, Resume, Shrink, Suspend
 from heaven.core.snapshot import NodeCapacity, Snapshot
 from heaven.core.states import JobState, NodeState
 
@@ -26,6 +27,8 @@ from heaven.core.states import JobState, NodeState
 @dataclass
 class Verified:
     preemptions: list[Preempt] = field(default_factory=list)
+    suspensions: list[Suspend] = field(default_factory=list)
+    resumes: list[Resume] = field(default_factory=list)
     cancellations: list[Cancel] = field(default_factory=list)
     shrinks: list[Shrink] = field(default_factory=list)
     placements: list[Place] = field(default_factory=list)
@@ -50,6 +53,12 @@ def verify(snapshot: Snapshot, plan: Plan) -> Verified:
     for p in plan.preemptions:
         if accept(p, None if p.job_id in draft.parts else f"job {p.job_id} is not running", out.preemptions):
             draft.evict(p)
+    for p in plan.suspensions:
+        job = jobs.get(p.job_id)
+        problem = None if p.job_id in draft.parts and job is not None and job.state == JobState.RUNNING \
+            and job.nodes == 1 else f"job {p.job_id} is not running on one node"
+        if accept(p, problem, out.suspensions):
+            draft.evict(p)
     for c in plan.cancellations:
         job = jobs.get(c.job_id)
         accept(c, None if job is not None and job.state == JobState.PENDING else f"job {c.job_id} is not pending",
@@ -66,6 +75,16 @@ def verify(snapshot: Snapshot, plan: Plan) -> Verified:
         if accept(s, problem, out.shrinks):
             draft.shrink(s, 0.0)
     placed: set[int] = set(draft.parts)
+    for r in plan.resumes:
+        job = jobs.get(r.job_id)
+        here = job is not None and job.suspended_on == r.node
+        problem = None if here else f"job {r.job_id} is not suspended on {r.node}"
+        problem = problem or _placement_problem(r, jobs, placed, caps, JobState.SUSPENDED)
+        problem = problem or _over_quota(draft, snapshot.quotas, ceiling,
+                                         [(caps[r.node], len(r.cores), r.memory_mb, len(r.gpu_ids))])
+        if accept(r, problem, out.resumes):
+            draft.resume(r, 0.0)
+            placed.add(r.job_id)
     for job_id, places in by_job(plan.placements).items():  # a gang's parts are accepted together or not at all
         job = jobs.get(job_id)
         problem = None
@@ -119,14 +138,16 @@ def _over_quota(draft: Draft, quotas: dict[str, Quota], ceiling: dict[str, list[
     return None
 
 
-def _placement_problem(place: Place, jobs, placed, caps) -> str | None:
+def _placement_problem(place: Place | Resume, jobs, placed, caps, state: JobState = JobState.PENDING) -> str | None:
+    """Why ``place`` (or a resume: ``state`` SUSPENDED, its node checked by the caller) no longer fits."""
     job = jobs.get(place.job_id)
-    if job is None or job.state != JobState.PENDING or place.job_id in placed:
-        return f"job {place.job_id} is no longer pending"
+    if job is None or job.state != state or place.job_id in placed:
+        return f"job {place.job_id} is no longer {state}"
     cap = caps.get(place.node)
     if cap is None or cap.node.state != NodeState.UP:
         return f"node {place.node} is not up"
-    if not may_run_on(job, cap.node):  # the pin, the organization and the cluster, as the planner asks it
+    # The pin, the organization and the cluster, as the planner asks it (a resume: its own node).
+    if state == JobState.PENDING and not may_run_on(job, cap.node):
         return f"job {job.id} may not run on {place.node} (pinned elsewhere, or another organization or cluster)"
     if len(set(place.cores)) != len(place.cores) or len(place.cores) != job.cores:
         return f"job {job.id} needs {job.cores} distinct cores, plan gives {len(set(place.cores))}"

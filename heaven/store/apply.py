@@ -5,8 +5,8 @@ The plan is re-verified against a snapshot read inside the same transaction
 was made is simply skipped: a partial commit, as Nomad's plan applier does.
 The ``core_claims`` primary key is the last line of defence against double-booking.
 A plan made by a deposed leader (a stale fencing epoch, heaven.store.leadership) is
-refused whole. Order: evictions and cancellations, shrinks, placements, grows (each may use
-what the previous freed). Every change writes its event.
+refused whole. Order: evictions, suspensions and cancellations, shrinks, resumes, placements,
+grows (each may use what the previous freed). Every change writes its event.
 """
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ class Applied:
     def nodes(self) -> set[str]:
         """Nodes whose assignments changed: their agents must hear of it."""
         d = self.done
-        return {x.node for part in (d.placements, d.shrinks, d.grows, d.preemptions) for x in part}
+        return {x.node for part in (d.placements, d.shrinks, d.grows, d.preemptions, d.suspensions, d.resumes)
+                for x in part}
 
 
 def lock_core_map(conn: Connection) -> None:
@@ -68,6 +69,8 @@ def apply_plan(conn: Connection, plan: Plan, now: float, actor: str = "scheduler
     done = verify(snapshot if snapshot is not None else load_snapshot(conn), plan)
     for p in done.preemptions:
         job_rows.requeue_or_end(conn, p.job_id, JobState.PREEMPTED, now, p.reason, actor)
+    for p in done.suspensions:
+        job_rows.suspend(conn, p.job_id, p.node, now, p.reason, actor)
     for c in done.cancellations:
         job_rows.transition(conn, c.job_id, JobState.PENDING, JobState.CANCELLED, now, detail=c.reason, actor=actor,
                             reason=c.reason)
@@ -77,6 +80,9 @@ def apply_plan(conn: Connection, plan: Plan, now: float, actor: str = "scheduler
             continue  # ended since the snapshot (an agent's report takes no core-map lock)
         conn.execute(delete(core_claims).where(core_claims.c.job_id == s.job_id, core_claims.c.core.in_(s.cores_removed)))
         _resized(conn, s.job_id, s.node, now, "shrink", f"gave up cores {list(s.cores_removed)}", actor)
+    for r in done.resumes:
+        moved = job_rows.resume(conn, r.job_id, r.node, list(r.cores), list(r.gpu_ids), now, actor)
+        assert moved, f"verified job {r.job_id} was not suspended"  # the lock makes this impossible
     started: set[int] = set()
     for place in done.placements:
         donors = dict(place.lent)

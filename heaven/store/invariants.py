@@ -48,6 +48,7 @@ from heaven.store.tables import nodes as node_table
 
 KINDS = ("lost", "run_twice", "double_booked", "over_quota", "log_mismatch")
 STATE_OF_ACTION = {action: state for state, action in EVENT_ACTION.items()}
+STATE_OF_ACTION["resume"] = JobState.RUNNING  # a suspended job thawed: "on n1 cores [0]", like a placement
 PASSING = frozenset({JobState.LOST, JobState.PREEMPTED})  # always followed by requeue or cancel
 _PARTS = re.compile(r"(\S+) cores \[([^\]]*)\]")  # "on n1 cores [0, 1]", "gang on n1 cores [0], n2 cores [4]"
 _CORES = re.compile(r"cores \[([^\]]*)\]")  # "gave up cores [3]", "got back cores [3]"
@@ -166,6 +167,8 @@ class _Replay:
             self.succeeded_at[job] = event.get("ts", 0.0)
         if new in TERMINAL_JOB_STATES and old not in TERMINAL_JOB_STATES:
             self.report.ended += 1
+        if new == JobState.RUNNING and old == JobState.SUSPENDED:  # a resume claims cores, as an assign does
+            self._grant(job, _granted(event), event)
         self.state[job] = new
 
     def _resize(self, job: int, action: str, event: Mapping) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from heaven.core.states import HOLDING_JOB_STATES, JobState, check_job_transition, crash_backoff
 from heaven.store import events
 from heaven.store.tables import core_claims, jobs
+from heaven.store.tables import events as event_log
 
 EVENT_ACTION = {
     JobState.ASSIGNED: "assign",
@@ -21,11 +22,14 @@ EVENT_ACTION = {
     JobState.PREEMPTED: "preempt",
     JobState.LOST: "lose",
     JobState.PENDING: "requeue",
+    JobState.SUSPENDED: "suspend",
 }
 
 
 _INSERT_JOB = insert(jobs)
 HOLDING_STATE_VALUES = frozenset(s.value for s in HOLDING_JOB_STATES)
+# A job whose process lives on its node: holding cores, or suspended there (frozen, no cores).
+ON_NODE_STATE_VALUES = HOLDING_STATE_VALUES | {JobState.SUSPENDED.value}
 
 
 def insert_job(conn: Connection, values: dict, now: float, actor: str = "api") -> int:
@@ -93,8 +97,10 @@ def claims_by_node(conn: Connection, job_ids: list[int]) -> dict[int, dict[str, 
 
 
 def transition(conn: Connection, job_id: int, old: JobState, new: JobState, now: float, *,
-               detail: str = "", actor: str = "system", node: str | None = None, **fields) -> bool:
-    """Move one job from ``old`` to ``new`` and write exactly one event.
+               detail: str = "", actor: str = "system", node: str | None = None, action: str | None = None,
+               **fields) -> bool:
+    """Move one job from ``old`` to ``new`` and write exactly one event (``action``: its name,
+    when not the new state's own: a suspended job going back to running is a ``resume``).
 
     Leaving the states that hold cores frees them in the same transaction."""
     check_job_transition(old, new)
@@ -109,7 +115,7 @@ def transition(conn: Connection, job_id: int, old: JobState, new: JobState, now:
     if old in HOLDING_JOB_STATES and new not in HOLDING_JOB_STATES:
         conn.execute(delete(core_claims).where(core_claims.c.job_id == job_id))
     org_id = conn.execute(select(jobs.c.org_id).where(jobs.c.id == job_id)).scalar()
-    events.record(conn, now, EVENT_ACTION[new], detail, actor=actor, job=job_id, node=node, org_id=org_id)
+    events.record(conn, now, action or EVENT_ACTION[new], detail, actor=actor, job=job_id, node=node, org_id=org_id)
     return True
 
 
@@ -127,17 +133,19 @@ def finish(conn: Connection, job_id: int, exit_code: int, now: float, actor: str
     An exit of a job still ``assigned`` means its start was reported in the same
     breath (or lost): the process existed, so the job passes through running."""
     row = get(conn, job_id)
-    if row is None or row["state"] not in HOLDING_STATE_VALUES:
+    if row is None or row["state"] not in ON_NODE_STATE_VALUES:
         return False
     if row["state"] == JobState.ASSIGNED.value:
         mark_started(conn, job_id, now, actor, row["node"], row["pid"])
-    if row["kind"] == "service" and exit_code != 0:
+    # A frozen process that ended was killed (or thawed to stop): it ends here, not restarted.
+    was = JobState.SUSPENDED if row["state"] == JobState.SUSPENDED.value else JobState.RUNNING
+    if row["kind"] == "service" and exit_code != 0 and was == JobState.RUNNING:
         return restart_after_crash(conn, row, exit_code, now, actor)
     # A service's clean exit is its completion (Kubernetes' restartPolicy OnFailure), so a
     # deployment that depends on it may start: "completed" means it ended well, once.
     new = JobState.SUCCEEDED if exit_code == 0 else JobState.FAILED
     detail = f"{cause} (exit code {exit_code})" if cause else f"exit code {exit_code}"
-    return transition(conn, job_id, JobState.RUNNING, new, now, detail=detail,
+    return transition(conn, job_id, was, new, now, detail=detail,
                       actor=actor, node=row["node"], exit_code=exit_code)
 
 
@@ -155,9 +163,11 @@ def restart_after_crash(conn: Connection, row: dict, exit_code: int, now: float,
 def requeue_or_end(conn: Connection, job_id: int, via: JobState, now: float, detail: str, actor: str) -> None:
     """Assigned or running -> preempted/lost, then batch jobs go back to the queue (keeping
     their submit time) and services to pending, while adopted processes, which we cannot
-    restart, end cancelled."""
+    restart, end cancelled. A suspended job is lost the same way (it cannot be preempted twice)."""
     row = get(conn, job_id)
-    if row is None or row["state"] not in HOLDING_STATE_VALUES:
+    if row is None or row["state"] not in ON_NODE_STATE_VALUES:
+        return
+    if row["state"] == JobState.SUSPENDED.value and via != JobState.LOST:
         return
     if not transition(conn, job_id, JobState(row["state"]), via, now, detail=detail, actor=actor, node=row["node"]):
         return
@@ -196,7 +206,7 @@ def finish_part(conn: Connection, job_id: int, node: str, exit_code: int, now: f
     """One part of a job holding cores ended on ``node``. A single-node job ends with it; a gang
     fails with its first failing part and succeeds when every part has succeeded."""
     row = get(conn, job_id)
-    if row is None or row["state"] not in HOLDING_STATE_VALUES:
+    if row is None or row["state"] not in ON_NODE_STATE_VALUES:
         return False
     if row["nodes"] == 1 or exit_code != 0:
         return finish(conn, job_id, exit_code, now, actor, cause)
@@ -205,6 +215,27 @@ def finish_part(conn: Connection, job_id: int, node: str, exit_code: int, now: f
     if len(exits) < row["nodes"]:
         return False  # the other parts still run
     return finish(conn, job_id, 0, now, actor)
+
+
+def suspend(conn: Connection, job_id: int, node: str, now: float, reason: str, actor: str) -> bool:
+    """Running -> suspended: its cores are freed (its claims go), its process stays frozen on ``node``."""
+    return transition(conn, job_id, JobState.RUNNING, JobState.SUSPENDED, now, detail=reason, actor=actor, node=node,
+                      reason=reason)
+
+
+def resume(conn: Connection, job_id: int, node: str, cores: list[int], gpu_ids: list[int], now: float,
+           actor: str) -> bool:
+    """Suspended -> running on the same node, claiming ``cores``. Suspended time does not count
+    against the walltime (as in Slurm): ``started_at`` moves on by how long it was suspended."""
+    since = conn.execute(select(func.max(event_log.c.ts)).where(
+        event_log.c.job == job_id, event_log.c.action == "suspend")).scalar()
+    paused = max(0.0, now - since) if since is not None else 0.0
+    moved = transition(conn, job_id, JobState.SUSPENDED, JobState.RUNNING, now, action="resume", actor=actor,
+                       node=node, detail=f"on {node} cores {cores}", reason="", gpu_ids=gpu_ids,
+                       started_at=jobs.c.started_at + paused)
+    if moved:
+        conn.execute(insert(core_claims), [{"core": c, "job_id": job_id, "node": node} for c in cores])
+    return moved
 
 
 def set_fields(conn: Connection, job_id: int, **values) -> None:

@@ -57,7 +57,7 @@ def head_order(order: str) -> list:
     return [jobs.c[name].desc() if descending else jobs.c[name] for name, descending in FIELD_KEYS[order]]
 
 
-def to_core_job(row) -> Job:
+def to_core_job(row, suspended_on: str | None = None) -> Job:
     deps = row.depends_on
     if isinstance(deps, str):
         deps = json.loads(deps) if deps not in ("[]", "") else ()
@@ -66,6 +66,7 @@ def to_core_job(row) -> Job:
         row.node_pin, row.walltime, _STATES[row.state], row.name, row.cluster,
         tuple((d["job"], d["type"]) for d in deps or ()), row.nodes, row.org_id,
         holds_quota=row.kind == "service",  # held ones never reach the core (`schedulable`)
+        suspended_on=suspended_on,
     )
 
 
@@ -112,7 +113,10 @@ def load_snapshot(conn: Connection, now: float | None = None, usage: UsagePolicy
         .select_from(jobs.outerjoin(core_claims, core_claims.c.job_id == jobs.c.id))
         .where(jobs.c.state.in_(HOLDING_STATE_VALUES)).order_by(jobs.c.id, core_claims.c.core)).all()
     running = list({r.id: r for r in running_claims}.values())
-    job_rows = sorted([*pending, *running], key=lambda r: r.id)
+    # Suspended jobs hold no cores; the core resumes them where their process waits.
+    suspended = conn.execute(select(*_JOB_FIELDS, jobs.c.node).where(jobs.c.state == JobState.SUSPENDED.value)).all()
+    frozen_on = {r.id: r.node for r in suspended}
+    job_rows = sorted([*pending, *running, *suspended], key=lambda r: r.id)
     held: dict[tuple[int, str], list[int]] = {}  # (job, node) -> cores: a gang holds cores on several nodes
     lent: dict[int, list[tuple[int, int]]] = {}
     for r in running_claims:
@@ -138,7 +142,7 @@ def load_snapshot(conn: Connection, now: float | None = None, usage: UsagePolicy
                 used if row.nodes == 1 else None, recent if row.nodes == 1 else None, row.resized_at,
                 tuple(lent.get(row.id, ())),
             ))
-    core_jobs = tuple(to_core_job(r) for r in job_rows)
+    core_jobs = tuple(to_core_job(r, frozen_on.get(r.id)) for r in job_rows)
     return Snapshot(
         tuple(to_core_node(r) for r in node_rows), core_jobs, tuple(allocations), reservation,
         _ended_dependencies(conn, core_jobs), _quotas(conn),

@@ -109,6 +109,9 @@ class Assignment(BaseModel):
     pid: int | None = None
     owner: str | None = None  # the submitting person's username: the agent may run the job as their account
     image: str | None = None  # a container image: the agent runs the job in a container if it has an engine
+    # Suspended (HEAVEN_GIVEBACK=suspend): keep its process frozen (no cores: local_cores is empty);
+    # listed again unsuspended, with cores, it is thawed and pinned to them.
+    suspended: bool = False
 
 
 class Assignments(BaseModel):

@@ -9,6 +9,7 @@ import pytest
 
 from heaven.agent.executor import ExecError, Executor
 from tests.agent.test_executor import ONE, gone, reaped, wait_for
+from tests.agent.test_executor import state as state_of
 
 
 def parent_of(pid):
@@ -147,3 +148,18 @@ def test_the_shim_stops_its_job_once_the_agent_s_lease_of_contact_runs_out(tmp_p
         assert ex.cause(7) == DISCONNECTED
     finally:
         ex.shutdown(kill=True, grace=0.2)
+
+
+def test_a_second_executor_knows_a_suspended_job_and_resumes_it_on_new_cores(make):
+    first = make()
+    job = first.start(4, ["sleep", "30"], [int(ONE)], run=1)
+    wait_for(lambda: state_of(job.pid) == "S", "sleep to sleep")
+    first.suspend(4)
+    wait_for(lambda: state_of(job.pid) == "T", "the job to stop")
+    first.shutdown(kill=False)
+    second = make()
+    assert second.recover()[0] == {4: 1}
+    assert second.suspended() == {4}, "frozen under the first agent: still known as suspended"
+    second.resume(4, [int(ONE)])
+    wait_for(lambda: state_of(job.pid) in ("S", "R"), "the job to continue")
+    assert second.suspended() == set() and second.jobs()[4].pid == job.pid

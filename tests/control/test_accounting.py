@@ -162,3 +162,16 @@ def test_the_route_replays_the_stores_own_events_and_shows_only_the_callers(api)
 
     wrong = api.get("/api/v1/report", params={"since": 10, "until": 5})
     assert wrong.status_code == 422 and wrong.json()["field"] == "since"
+
+
+def test_a_suspended_run_is_one_run_and_its_suspended_time_counts_in_no_figure():
+    job = _job(7, 2, 100, "alice")
+    events = _events((100, "assign", "on n1 cores [0, 1]"), (101, "start", "pid 13"),
+                     (120, "suspend", "evicted for job 8 (priority 1000 > -100)"),
+                     (150, "resume", "on n1 cores [1, 2]"), (160, "succeed", "exit code 0"))
+    f = job_figures(job, events, 0, 1000, "acme", "alice")
+    # held 100..120 and 150..160: 30 s on 2 cores, 100 MB
+    assert _pick(f, *FIELDS) == (30, 60, 60, 0, 0, 0, 3_000, 3_000, 1)
+    # a period that ends while it is suspended: 100..120 only
+    assert _pick(job_figures(job, events[:3], 0, 140, "acme", "alice"), "elapsed_seconds", "allocated_core_seconds",
+                 "runs") == (20, 40, 1)

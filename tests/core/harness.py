@@ -171,13 +171,15 @@ class Model:
         """The node stayed silent past its grace: disconnected (if not yet), then down; its running jobs
         are lost and go back to the queue (a gang with a part there loses every part)."""
         lost = {a.job_id for a in self.parts() if a.node == name}
+        lost |= {j.id for j in self.jobs.values() if j.state == J.SUSPENDED and j.suspended_on == name}
         if self.nodes[name].state != NodeState.DISCONNECTED:
             self.disconnect_node(name)
         self.node_transition(name, NodeState.DOWN)
         for job_id in sorted(lost):
-            del self.allocs[job_id]
+            self.allocs.pop(job_id, None)
             self.transition(job_id, J.LOST, "node lost", name)
             self.transition(job_id, J.PENDING, "back to the queue", name)
+            self.jobs[job_id] = replace(self.jobs[job_id], suspended_on=None)
         return len(lost)
 
     # -- apply_plan ---------------------------------------------------------------------------
@@ -190,10 +192,16 @@ class Model:
         for p in plan.preemptions:
             self.transition(p.job_id, J.PREEMPTED, p.reason, p.node)
             self.transition(p.job_id, J.PENDING, "back to the queue", p.node)
+        for p in plan.suspensions:  # the process stays on its node, frozen
+            self.transition(p.job_id, J.SUSPENDED, p.reason, p.node)
+            self.jobs[p.job_id] = replace(self.jobs[p.job_id], suspended_on=p.node)
         for c in plan.cancellations:
             self.transition(c.job_id, J.CANCELLED, c.reason)
         for s in plan.shrinks:
             self.events.append(Event(now, "shrink", s.job_id, s.node, detail=str(list(s.cores_removed))))
+        for r in plan.resumes:
+            self.transition(r.job_id, J.RUNNING, f"resumed on cores {list(r.cores)}", r.node)
+            self.jobs[r.job_id] = replace(self.jobs[r.job_id], suspended_on=None)
         for job_id, parts_of_job in by_job(plan.placements).items():
             self.start(job_id, parts_of_job)
         for g in plan.grows:
@@ -297,10 +305,11 @@ def check_plan(snapshot: Snapshot, plan: Plan, now: float, config) -> None:
     placed = {p.job_id: p for p in plan.placements}
     grown = {g.job_id: g for g in plan.grows}
     c = plan.counts
-    _expect((c.scheduled, c.preempted, c.shrunk, c.grown) ==
-            (len(placed), len(plan.preemptions), len(plan.shrinks), len(plan.grows)),
-            f"counts {c} do not match the plan (a gang is scheduled once)")
-    touched = [x.job_id for part in (plan.preemptions, plan.shrinks, plan.grows) for x in part]
+    _expect((c.scheduled, c.preempted, c.shrunk, c.grown, c.suspended, c.resumed) ==
+            (len(placed), len(plan.preemptions), len(plan.shrinks), len(plan.grows), len(plan.suspensions),
+             len(plan.resumes)), f"counts {c} do not match the plan (a gang is scheduled once)")
+    _expect(config.giveback == "suspend" or not plan.suspensions, "a job is suspended under giveback=requeue")
+    touched = [x.job_id for part in (plan.preemptions, plan.suspensions, plan.shrinks, plan.grows) for x in part]
     _expect(len(touched) == len(set(touched)), f"a running job is changed twice in one plan: {sorted(touched)}")
     gangs = sorted({j for j in touched if jobs[j].nodes > 1} |
                    {p.job_id for p in plan.placements if p.lent and jobs[p.job_id].nodes > 1})
@@ -335,7 +344,15 @@ def check_plan(snapshot: Snapshot, plan: Plan, now: float, config) -> None:
                   if kind == "afterok" and snapshot.ended.get(d) not in (None, J.SUCCEEDED)]
         _expect(job.state == J.PENDING and failed, f"job {job.id} cancelled though no afterok dependency failed")
 
-    for p in plan.preemptions:
+    for r in plan.resumes:
+        job, node = jobs[r.job_id], nodes[r.node]
+        _expect(job.state == J.SUSPENDED and job.suspended_on == r.node,
+                f"job {job.id} ({job.state} on {job.suspended_on}) resumed on {r.node}")
+        _expect(node.state == NodeState.UP and len(r.cores) == job.cores,
+                f"job {job.id} resumed with {len(r.cores)} of {job.cores} cores on {r.node} ({node.state})")
+    for p in plan.suspensions:
+        _expect(jobs[p.job_id].state == J.RUNNING, f"job {p.job_id} suspended while {jobs[p.job_id].state}")
+    for p in [*plan.preemptions, *plan.suspensions]:  # one victim search: the same rules for both
         victim, alloc = jobs[p.job_id], allocs[p.job_id]
         m, back, lender = EVICTED_FOR.search(p.reason), TAKEN_BACK.search(p.reason), FAIR_SHARE.search(p.reason)
         if lender:  # fair share: a job of another organization, on a shared node, whatever the priorities

@@ -79,7 +79,9 @@ cycles = st.fixed_dictionaries({
     "headroom": st.sampled_from([0.0, 0.25]),
     "floor": st.sampled_from([1, 1, 2]),  # SchedulerConfig.min_cores
     "explain": st.booleans(),
+    "giveback": st.sampled_from(["requeue", "suspend"]),  # suspend: victims freeze, resume on their node
 })
+CANCELLABLE = (JobState.PENDING, JobState.RUNNING, JobState.SUSPENDED)
 # Like the controller, which runs a cycle on every submit and complete, a change is usually followed by a cycle.
 wakes = st.none() | cycles
 
@@ -170,10 +172,10 @@ class ClusterHistory(RuleBasedStateMachine):
             self.m.report(job_id, None if used is None else used * held, None if recent is None else recent * held)
         self.wake(wake)
 
-    @precondition(lambda self: any(j.state in (JobState.PENDING, JobState.RUNNING) for j in self.m.jobs.values()))
+    @precondition(lambda self: any(j.state in CANCELLABLE for j in self.m.jobs.values()))
     @rule(pick=st.integers(0, 10**6), wake=wakes)
     def cancel(self, pick, wake):
-        active = sorted(j.id for j in self.m.jobs.values() if j.state in (JobState.PENDING, JobState.RUNNING))
+        active = sorted(j.id for j in self.m.jobs.values() if j.state in CANCELLABLE)
         assert self.m.cancel(active[pick % len(active)])
         self.expected_transitions += 1
         self.wake(wake)
@@ -212,7 +214,7 @@ class ClusterHistory(RuleBasedStateMachine):
         config = SchedulerConfig(policy=self.POLICIES[args["policy"] % len(self.POLICIES)], steal=self.STEAL,
                                  preempt=True, victim_order=args["victim_order"], cooldown=args["cooldown"],
                                  headroom=args["headroom"], min_cores=args["floor"], explain=args["explain"],
-                                 fair_share=self.FAIR_SHARE)
+                                 fair_share=self.FAIR_SHARE, giveback=args["giveback"])
         self.m.now += args["dt"]
         if self.FAIR_SHARE is not None:
             self.charge_usage(args["dt"])
@@ -227,8 +229,9 @@ class ClusterHistory(RuleBasedStateMachine):
         before = len(self.m.events)
         self.m.apply(plan)
         started = len({p.job_id for p in plan.placements})  # a gang starts once, however many parts
-        # A start is two transitions: assigned, then running.
-        changes = 2 * len(plan.preemptions) + len(plan.cancellations) + 2 * started
+        # A start is two transitions: assigned, then running; a suspension and a resume are one each.
+        changes = 2 * len(plan.preemptions) + len(plan.cancellations) + 2 * started + len(plan.suspensions) \
+            + len(plan.resumes)
         assert len(self.m.events) - before == changes + len(plan.shrinks) + len(plan.grows), \
             "one event per transition and per live resize"
         self.expected_transitions += changes
