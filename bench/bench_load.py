@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 import tempfile
 import time
@@ -71,6 +72,7 @@ def controller(database: str):
         cluster.stop()
         if postgres is not None:
             postgres.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def progress_bar() -> Progress:
