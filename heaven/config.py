@@ -112,6 +112,11 @@ class ControllerSettings(BaseSettings):
     advertise_url: str = Field("", description="this replica's URL, as other replicas and clients reach it")
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="request bodies over this many bytes are "
                                                                     "refused with 413 before they are read")
+    # Slow clients (heaven/control/slow_clients.py): neither bounds how long an answer may take.
+    request_read_timeout: float = Field(10.0, gt=0, le=3600, description="seconds a request (head and body) may "
+                                        "take to arrive; slower: 408 and the connection is closed")
+    response_write_timeout: float = Field(30.0, gt=0, le=3600, description="seconds a client may leave its answer "
+                                          "unread (the send buffer full) before it is dropped")
     auth_rate_per_minute: int = Field(10, ge=1, le=100_000, description="register and token calls per client address")
     # Generous by default: a flood guard, not a quota (a benchmark submits about 350 a second).
     write_rate_per_minute: int = Field(6000, ge=0, le=10_000_000,

@@ -79,7 +79,8 @@ def controller(
         err.print(f"[red]error:[/red] invalid setting: pools: {exc}", highlight=False)
         raise typer.Exit(2) from None
     _freeze_startup_objects()
-    serve(application, settings.host, settings.port)  # until SIGINT or SIGTERM
+    serve(application, settings.host, settings.port, settings.request_read_timeout,
+          settings.response_write_timeout)  # until SIGINT or SIGTERM
     out.print("stopped controller")
 
 

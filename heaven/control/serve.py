@@ -8,6 +8,8 @@ Two things in uvicorn's defaults made a stop slow and noisy:
 - after serving, uvicorn re-raises the signal it caught: SIGTERM then kills the
   process (exit status -15) and SIGINT becomes a KeyboardInterrupt. Here the
   server returns normally, and the caller says what it stopped.
+
+Slow clients are cut off at the protocol (heaven.control.slow_clients).
 """
 from __future__ import annotations
 
@@ -17,13 +19,17 @@ import signal
 import uvicorn
 from fastapi import FastAPI
 
+from heaven.control.slow_clients import guarded_protocol
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class ControllerServer(uvicorn.Server):
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+    def __init__(self, app: FastAPI, host: str, port: int, read_timeout: float = 10.0,
+                 write_timeout: float = 30.0) -> None:
         # The grace period only covers a request that is not a long-poll (a slow database read).
-        super().__init__(uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=1))
+        super().__init__(uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=1,
+                                        http=guarded_protocol(read_timeout, write_timeout)))
         self.controller_app = app
 
     @contextlib.contextmanager
@@ -44,6 +50,7 @@ class ControllerServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def serve(app: FastAPI, host: str, port: int) -> None:
-    """Serve until SIGINT or SIGTERM, then return."""
-    ControllerServer(app, host, port).run()
+def serve(app: FastAPI, host: str, port: int, read_timeout: float = 10.0, write_timeout: float = 30.0) -> None:
+    """Serve until SIGINT or SIGTERM, then return. The timeouts: HEAVEN_REQUEST_READ_TIMEOUT and
+    HEAVEN_RESPONSE_WRITE_TIMEOUT (heaven.control.slow_clients)."""
+    ControllerServer(app, host, port, read_timeout, write_timeout).run()
