@@ -24,7 +24,7 @@ from heaven.control.legacy_driver import LegacyDriver
 from heaven.control.metrics import RequestTimer
 from heaven.control.pools.loop import Autoscaler
 from heaven.control.ratelimit import TokenBucket, WriteLimit
-from heaven.control.replicas import ReplicaBus
+from heaven.control.replicas import MISSED, ReplicaBus
 from heaven.control.routers import (agents, auth, clusters, dashboard, deployments, events, jobs, join_tokens, legacy,
                                     metrics, nodes, organizations, report, root_api, root_deployments)
 from heaven.control.leadership import libpq_url
@@ -54,7 +54,9 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     legacy_driver = LegacyDriver(ctl)
     submits = SubmitBatcher(ctl)
     autoscaler = Autoscaler(ctl, settings) if settings.pools else None
-    bus = _replica_bus(ctl) if store.engine.dialect.name == "postgresql" else None
+    access = AccessTokens(signing_key(settings), settings.access_token_minutes * 60, clock)
+    authenticator = Authenticator(store, access, clock, settings.auth_cache_seconds)
+    bus = _replica_bus(ctl, authenticator) if store.engine.dialect.name == "postgresql" else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -77,8 +79,7 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     app.state.legacy = legacy_driver
     app.state.autoscaler = autoscaler
     app.state.submits = submits
-    access = AccessTokens(signing_key(settings), settings.access_token_minutes * 60, clock)
-    app.state.auth = Authenticator(store, access, clock, settings.auth_cache_seconds)
+    app.state.auth = authenticator
     app.state.auth_limiter = TokenBucket(settings.auth_rate_per_minute, clock)
     app.state.metrics = ctl.metrics
     app.add_middleware(RequestTimer, metrics=ctl.metrics, clock=time.perf_counter)
@@ -116,11 +117,17 @@ def create_app(settings: ControllerSettings | None = None, store: Store | None =
     return app
 
 
-def _replica_bus(ctl: Controller) -> ReplicaBus:
+def _replica_bus(ctl: Controller, auth: Authenticator) -> ReplicaBus:
     """PostgreSQL: the notices between replicas (heaven.control.replicas), wired both ways."""
     def received(kind: str, items: list) -> None:
-        if kind == "wake":
+        if kind == MISSED:  # the listener reconnected: whatever was sent meanwhile is lost
+            auth.cache.forget_here()
+            ctl.changes.ring_here()
             ctl.wake_here()
+        elif kind == "wake":
+            ctl.wake_here()
+        elif kind == "callers":
+            auth.cache.forget_here()
         elif kind == "nodes":
             ctl.notifier.touch_here(str(n) for n in items)
         elif kind == "jobs":
@@ -133,4 +140,5 @@ def _replica_bus(ctl: Controller) -> ReplicaBus:
     ctl.notifier.relay = lambda nodes: bus.publish("nodes", nodes)
     ctl.watchers.relay = lambda ids: bus.publish("jobs", ids)
     ctl.changes.relay = lambda _keys: bus.publish("view")
+    auth.cache.relay = lambda: bus.publish("callers")
     return bus

@@ -138,7 +138,7 @@ def forgets_callers(request: Request):
         yield
         return
     cache = request.app.state.auth.cache
-    cache.forget()
+    cache.forget(committed=False)
     try:
         yield
     finally:

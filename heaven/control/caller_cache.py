@@ -8,8 +8,13 @@ What may be stale, and for how long (``HEAVEN_AUTH_CACHE_SECONDS``, 0 turns it o
 - in this process, nothing that matters: every write to identities (logout, a token
   revoked, a membership changed) calls ``forget``, and a lookup that began before
   such a write is not stored (the generation moved on while it read);
-- in another controller of the same database (high availability), a revoked token
-  works there until its entry expires, at most that many seconds.
+- in another controller of the same database (high availability): the forget is
+  relayed to the other replicas over LISTEN/NOTIFY once the write committed
+  (heaven.control.replicas, kind ``callers``), so a revoked token works there only
+  until the notice arrives, milliseconds. A notice lost while a replica's listener
+  reconnects is covered too: on reconnecting it forgets every caller
+  (``forget_here``). Only if PostgreSQL's notices themselves are lost does the
+  bound fall back to the entry's seconds.
 Expiry of the token itself is checked on every request against the clock.
 Role checks that guard a write never use this: they read the role again in the
 write's own transaction.
@@ -28,6 +33,7 @@ class CallerCache:
         self._entries: dict[str, tuple[float, object]] = {}
         self._generation = 0
         self._lock = threading.Lock()
+        self.relay: Callable[[], None] = lambda: None  # tells the other replicas (heaven.control.replicas)
 
     def generation(self) -> int:
         """Take this before the lookup whose answer you will ``store``."""
@@ -51,8 +57,16 @@ class CallerCache:
                 self._entries.clear()
             self._entries[token] = (self.clock() + self.seconds, caller)
 
-    def forget(self) -> None:
-        """Everything: called on every write to people, tokens or memberships."""
+    def forget(self, committed: bool = True) -> None:
+        """Everything: called on every write to people, tokens or memberships. ``committed``:
+        the write is done, so the other replicas are told too (before it, they could read
+        the old state again and keep it)."""
+        self.forget_here()
+        if committed:
+            self.relay()
+
+    def forget_here(self) -> None:
+        """Everything, in this replica only: what a notice from another replica does."""
         with self._lock:
             self._generation += 1
             self._entries.clear()

@@ -82,16 +82,25 @@ def requeue_unstarted(conn: Connection, now: float, timeout: float) -> set[str]:
     """Jobs placed ``timeout`` seconds ago whose agent never reported a process (it
     cannot start them, or an agent of the original design never pinned the PID): batch
     jobs go back to the queue, adopted PIDs end cancelled. Returns their nodes.
-    A late start report names the old attempt (``run``) and is ignored. Jobs on a
-    disconnected node wait for the node sweep: its agent may have started them and only
-    failed to say so, and requeueing them now could run them twice."""
+    A late start report names the old attempt (``run``) and is ignored.
+
+    Only an agent that spoke after the deadline and still named no process is taken at
+    its word: every node of the job (each part of a gang) must have heartbeated since
+    ``assigned_at + timeout``. A node silent since then may have started the job and not
+    been able to say so: the controller was down, or leaderless during a take-over, or
+    the node is cut off. Requeueing it then could run it twice, so it waits for the node
+    sweep, which requeues only after the node's disconnect grace."""
     lock_core_map(conn)
-    away = select(nodes_table.c.name).where(nodes_table.c.state == NodeState.DISCONNECTED.value)
-    query = select(job_table.c.id, job_table.c.node).where(job_table.c.state == JobState.ASSIGNED.value,
-                                                           job_table.c.assigned_at < now - timeout,
-                                                           job_table.c.node.not_in(away))
+    query = select(job_table.c.id, job_table.c.node, job_table.c.assigned_at).where(
+        job_table.c.state == JobState.ASSIGNED.value, job_table.c.assigned_at < now - timeout)
     nodes_touched: set[str] = set()
-    for job_id, node in conn.execute(query).all():
+    for job_id, node, assigned_at in conn.execute(query).all():
+        parts = set(conn.execute(select(core_claims.c.node).where(core_claims.c.job_id == job_id)).scalars())
+        parts.add(node)
+        heard = conn.execute(select(nodes_table.c.state, nodes_table.c.last_heartbeat)
+                             .where(nodes_table.c.name.in_(parts))).all()
+        if any(state == NodeState.DISCONNECTED.value or beat < assigned_at + timeout for state, beat in heard):
+            continue
         jobs.requeue_or_end(conn, job_id, JobState.LOST, now, f"its agent did not start it within {timeout:g}s",
                             "controller")
         nodes_touched.add(node)

@@ -1,6 +1,6 @@
 """What one replica tells the others, over PostgreSQL's LISTEN/NOTIFY.
 
-Four things a replica knows only from its own memory must reach the others:
+Five things a replica knows only from its own memory must reach the others:
 - ``wake``: something may be placeable now (a submission, an exit, a node up):
   the leader's scheduler loop runs a cycle, wherever the change was written;
 - ``nodes``: these nodes' assignments changed: agents long-polling any replica
@@ -8,10 +8,14 @@ Four things a replica knows only from its own memory must reach the others:
 - ``jobs``: these jobs changed: requests waiting on any replica for one of them
   look again (heaven.control.watchers);
 - ``view``: a commit recorded an event: dashboard streams on any replica read
-  their view again (heaven.control.changes.ChangeBell).
+  their view again (heaven.control.changes.ChangeBell);
+- ``callers``: a write to people, tokens or memberships committed: every replica
+  drops the callers it remembers (heaven.control.caller_cache), so a revoked token
+  stops working everywhere, not just where it was revoked.
 Each is sent after the change committed, on one channel, as JSON naming the
 sending replica (a replica ignores its own). A notice lost with a dying replica
-costs only latency: the leader's interval cycle and the agents' long-poll
+costs only latency (and, for ``callers``, a few seconds of a stale cache; a
+listener that reconnects is handed ``MISSED`` and forgets everything): the leader's interval cycle and the agents' long-poll
 timeout pick the change up from the database, and a dashboard stream reads its
 view again at least every few seconds (routers/dashboard.py).
 
@@ -29,6 +33,7 @@ from collections.abc import Callable
 log = logging.getLogger("heaven.replicas")
 CHANNEL = "heaven"
 RETRY = 0.5
+MISSED = "missed"  # handed to on_notice when the listener (re)connects: notices may have been lost
 MAX_ITEMS = 400  # per notice: PostgreSQL's payload limit is 8,000 bytes
 
 
@@ -69,7 +74,7 @@ class ReplicaBus:
         conn = await self._connect()
         try:
             await conn.execute(f"LISTEN {CHANNEL}")
-            self.on_notice("wake", [])  # notices may have been missed while disconnected
+            self.on_notice(MISSED, [])  # notices may have been lost while disconnected
             async for notice in conn.notifies():
                 try:
                     message = json.loads(notice.payload)

@@ -98,10 +98,29 @@ def test_a_job_its_agent_never_starts_goes_back_to_the_queue(controller_app):
     register(client, "n1", 1)
     job = client.post("/api/v1/jobs", json={"command": ["true"]}).json()
     wait_for(lambda: _job(client, job["id"])["state"] == "assigned", what="placement")
-    wait_for(lambda: "lose" in _actions(client, job["id"]), what="the start timeout")
+
+    def heartbeat_without_it() -> bool:  # the agent speaks, and names no process for it
+        client.post("/api/v1/agents/n1/report", json={})
+        return "lose" in _actions(client, job["id"])
+    wait_for(heartbeat_without_it, what="the start timeout")
     actions = _actions(client, job["id"])
     assert actions[:5] == ["submit", "assign", "lose", "requeue", "assign"]
     # A late start report of the first attempt is ignored: it names run 1.
     client.post("/api/v1/agents/n1/report", json={"started": [{"job": job["id"], "run": 1, "pid": 5}]})
     again = _job(client, job["id"])
     assert again["runs"] >= 2 and again["pid"] != 5
+
+
+def test_a_job_whose_node_fell_silent_is_not_requeued_by_the_start_timeout(controller_app):
+    """Its agent may have started it and not been able to say so (the controller was down, or
+    leaderless during a take-over): only the node sweep, after the node's grace, may requeue it.
+    When the agent speaks again with the start, the job runs its first and only run."""
+    client = controller_app(scheduler_interval=0.2, start_timeout=0.3, node_timeout=60)
+    register(client, "n1", 1)
+    job = client.post("/api/v1/jobs", json={"command": ["true"]}).json()
+    wait_for(lambda: _job(client, job["id"])["state"] == "assigned", what="placement")
+    time.sleep(2.5)  # the sweep runs every second: at least two pass the start timeout
+    assert "lose" not in _actions(client, job["id"]) and _job(client, job["id"])["state"] == "assigned"
+    client.post("/api/v1/agents/n1/report", json={"started": [{"job": job["id"], "run": 1, "pid": 4242}]})
+    running = _job(client, job["id"])
+    assert running["state"] == "running" and running["runs"] == 1 and running["pid"] == 4242

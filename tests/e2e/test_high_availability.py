@@ -67,3 +67,27 @@ def test_leader_killed_a_follower_takes_over_and_no_job_is_placed_twice(tmp_path
         assert all(everywhere.job(j)["runs"] == 1 for j in queued)
     finally:
         cluster.stop()
+
+
+def test_a_token_revoked_on_one_replica_is_refused_by_another_at_once(tmp_path, postgres_server):
+    """Each replica remembers callers for HEAVEN_AUTH_CACHE_SECONDS (here 300 s). The revocation
+    is a write on replica A; replica B, which has the token remembered, must refuse it within
+    the time a notice takes, not after its entry expires."""
+    cluster = LiveCluster(tmp_path, database_url=postgres_server.new_database(), data_dir=str(tmp_path),
+                          auth_cache_seconds=300)
+    try:
+        a, b = cluster.start_replica(), cluster.start_replica()
+        assert httpx.post(f"{a}/api/v1/auth/register", json={"username": "bob", "email": "bob@example.org",
+                                                             "password": "correct horse battery"}).status_code == 201
+        login = httpx.post(f"{a}/api/v1/auth/token", data={"username": "bob", "password": "correct horse battery"})
+        session = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        made = httpx.post(f"{a}/api/v1/auth/tokens", json={"name": "script"}, headers=session).json()
+        script = {"Authorization": f"Bearer {made['token']}"}
+        for _ in range(3):  # B now remembers whose token it is
+            assert httpx.get(f"{b}/api/v1/auth/me", headers=script).status_code == 200
+        assert httpx.delete(f"{a}/api/v1/auth/tokens/{made['id']}", headers=session).status_code == 204
+        wait_for(lambda: httpx.get(f"{b}/api/v1/auth/me", headers=script).status_code == 401, 10,
+                 what="replica B to refuse the token revoked on replica A")
+        assert httpx.get(f"{a}/api/v1/auth/me", headers=script).status_code == 401
+    finally:
+        cluster.stop()
