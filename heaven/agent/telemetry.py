@@ -10,6 +10,14 @@ them); a process seen for the first time contributes 0 until its next sample.
 A cached object is dropped when its PID disappears or is recycled (psutil
 compares creation times).
 
+A job's CPU use says what it got, not what it wanted: on cores that other work also
+runs on, a job whose threads are all busy may get a fraction of them and read as idle.
+So each sample also gives `wait_percent`, the time its threads were runnable but waiting
+for a CPU ("100 == one thread waiting the whole interval"), from each thread's
+/proc/PID/task/TID/schedstat (its second field: nanoseconds on a run queue). Use plus
+wait is the job's demand: how many cores it would keep busy if it had them. A job with
+more busy threads than the cores it holds, or one crowded out by host work, shows it.
+
 Node CPU is computed from our own /proc/stat deltas rather than
 psutil.cpu_percent(), whose "since last call" state is global to the process
 and would be disturbed by any other caller. /proc/stat is also keyed by CPU
@@ -22,6 +30,8 @@ import glob
 import os
 import re
 import shutil
+import time
+from collections.abc import Callable
 
 import psutil
 
@@ -45,13 +55,33 @@ def _read_proc_stat() -> dict[int, tuple[int, int]]:
     return cpus
 
 
+def run_queue_wait_ns(pid: int) -> int | None:
+    """Nanoseconds the threads of ``pid`` have spent runnable but not running (None: gone)."""
+    total, seen = 0, False
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
+                total += int(fh.read().split()[1])
+            seen = True
+        except (OSError, IndexError, ValueError):
+            continue  # a thread that ended between the listing and the read
+    return total if seen else None
+
+
 class Telemetry:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._procs: dict[int, dict[int, psutil.Process]] = {}
+        self._waits: dict[int, tuple[float, dict[int, int]]] = {}  # job -> (when, pid -> wait ns)
+        self.clock = clock
         self._last_stat = _read_proc_stat()
 
     def sample_job(self, job_id: int, pids: list[int]) -> dict:
-        """CPU% of the whole tree since the previous sample, resident memory, live PIDs."""
+        """CPU% of the whole tree since the previous sample, its run-queue wait in the same
+        unit, resident memory, live PIDs."""
         known = self._procs.setdefault(job_id, {})
         fresh: dict[int, psutil.Process] = {}
         cpu = 0.0
@@ -72,10 +102,25 @@ class Telemetry:
             fresh[pid] = proc
             alive.append(pid)
         self._procs[job_id] = fresh  # processes no longer in the tree are dropped
-        return {"cpu_percent": round(cpu, 1), "rss_mb": round(rss / MIB, 1), "pids": alive}
+        return {"cpu_percent": round(cpu, 1), "wait_percent": self._wait_percent(job_id, alive),
+                "rss_mb": round(rss / MIB, 1), "pids": alive}
+
+    def _wait_percent(self, job_id: int, pids: list[int]) -> float:
+        """Run-queue wait since the previous sample, over the processes seen both times (a
+        process seen first contributes 0, as for CPU; a thread that ended takes its count
+        with it, so a negative step counts as 0)."""
+        now = self.clock()
+        waits = {pid: w for pid in pids if (w := run_queue_wait_ns(pid)) is not None}
+        before = self._waits.get(job_id)
+        self._waits[job_id] = (now, waits)
+        if before is None or now <= before[0]:
+            return 0.0
+        waited = sum(max(0, w - before[1][pid]) for pid, w in waits.items() if pid in before[1])
+        return round(100.0 * waited / 1e9 / (now - before[0]), 1)
 
     def forget(self, job_id: int) -> None:
         self._procs.pop(job_id, None)
+        self._waits.pop(job_id, None)
 
     def node(self) -> dict:
         """Per-core busy % since the previous call (list index == CPU number), their sum,

@@ -174,12 +174,15 @@ def _retry_with_more_memory(conn, default_steps: str, job_id: int, now: float, a
 
 
 def _record_usage(conn, node: str, body: AgentReport, window: int) -> None:
-    """Latest sample per job, and a sliding window of samples for the usage estimate."""
+    """Latest sample per job, and a sliding window of samples for the usage estimate. The
+    window keeps demand, use plus run-queue wait: a job crowded off its cores by other work,
+    or with more busy threads than cores, must not read as idle (to stealing) nor as sated
+    (to give-back). ``cpu_percent`` stays what it got, for people to read."""
     ids = list(body.jobs)
     current = dict(conn.execute(select(job_table.c.id, job_table.c.usage).where(
         job_table.c.id.in_(ids), job_table.c.node == node, job_table.c.state == JobState.RUNNING.value)).all())
     rows = [{"jid": j, "cpu": s.cpu_percent, "rss": s.rss_mb, "p": s.pids,
-             "u": ([*(current[j] or []), round(s.cpu_percent, 1)])[-window:]}
+             "u": ([*(current[j] or []), round(s.cpu_percent + s.wait_percent, 1)])[-window:]}
             for j, s in body.jobs.items() if j in current]
     if rows:
         conn.execute(update(job_table).where(job_table.c.id == bindparam("jid"))

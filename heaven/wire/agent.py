@@ -85,6 +85,9 @@ class JobSample(Strict):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     cpu_percent: float = Field(ge=0, le=100 * MAX_CORES)  # 100 per busy core
+    # Runnable but waiting for a CPU, 100 per thread waiting throughout (heaven/agent/telemetry.py);
+    # use + wait is the demand the usage window keeps. 0 from agents that do not measure it.
+    wait_percent: float = Field(0.0, ge=0, le=100 * MAX_CORES)
     rss_mb: float = Field(ge=0, le=MAX_MB)
     pids: list[Pid] = Field(default_factory=list, max_length=100000)
 

@@ -88,6 +88,30 @@ def test_busy_tree_reads_about_one_core_and_idle_reads_nothing(procs):
     assert node["cpu_percent"] == pytest.approx(sum(node["per_core"]), abs=0.5)
 
 
+def test_three_busy_loops_on_one_core_demand_three_cores(procs):
+    """Each of the three is either running or waiting for the core, so use plus run-queue
+    wait is about three cores whatever else loads the machine; use alone is at most one."""
+    loops = [spawn(["sh", "-c", BUSY], core=CPUS[0]) for _ in range(3)]
+    procs += loops
+    pids = [p for loop in loops for p in tree(loop.pid)]
+    telemetry = Telemetry()
+    telemetry.sample_job(1, pids)
+    time.sleep(1.0)
+    sample = telemetry.sample_job(1, pids)
+    assert sample["cpu_percent"] <= 100 + 15, sample
+    assert sample["cpu_percent"] + sample["wait_percent"] >= 250, sample
+    assert sample["wait_percent"] >= 150, sample
+
+
+def test_a_sleeping_process_waits_for_nothing(procs):
+    proc = spawn(["sleep", "30"])
+    procs.append(proc)
+    telemetry = Telemetry()
+    telemetry.sample_job(1, [proc.pid])
+    time.sleep(0.3)
+    assert telemetry.sample_job(1, [proc.pid])["wait_percent"] < 5
+
+
 def test_vanished_pids_are_dropped_and_jobs_forgotten(procs):
     proc = spawn(["sleep", "30"])
     procs.append(proc)
@@ -96,7 +120,7 @@ def test_vanished_pids_are_dropped_and_jobs_forgotten(procs):
     proc.kill()
     proc.wait()
     sample = telemetry.sample_job(3, [proc.pid])
-    assert sample == {"cpu_percent": 0.0, "rss_mb": 0.0, "pids": []}
+    assert sample == {"cpu_percent": 0.0, "wait_percent": 0.0, "rss_mb": 0.0, "pids": []}
     telemetry.forget(3)
     telemetry.forget(3)  # forgetting twice is harmless
 

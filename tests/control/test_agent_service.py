@@ -112,3 +112,22 @@ def test_a_stored_memory_step_that_would_not_raise_the_request_fails_the_job_not
     assert answer.status_code == 200, answer.text
     ended = _job(client, job["id"])
     assert ended["state"] == "failed" and ended["runs"] == 1
+
+
+def test_the_usage_window_keeps_demand_use_plus_run_queue_wait(controller_app):
+    """A job crowded off its core (or with more busy threads than cores) got 30 % but wanted
+    two cores: the window the core's usage estimate reads keeps 200, what people read stays 30."""
+    from sqlalchemy import select
+
+    from heaven.store.tables import jobs as job_table
+
+    client = controller_app(scheduler_interval=0.2)
+    register(client, "n1", 1)
+    job = _running(client)
+    for sample in ({"cpu_percent": 30.0, "wait_percent": 170.0, "rss_mb": 1.0, "pids": [4242]},
+                   {"cpu_percent": 40.0, "rss_mb": 1.0, "pids": [4242]}):  # an agent that does not measure wait
+        assert client.post("/api/v1/agents/n1/report", json={"jobs": {str(job["id"]): sample}}).status_code == 200
+    with client.app.state.controller.store.read() as conn:
+        usage = conn.execute(select(job_table.c.usage).where(job_table.c.id == job["id"])).scalar_one()
+    assert usage == [200.0, 40.0]
+    assert _job(client, job["id"])["cpu_percent"] == 40.0

@@ -74,6 +74,7 @@ BAD = [
     ("POST", "/api/v1/agents/n1/report", {"started": [{"job": 1, "run": 1, "pid": 2**40}]}, 422, "started.0.pid", ["4194304"]),
     ("POST", "/api/v1/agents/n1/report", {"jobs": {"1": {"cpu_percent": 1, "rss_mb": 1, "pids": [2**40]}}}, 422, "jobs.1.pids.0", ["4194304"]),
     ("POST", "/api/v1/agents/n1/report", {"jobs": {str(2**40): {"cpu_percent": 1, "rss_mb": 1}}}, 422, f"jobs.{2**40}.[key]", ["2147483647"]),
+    ("POST", "/api/v1/agents/n1/report", {"jobs": {"1": {"cpu_percent": 1, "wait_percent": -1, "rss_mb": 1}}}, 422, "jobs.1.wait_percent", ["greater than or equal to 0"]),
     ("POST", "/request", {"vm": "n1", "job": "j", "pid": 9999999999999999999}, 422, "pid", ["4194304"]),
     ("POST", "/complete", {"vm": "n1", "job": "j", "pid": 9999999999999999999}, 422, "pid", ["4194304"]),
     ("POST", "/api/v1/clusters", {"name": "c" * 101}, 422, "name", ["100"]),
